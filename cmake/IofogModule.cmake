@@ -1,0 +1,91 @@
+# iofog_module(<name> [PREFIX <dir>] [LIBS <targets...>] [PROGRAMS <exe>=<main.c>...])
+#
+# Builds one module directory the same way every time, so adding a module means adding a directory
+# with a one-line CMakeLists.txt:
+#   - every *.c below the directory except *_test.c, *_fuzz.c and program mains -> static library
+#     iofog_<name> (skipped when there are none), include root = the project root, so headers are
+#     included as "<module>/<file>.h";
+#   - every *_test.c -> a cmocka executable registered with CTest, run from the project root with
+#     IOFOG_TESTDATA_DIR pointing at ../shared/testdata;
+#   - every *_fuzz.c -> a libFuzzer executable when IOFOG_FUZZ is on (clang only);
+#   - PROGRAMS name=path/main.c -> an executable linked with the module library.
+function(iofog_module name)
+    cmake_parse_arguments(M "" "" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
+    set(dir "${CMAKE_CURRENT_SOURCE_DIR}")
+
+    file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS "${dir}/*.c")
+    set(lib_sources "")
+    set(test_sources "")
+    set(fuzz_sources "")
+    set(mains "")
+    foreach(p IN LISTS M_PROGRAMS)
+        string(REPLACE "=" ";" pair "${p}")
+        list(GET pair 1 main)
+        list(APPEND mains "${dir}/${main}")
+    endforeach()
+    foreach(src IN LISTS all_sources)
+        if(src MATCHES "_test\\.c$")
+            list(APPEND test_sources "${src}")
+        elseif(src MATCHES "_fuzz\\.c$")
+            list(APPEND fuzz_sources "${src}")
+        elseif(NOT src IN_LIST mains)
+            list(APPEND lib_sources "${src}")
+        endif()
+    endforeach()
+
+    set(lib iofog_${name})
+    if(lib_sources)
+        if(IOFOG_FUZZ)
+            set(extra_flags -fsanitize=fuzzer-no-link)
+        endif()
+        add_library(${lib} STATIC ${lib_sources})
+        target_include_directories(${lib} PUBLIC "${PROJECT_SOURCE_DIR}")
+        target_compile_options(${lib} PRIVATE ${IOFOG_C_FLAGS} ${extra_flags})
+        target_link_libraries(${lib} PUBLIC ${M_LIBS} Threads::Threads)
+        set(link ${lib})
+    else()
+        set(link ${M_LIBS})
+    endif()
+
+    foreach(p IN LISTS M_PROGRAMS)
+        string(REPLACE "=" ";" pair "${p}")
+        list(GET pair 0 exe)
+        list(GET pair 1 main)
+        add_executable(${exe} "${dir}/${main}")
+        target_compile_options(${exe} PRIVATE ${IOFOG_C_FLAGS})
+        target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}")
+        target_link_libraries(${exe} PRIVATE ${link})
+        install(TARGETS ${exe} RUNTIME DESTINATION bin)
+    endforeach()
+
+    if(IOFOG_TESTS)
+        foreach(src IN LISTS test_sources)
+            get_filename_component(tname "${src}" NAME_WE)
+            set(exe ${name}_${tname})
+            string(REGEX REPLACE "^${name}_${name}_" "${name}_" exe "${exe}")
+            add_executable(${exe} "${src}")
+            target_compile_options(${exe} PRIVATE ${IOFOG_C_FLAGS})
+            target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}")
+            target_compile_definitions(${exe} PRIVATE
+                IOFOG_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/../shared/testdata"
+                IOFOG_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                IOFOG_BINARY_DIR="${PROJECT_BINARY_DIR}")
+            target_link_libraries(${exe} PRIVATE ${link} ${M_TEST_LIBS} PkgConfig::cmocka)
+            add_test(NAME ${exe} COMMAND ${exe} WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+            set_tests_properties(${exe} PROPERTIES TIMEOUT 120 LABELS "${name}")
+        endforeach()
+    endif()
+
+    if(IOFOG_FUZZ)
+        foreach(src IN LISTS fuzz_sources)
+            get_filename_component(fname "${src}" NAME_WE)
+            set(exe fuzz_${fname})
+            string(REGEX REPLACE "_fuzz$" "" exe "${exe}")
+            add_executable(${exe} "${src}")
+            target_compile_options(${exe} PRIVATE ${IOFOG_C_FLAGS} -fsanitize=fuzzer)
+            target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
+            target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}")
+            target_link_libraries(${exe} PRIVATE ${link})
+        endforeach()
+    endif()
+endfunction()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything the project, its tests, its fuzzers and its demo use, from Debian's packages only.
+# Idempotent: packages already present are left alone and apt is not touched at all when nothing is missing.
+# Usage: scripts/install-deps.sh [--check]   (--check lists missing packages and exits 1 if any)
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config git ca-certificates clang-format
+    # libraries
+    libmicrohttpd-dev libwslay-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+    libyaml-dev libssl-dev libargon2-dev uuid-dev libnats-dev libcmocka-dev
+    # fuzzing and sanitizer runtimes for clang
+    clang libclang-rt-14-dev libfuzzer-14-dev
+    # servers and tools the tests and the demo start
+    postgresql nats-server docker.io docker-registry busybox-static curl python3 sqlite3 procps iproute2
+)
+
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${1:-}" = "--check" ]; then
+    if [ ${#missing[@]} -gt 0 ]; then echo "missing: ${missing[*]}"; exit 1; fi
+    echo "all dependencies installed"; exit 0
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages already installed"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# The postgresql package would start a cluster service; tests run their own servers on loopback,
+# so service starts during installation are refused where policy-rc.d is honoured.
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
