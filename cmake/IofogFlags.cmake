@@ -19,7 +19,7 @@ if(IOFOG_WERROR)
     list(APPEND IOFOG_C_FLAGS -Werror)
 endif()
 
-add_compile_definitions(_GNU_SOURCE)
+add_compile_definitions(_GNU_SOURCE IOFOG_VERSION="${PROJECT_VERSION}")
 list(APPEND IOFOG_C_FLAGS -fvisibility=hidden)
 
 if(CMAKE_BUILD_TYPE STREQUAL "Debug")

@@ -7,7 +7,8 @@
 #     included as "<module>/<file>.h";
 #   - every *_test.c -> a cmocka executable registered with CTest, run from the project root with
 #     IOFOG_TESTDATA_DIR pointing at ../shared/testdata;
-#   - every *_fuzz.c -> a libFuzzer executable when IOFOG_FUZZ is on (clang only);
+#   - every <stem>_fuzz.c -> a libFuzzer executable fuzz_<name>_<stem> when IOFOG_FUZZ is on
+#     (clang only); its seed corpus lives in <module>/fuzz-corpus/<stem>/;
 #   - PROGRAMS name=path/main.c -> an executable linked with the module library.
 function(iofog_module name)
     cmake_parse_arguments(M "" "" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
@@ -79,8 +80,9 @@ function(iofog_module name)
     if(IOFOG_FUZZ)
         foreach(src IN LISTS fuzz_sources)
             get_filename_component(fname "${src}" NAME_WE)
-            set(exe fuzz_${fname})
-            string(REGEX REPLACE "_fuzz$" "" exe "${exe}")
+            string(REGEX REPLACE "_fuzz$" "" stem "${fname}")
+            set(exe fuzz_${name}_${stem})
+            string(REGEX REPLACE "^fuzz_${name}_${name}_" "fuzz_${name}_" exe "${exe}")
             add_executable(${exe} "${src}")
             target_compile_options(${exe} PRIVATE ${IOFOG_C_FLAGS} -fsanitize=fuzzer)
             target_link_options(${exe} PRIVATE -fsanitize=fuzzer)

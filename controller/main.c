@@ -1,0 +1,18 @@
+/* iofog-controller: the Controller's command line. Each subcommand lives in its own cmd_*.c file
+ * and is listed in the table below. */
+#include "controller/commands.h"
+
+#include "common/cli.h"
+
+int main(int argc, char **argv) {
+    static const struct iof_cli_command commands[] = {
+        {"version", "print the Controller version", ctl_cmd_version},
+    };
+    return iof_cli_dispatch("iofog-controller",
+                            "The ioFog-compatible Controller: catalog, nodes and applications.",
+                            commands,
+                            sizeof commands / sizeof commands[0],
+                            argc,
+                            argv,
+                            NULL);
+}
