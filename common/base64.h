@@ -21,7 +21,7 @@ IOF_NODISCARD iof_err iof_base64_encode(const uint8_t *in, size_t n, char *out, 
 /* Decodes text[0..n) into out (capacity size) and stores the byte count in *out_len.
  * IOF_EINVAL on any character outside the alphabet, bad padding or a length not a multiple of 4;
  * IOF_E2BIG if out is too small. */
-IOF_NODISCARD iof_err iof_base64_decode(const char *text, size_t n, uint8_t *out, size_t size,
-                                        size_t *out_len);
+IOF_NODISCARD iof_err
+iof_base64_decode(const char *text, size_t n, uint8_t *out, size_t size, size_t *out_len);
 
 #endif

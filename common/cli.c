@@ -25,8 +25,11 @@ int iof_cli_exit_code(iof_err err) {
     }
 }
 
-void iof_cli_usage(FILE *out, const char *program, const char *about,
-                   const struct iof_cli_command *cmds, size_t n) {
+void iof_cli_usage(FILE *out,
+                   const char *program,
+                   const char *about,
+                   const struct iof_cli_command *cmds,
+                   size_t n) {
     fprintf(out, "Usage: %s <command> [options]\n\n%s\n\nCommands:\n", program, about);
     for (size_t i = 0; i < n; i++) {
         fprintf(out, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
@@ -38,8 +41,13 @@ static int is_help(const char *arg) {
     return strcmp(arg, "help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-int iof_cli_dispatch(const char *program, const char *about, const struct iof_cli_command *cmds,
-                     size_t n, int argc, char **argv, void *ctx) {
+int iof_cli_dispatch(const char *program,
+                     const char *about,
+                     const struct iof_cli_command *cmds,
+                     size_t n,
+                     int argc,
+                     char **argv,
+                     void *ctx) {
     if (argc < 2) {
         iof_cli_usage(stderr, program, about, cmds, n);
         return 2;

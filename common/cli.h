@@ -21,14 +21,22 @@ struct iof_cli_command {
 int iof_cli_exit_code(iof_err err);
 
 /* Prints "Usage: <program> <command> [options]" and the command list to out. */
-void iof_cli_usage(FILE *out, const char *program, const char *about,
-                   const struct iof_cli_command *cmds, size_t n);
+void iof_cli_usage(FILE *out,
+                   const char *program,
+                   const char *about,
+                   const struct iof_cli_command *cmds,
+                   size_t n);
 
 /* Runs the subcommand named by argv[1]. "help", "-h", "--help" or no argument print the usage
  * (exit 0 for an explicit request, 2 when the command is missing); an unknown command prints the
  * usage to stderr and gives 2. Returns the process exit code. */
-int iof_cli_dispatch(const char *program, const char *about, const struct iof_cli_command *cmds,
-                     size_t n, int argc, char **argv, void *ctx);
+int iof_cli_dispatch(const char *program,
+                     const char *about,
+                     const struct iof_cli_command *cmds,
+                     size_t n,
+                     int argc,
+                     char **argv,
+                     void *ctx);
 
 /* The body of a "version" subcommand: prints "<label> version: <version>" or, with --help, its
  * usage. Any other argument is IOF_EINVAL. */

@@ -124,13 +124,13 @@ static void test_base64(void **state) {
     (void)state;
     /* RFC 4648 §10 vectors. */
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                        "Zm9vYmFy"};
+    static const char *const coded[] = {
+        "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
         char out[16];
-        assert_int_equal(iof_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), out,
-                                           sizeof out),
-                         IOF_OK);
+        assert_int_equal(
+            iof_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), out, sizeof out),
+            IOF_OK);
         assert_string_equal(out, coded[i]);
         uint8_t back[16];
         size_t n = 99;
@@ -141,16 +141,15 @@ static void test_base64(void **state) {
     }
     uint8_t out[16];
     size_t n;
-    static const char *const bad[] = {"Zg=", "Zg==\n", "Z===", "Zm9v\nYmFy", "Zm-_", "=Zg=",
-                                      "Zg==Zg=="};
+    static const char *const bad[] = {
+        "Zg=", "Zg==\n", "Z===", "Zm9v\nYmFy", "Zm-_", "=Zg=", "Zg==Zg=="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(iof_base64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n),
                          IOF_EINVAL);
     }
     assert_int_equal(iof_base64_decode("Zm9vYmFy", 8, out, 5, &n), IOF_E2BIG);
     char small[4];
-    assert_int_equal(iof_base64_encode((const uint8_t *)"foo", 3, small, sizeof small),
-                     IOF_E2BIG);
+    assert_int_equal(iof_base64_encode((const uint8_t *)"foo", 3, small, sizeof small), IOF_E2BIG);
 }
 
 static void test_buf(void **state) {

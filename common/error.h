@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define IOF_NODISCARD __attribute__((warn_unused_result))
+#define IOF_NODISCARD         __attribute__((warn_unused_result))
 #define IOF_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 typedef enum iof_err {

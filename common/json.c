@@ -8,8 +8,8 @@ iof_err iof_json_parse(const char *data, size_t len, json_t **out, struct iof_di
     json_error_t e;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
     if (v == NULL) {
-        return iof_fail(d, IOF_EINVAL, "Invalid JSON at line %d column %d: %s", e.line, e.column,
-                        e.text);
+        return iof_fail(
+            d, IOF_EINVAL, "Invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
     }
     *out = v;
     return IOF_OK;
@@ -30,8 +30,8 @@ iof_err iof_json_parse_object(const char *data, size_t len, json_t **out, struct
 }
 
 /* Looks up key; IOF_OK with *v NULL when absent/null and optional. */
-static iof_err lookup(const json_t *obj, const char *key, enum iof_json_need need, json_t **v,
-                      struct iof_diag *d) {
+static iof_err lookup(
+    const json_t *obj, const char *key, enum iof_json_need need, json_t **v, struct iof_diag *d) {
     json_t *x = json_is_object(obj) ? json_object_get(obj, key) : NULL;
     if (x == NULL || json_is_null(x)) {
         *v = NULL;
@@ -48,8 +48,11 @@ static iof_err bad_format(struct iof_diag *d, const char *key) {
     return iof_fail(d, IOF_EINVAL, "Invalid format for field '%s'", key);
 }
 
-iof_err iof_json_get_string(const json_t *obj, const char *key, enum iof_json_need need,
-                            const char **out, struct iof_diag *d) {
+iof_err iof_json_get_string(const json_t *obj,
+                            const char *key,
+                            enum iof_json_need need,
+                            const char **out,
+                            struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {
@@ -62,8 +65,8 @@ iof_err iof_json_get_string(const json_t *obj, const char *key, enum iof_json_ne
     return IOF_OK;
 }
 
-iof_err iof_json_get_int(const json_t *obj, const char *key, enum iof_json_need need,
-                         int64_t *out, struct iof_diag *d) {
+iof_err iof_json_get_int(
+    const json_t *obj, const char *key, enum iof_json_need need, int64_t *out, struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {
@@ -84,8 +87,8 @@ iof_err iof_json_get_int(const json_t *obj, const char *key, enum iof_json_need 
     return bad_format(d, key);
 }
 
-iof_err iof_json_get_number(const json_t *obj, const char *key, enum iof_json_need need,
-                            double *out, struct iof_diag *d) {
+iof_err iof_json_get_number(
+    const json_t *obj, const char *key, enum iof_json_need need, double *out, struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {
@@ -98,8 +101,8 @@ iof_err iof_json_get_number(const json_t *obj, const char *key, enum iof_json_ne
     return IOF_OK;
 }
 
-iof_err iof_json_get_bool(const json_t *obj, const char *key, enum iof_json_need need, bool *out,
-                          struct iof_diag *d) {
+iof_err iof_json_get_bool(
+    const json_t *obj, const char *key, enum iof_json_need need, bool *out, struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {
@@ -112,8 +115,11 @@ iof_err iof_json_get_bool(const json_t *obj, const char *key, enum iof_json_need
     return IOF_OK;
 }
 
-iof_err iof_json_get_object(const json_t *obj, const char *key, enum iof_json_need need,
-                            const json_t **out, struct iof_diag *d) {
+iof_err iof_json_get_object(const json_t *obj,
+                            const char *key,
+                            enum iof_json_need need,
+                            const json_t **out,
+                            struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {
@@ -126,8 +132,11 @@ iof_err iof_json_get_object(const json_t *obj, const char *key, enum iof_json_ne
     return IOF_OK;
 }
 
-iof_err iof_json_get_array(const json_t *obj, const char *key, enum iof_json_need need,
-                           const json_t **out, struct iof_diag *d) {
+iof_err iof_json_get_array(const json_t *obj,
+                           const char *key,
+                           enum iof_json_need need,
+                           const json_t **out,
+                           struct iof_diag *d) {
     json_t *v;
     iof_err err = lookup(obj, key, need, &v, d);
     if (err != IOF_OK || v == NULL) {

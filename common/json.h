@@ -22,34 +22,43 @@ enum iof_json_need {
 
 /* Parses len bytes. On success *out is a new reference the caller releases with json_decref.
  * IOF_EINVAL with a message naming the line and column on malformed input or duplicate keys. */
-IOF_NODISCARD iof_err iof_json_parse(const char *data, size_t len, json_t **out,
+IOF_NODISCARD iof_err iof_json_parse(const char *data,
+                                     size_t len,
+                                     json_t **out,
                                      struct iof_diag *d);
 
 /* Like iof_json_parse, and the top level must be an object. */
-IOF_NODISCARD iof_err iof_json_parse_object(const char *data, size_t len, json_t **out,
+IOF_NODISCARD iof_err iof_json_parse_object(const char *data,
+                                            size_t len,
+                                            json_t **out,
                                             struct iof_diag *d);
 
-IOF_NODISCARD iof_err iof_json_get_string(const json_t *obj, const char *key,
-                                          enum iof_json_need need, const char **out,
+IOF_NODISCARD iof_err iof_json_get_string(const json_t *obj,
+                                          const char *key,
+                                          enum iof_json_need need,
+                                          const char **out,
                                           struct iof_diag *d);
 
 /* Integers; a real with an integral value (3.0) is accepted, as JavaScript clients send those. */
-IOF_NODISCARD iof_err iof_json_get_int(const json_t *obj, const char *key, enum iof_json_need need,
-                                       int64_t *out, struct iof_diag *d);
+IOF_NODISCARD iof_err iof_json_get_int(
+    const json_t *obj, const char *key, enum iof_json_need need, int64_t *out, struct iof_diag *d);
 
-IOF_NODISCARD iof_err iof_json_get_number(const json_t *obj, const char *key,
-                                          enum iof_json_need need, double *out,
+IOF_NODISCARD iof_err iof_json_get_number(
+    const json_t *obj, const char *key, enum iof_json_need need, double *out, struct iof_diag *d);
+
+IOF_NODISCARD iof_err iof_json_get_bool(
+    const json_t *obj, const char *key, enum iof_json_need need, bool *out, struct iof_diag *d);
+
+IOF_NODISCARD iof_err iof_json_get_object(const json_t *obj,
+                                          const char *key,
+                                          enum iof_json_need need,
+                                          const json_t **out,
                                           struct iof_diag *d);
 
-IOF_NODISCARD iof_err iof_json_get_bool(const json_t *obj, const char *key, enum iof_json_need need,
-                                        bool *out, struct iof_diag *d);
-
-IOF_NODISCARD iof_err iof_json_get_object(const json_t *obj, const char *key,
-                                          enum iof_json_need need, const json_t **out,
-                                          struct iof_diag *d);
-
-IOF_NODISCARD iof_err iof_json_get_array(const json_t *obj, const char *key,
-                                         enum iof_json_need need, const json_t **out,
+IOF_NODISCARD iof_err iof_json_get_array(const json_t *obj,
+                                         const char *key,
+                                         enum iof_json_need need,
+                                         const json_t **out,
                                          struct iof_diag *d);
 
 /* Serialises compactly. On success *out is a NUL-terminated string the caller frees with free(),

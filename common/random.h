@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 /* Alphabets in use on the wire. */
-#define IOF_ALPHABET_ALNUM     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-#define IOF_ALPHABET_HEX       "0123456789abcdef"
+#define IOF_ALPHABET_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define IOF_ALPHABET_HEX   "0123456789abcdef"
 /* The classic Controller's agent tokens and provisioning keys avoid look-alike characters. */
 #define IOF_ALPHABET_FOG_TOKEN "2346789bcdfghjkmnpqrtvwxyzBCDFGHJKLMNPQRTVWXYZ"
 

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STR(n, lb) {#n, FIELD_STR, lb, 0, offsetof(struct iof_msg, n), 0}
-#define INT(n, w)  {#n, FIELD_INT, 1, w, offsetof(struct iof_msg, n), 0}
-#define DATA(n)    {#n, FIELD_DATA, 4, 0, offsetof(struct iof_msg, n), offsetof(struct iof_msg, n##_len)}
+#define STR(n, lb)                                                                                 \
+    { #n, FIELD_STR, lb, 0, offsetof(struct iof_msg, n), 0 }
+#define INT(n, w)                                                                                  \
+    { #n, FIELD_INT, 1, w, offsetof(struct iof_msg, n), 0 }
+#define DATA(n)                                                                                    \
+    { #n, FIELD_DATA, 4, 0, offsetof(struct iof_msg, n), offsetof(struct iof_msg, n##_len) }
 
 const struct msg_field iof_msg_fields[MSG_FIELD_COUNT] = {
     STR(id, 1),
@@ -77,8 +80,12 @@ iof_err iof_msg_validate(const struct iof_msg *msg, struct iof_diag *d) {
             const char *s = iof_msg_field_str(msg, f);
             size_t n = strlen(s);
             if (n > max_len_for(f->len_bytes)) {
-                return iof_fail(d, IOF_EINVAL, "field '%s' is %zu bytes, more than %zu", f->name,
-                                n, max_len_for(f->len_bytes));
+                return iof_fail(d,
+                                IOF_EINVAL,
+                                "field '%s' is %zu bytes, more than %zu",
+                                f->name,
+                                n,
+                                max_len_for(f->len_bytes));
             }
             if (!iof_utf8_valid(s, n)) {
                 return iof_fail(d, IOF_EINVAL, "field '%s' is not valid UTF-8", f->name);
@@ -112,8 +119,8 @@ static unsigned int_width(const struct msg_field *f, int64_t v, enum iof_msg_wid
     return n;
 }
 
-static size_t field_size(const struct iof_msg *msg, const struct msg_field *f,
-                         enum iof_msg_width mode) {
+static size_t
+field_size(const struct iof_msg *msg, const struct msg_field *f, enum iof_msg_width mode) {
     switch (f->kind) {
         case FIELD_STR: return strlen(iof_msg_field_str(msg, f));
         case FIELD_INT: return int_width(f, iof_msg_field_int(msg, f), mode);
@@ -121,8 +128,10 @@ static size_t field_size(const struct iof_msg *msg, const struct msg_field *f,
     }
 }
 
-iof_err iof_msg_encoded_size(const struct iof_msg *msg, enum iof_msg_width width,
-                             size_t *out_size, struct iof_diag *d) {
+iof_err iof_msg_encoded_size(const struct iof_msg *msg,
+                             enum iof_msg_width width,
+                             size_t *out_size,
+                             struct iof_diag *d) {
     iof_err err = iof_msg_validate(msg, d);
     if (err != IOF_OK) {
         return err;
@@ -153,8 +162,12 @@ static uint64_t get_be(const uint8_t *p, unsigned n) {
     return v;
 }
 
-iof_err iof_msg_encode(const struct iof_msg *msg, enum iof_msg_width width, uint8_t *out,
-                       size_t size, size_t *out_len, struct iof_diag *d) {
+iof_err iof_msg_encode(const struct iof_msg *msg,
+                       enum iof_msg_width width,
+                       uint8_t *out,
+                       size_t size,
+                       size_t *out_len,
+                       struct iof_diag *d) {
     size_t total;
     iof_err err = iof_msg_encoded_size(msg, width, &total, d);
     if (err != IOF_OK) {
@@ -184,8 +197,11 @@ iof_err iof_msg_encode(const struct iof_msg *msg, enum iof_msg_width width, uint
     return IOF_OK;
 }
 
-iof_err iof_msg_encode_alloc(const struct iof_msg *msg, enum iof_msg_width width, uint8_t **out,
-                             size_t *out_len, struct iof_diag *d) {
+iof_err iof_msg_encode_alloc(const struct iof_msg *msg,
+                             enum iof_msg_width width,
+                             uint8_t **out,
+                             size_t *out_len,
+                             struct iof_diag *d) {
     size_t total;
     iof_err err = iof_msg_encoded_size(msg, width, &total, d);
     if (err != IOF_OK) {
@@ -205,7 +221,9 @@ iof_err iof_msg_encode_alloc(const struct iof_msg *msg, enum iof_msg_width width
 }
 
 iof_err iof_msg_pack(const struct msg_span spans[MSG_FIELD_COUNT],
-                     const int64_t ints[MSG_FIELD_COUNT], int64_t version, struct iof_msg **out) {
+                     const int64_t ints[MSG_FIELD_COUNT],
+                     int64_t version,
+                     struct iof_msg **out) {
     size_t total = sizeof(struct iof_msg);
     for (size_t i = 0; i < MSG_FIELD_COUNT; i++) {
         if (iof_msg_fields[i].kind == FIELD_STR) {
@@ -249,16 +267,14 @@ iof_err iof_msg_pack(const struct msg_span spans[MSG_FIELD_COUNT],
 
 iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, struct iof_diag *d) {
     if (len > IOF_MSG_MAX_SIZE) {
-        return iof_fail(d, IOF_E2BIG, "message of %zu bytes, more than %zu", len,
-                        IOF_MSG_MAX_SIZE);
+        return iof_fail(d, IOF_E2BIG, "message of %zu bytes, more than %zu", len, IOF_MSG_MAX_SIZE);
     }
     if (len < IOF_MSG_HEADER_SIZE) {
         return iof_fail(d, IOF_EINVAL, "message of %zu bytes is shorter than its header", len);
     }
     uint64_t version = get_be(data, 2);
     if (version != IOF_MSG_VERSION) {
-        return iof_fail(d, IOF_EUNSUPPORTED, "unsupported ioMessage version %u",
-                        (unsigned)version);
+        return iof_fail(d, IOF_EUNSUPPORTED, "unsupported ioMessage version %u", (unsigned)version);
     }
     struct msg_span spans[MSG_FIELD_COUNT] = {{0}};
     int64_t ints[MSG_FIELD_COUNT] = {0};
@@ -269,14 +285,17 @@ iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, st
         uint64_t n = get_be(data + h, f->len_bytes);
         h += f->len_bytes;
         if (n > len - b) {
-            return iof_fail(d, IOF_EINVAL, "field '%s' of %llu bytes runs past the end", f->name,
+            return iof_fail(d,
+                            IOF_EINVAL,
+                            "field '%s' of %llu bytes runs past the end",
+                            f->name,
                             (unsigned long long)n);
         }
         const uint8_t *v = data + b;
         if (f->kind == FIELD_INT) {
             if (n > 8) {
-                return iof_fail(d, IOF_EINVAL, "number field '%s' is %u bytes wide", f->name,
-                                (unsigned)n);
+                return iof_fail(
+                    d, IOF_EINVAL, "number field '%s' is %u bytes wide", f->name, (unsigned)n);
             }
             uint64_t u = get_be(v, (unsigned)n);
             int64_t x;

@@ -34,7 +34,9 @@ bool iof_msg_int_in_range(unsigned width, int64_t v);
  * FIELD_STR and FIELD_DATA entries) and whose integers come from ints (indexed like the table),
  * with version. */
 iof_err iof_msg_pack(const struct msg_span spans[MSG_FIELD_COUNT],
-                     const int64_t ints[MSG_FIELD_COUNT], int64_t version, struct iof_msg **out);
+                     const int64_t ints[MSG_FIELD_COUNT],
+                     int64_t version,
+                     struct iof_msg **out);
 
 /* Accessors by table entry. */
 const char *iof_msg_field_str(const struct iof_msg *m, const struct msg_field *f);

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-iof_err iof_msg_frame_encode(const struct iof_msg *msg, uint8_t **out, size_t *out_len,
+iof_err iof_msg_frame_encode(const struct iof_msg *msg,
+                             uint8_t **out,
+                             size_t *out_len,
                              struct iof_diag *d) {
     size_t n;
     iof_err err = iof_msg_encoded_size(msg, IOF_MSG_WIDTH_CLASSIC, &n, d);
@@ -31,16 +33,16 @@ iof_err iof_msg_frame_encode(const struct iof_msg *msg, uint8_t **out, size_t *o
     return IOF_OK;
 }
 
-iof_err iof_msg_frame_parse(const uint8_t *frame, size_t len, const uint8_t **msg,
-                            size_t *msg_len, struct iof_diag *d) {
+iof_err iof_msg_frame_parse(
+    const uint8_t *frame, size_t len, const uint8_t **msg, size_t *msg_len, struct iof_diag *d) {
     if (len < 5) {
         return iof_fail(d, IOF_EINVAL, "message frame of %zu bytes is too short", len);
     }
     if (frame[0] != IOF_MSG_OP_MESSAGE) {
         return iof_fail(d, IOF_EINVAL, "opcode 0x%02x is not a message frame", frame[0]);
     }
-    uint32_t n = (uint32_t)frame[1] << 24 | (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 8 |
-                 frame[4];
+    uint32_t n =
+        (uint32_t)frame[1] << 24 | (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 8 | frame[4];
     if (n != len - 5) {
         return iof_fail(d, IOF_EINVAL, "message frame says %u bytes but carries %zu", n, len - 5);
     }
@@ -49,8 +51,8 @@ iof_err iof_msg_frame_parse(const uint8_t *frame, size_t len, const uint8_t **ms
     return IOF_OK;
 }
 
-iof_err iof_msg_receipt_encode(const char *id, int64_t timestamp, uint8_t *out, size_t size,
-                               size_t *out_len) {
+iof_err iof_msg_receipt_encode(
+    const char *id, int64_t timestamp, uint8_t *out, size_t size, size_t *out_len) {
     size_t n = strlen(id);
     if (n > 255) {
         return IOF_EINVAL;
@@ -70,8 +72,12 @@ iof_err iof_msg_receipt_encode(const char *id, int64_t timestamp, uint8_t *out, 
     return IOF_OK;
 }
 
-iof_err iof_msg_receipt_parse(const uint8_t *frame, size_t len, char *id_out, size_t id_size,
-                              int64_t *timestamp, struct iof_diag *d) {
+iof_err iof_msg_receipt_parse(const uint8_t *frame,
+                              size_t len,
+                              char *id_out,
+                              size_t id_size,
+                              int64_t *timestamp,
+                              struct iof_diag *d) {
     if (len < 3 || frame[0] != IOF_MSG_OP_RECEIPT) {
         return iof_fail(d, IOF_EINVAL, "not a receipt frame");
     }

@@ -23,7 +23,7 @@
 #define IOF_MSG_VERSION     4
 #define IOF_MSG_HEADER_SIZE 33
 /* Hard ceiling for one encoded message; callers usually configure something smaller. */
-#define IOF_MSG_MAX_SIZE    ((size_t)64 * 1024 * 1024)
+#define IOF_MSG_MAX_SIZE ((size_t)64 * 1024 * 1024)
 
 /* First byte of a binary WebSocket frame on the Local API sockets (agent.md §1.4). */
 enum iof_msg_opcode {
@@ -78,55 +78,71 @@ void iof_msg_free(struct iof_msg *msg);
 IOF_NODISCARD iof_err iof_msg_validate(const struct iof_msg *msg, struct iof_diag *d);
 
 /* Size of the binary encoding (IOF_EINVAL if the message does not validate). */
-IOF_NODISCARD iof_err iof_msg_encoded_size(const struct iof_msg *msg, enum iof_msg_width width,
-                                           size_t *out_size, struct iof_diag *d);
+IOF_NODISCARD iof_err iof_msg_encoded_size(const struct iof_msg *msg,
+                                           enum iof_msg_width width,
+                                           size_t *out_size,
+                                           struct iof_diag *d);
 
 /* Encodes into out[0..size). IOF_E2BIG if size is too small, IOF_EINVAL if the message does not
  * validate. *out_len is the number of bytes written. */
-IOF_NODISCARD iof_err iof_msg_encode(const struct iof_msg *msg, enum iof_msg_width width,
-                                     uint8_t *out, size_t size, size_t *out_len,
+IOF_NODISCARD iof_err iof_msg_encode(const struct iof_msg *msg,
+                                     enum iof_msg_width width,
+                                     uint8_t *out,
+                                     size_t size,
+                                     size_t *out_len,
                                      struct iof_diag *d);
 
 /* Encodes into a new buffer the caller frees with free(). */
-IOF_NODISCARD iof_err iof_msg_encode_alloc(const struct iof_msg *msg, enum iof_msg_width width,
-                                           uint8_t **out, size_t *out_len, struct iof_diag *d);
+IOF_NODISCARD iof_err iof_msg_encode_alloc(const struct iof_msg *msg,
+                                           enum iof_msg_width width,
+                                           uint8_t **out,
+                                           size_t *out_len,
+                                           struct iof_diag *d);
 
 /* Decodes exactly len bytes (trailing bytes are an error). On success *out is a new message the
- * caller releases with iof_msg_free(). IOF_EINVAL with a reason on malformed input, IOF_EUNSUPPORTED
- * for a version other than 4, IOF_E2BIG above IOF_MSG_MAX_SIZE, IOF_ENOMEM. */
-IOF_NODISCARD iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out,
+ * caller releases with iof_msg_free(). IOF_EINVAL with a reason on malformed input,
+ * IOF_EUNSUPPORTED for a version other than 4, IOF_E2BIG above IOF_MSG_MAX_SIZE, IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_msg_decode(const uint8_t *data,
+                                     size_t len,
+                                     struct iof_msg **out,
                                      struct iof_diag *d);
 
 /* JSON form with every key present (agent.md §1.2); a new reference the caller releases with
  * json_decref(). IOF_EINVAL if a string is not UTF-8, IOF_ENOMEM. */
-IOF_NODISCARD iof_err iof_msg_to_json(const struct iof_msg *msg, json_t **out,
-                                      struct iof_diag *d);
+IOF_NODISCARD iof_err iof_msg_to_json(const struct iof_msg *msg, json_t **out, struct iof_diag *d);
 
 /* Reads the JSON form tolerantly: absent or null keys are empty/0, numbers may be JSON numbers or
  * strings of digits, version 0 is accepted. Base64 must be standard with padding. On success *out
- * is a new message the caller releases with iof_msg_free(). IOF_EINVAL naming the field otherwise. */
-IOF_NODISCARD iof_err iof_msg_from_json(const json_t *obj, struct iof_msg **out,
+ * is a new message the caller releases with iof_msg_free(). IOF_EINVAL naming the field otherwise.
+ */
+IOF_NODISCARD iof_err iof_msg_from_json(const json_t *obj,
+                                        struct iof_msg **out,
                                         struct iof_diag *d);
 
 /* Message-socket frame: 0x0D, 4-byte big-endian length, binary message (classic widths). New
  * buffer, caller frees with free(). */
-IOF_NODISCARD iof_err iof_msg_frame_encode(const struct iof_msg *msg, uint8_t **out,
-                                           size_t *out_len, struct iof_diag *d);
+IOF_NODISCARD iof_err iof_msg_frame_encode(const struct iof_msg *msg,
+                                           uint8_t **out,
+                                           size_t *out_len,
+                                           struct iof_diag *d);
 
 /* Finds the message inside a 0x0D frame: *msg points into frame (borrowed). IOF_EINVAL when the
  * opcode is not 0x0D, the frame is shorter than 5 bytes or the length does not match the rest. */
-IOF_NODISCARD iof_err iof_msg_frame_parse(const uint8_t *frame, size_t len, const uint8_t **msg,
-                                          size_t *msg_len, struct iof_diag *d);
+IOF_NODISCARD iof_err iof_msg_frame_parse(
+    const uint8_t *frame, size_t len, const uint8_t **msg, size_t *msg_len, struct iof_diag *d);
 
 /* Receipt frame 0x0E | idLen | 8 | id | timestamp (big-endian ms), the classic agent's framing.
  * id must be at most 255 bytes. out must hold 3 + strlen(id) + 8 bytes (IOF_E2BIG otherwise). */
-IOF_NODISCARD iof_err iof_msg_receipt_encode(const char *id, int64_t timestamp, uint8_t *out,
-                                             size_t size, size_t *out_len);
+IOF_NODISCARD iof_err iof_msg_receipt_encode(
+    const char *id, int64_t timestamp, uint8_t *out, size_t size, size_t *out_len);
 
 /* Parses a receipt frame. id_out receives the id NUL-terminated (id_size >= 256 always fits).
  * A timestamp width of 0..8 bytes is accepted. */
-IOF_NODISCARD iof_err iof_msg_receipt_parse(const uint8_t *frame, size_t len, char *id_out,
-                                            size_t id_size, int64_t *timestamp,
+IOF_NODISCARD iof_err iof_msg_receipt_parse(const uint8_t *frame,
+                                            size_t len,
+                                            char *id_out,
+                                            size_t id_size,
+                                            int64_t *timestamp,
                                             struct iof_diag *d);
 
 #endif

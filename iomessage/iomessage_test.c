@@ -130,8 +130,7 @@ static void test_vectors(void **state) {
 
         const uint8_t *inner = NULL;
         size_t inner_len = 0;
-        assert_int_equal(iof_msg_frame_parse(want_frame, want_len, &inner, &inner_len, &d),
-                         IOF_OK);
+        assert_int_equal(iof_msg_frame_parse(want_frame, want_len, &inner, &inner_len, &d), IOF_OK);
         assert_int_equal(inner_len, want_len - 5);
         struct iof_msg *back = NULL;
         assert_int_equal(iof_msg_decode(inner, inner_len, &back, &d), IOF_OK);
@@ -170,9 +169,9 @@ static void test_receipt_vector(void **state) {
                      IOF_OK);
     assert_string_equal(back_id, id);
     assert_int_equal(back_ts, ts);
-    assert_int_equal(iof_msg_receipt_parse(want, want_len - 1, back_id, sizeof back_id, &back_ts,
-                                           &d),
-                     IOF_EINVAL);
+    assert_int_equal(
+        iof_msg_receipt_parse(want, want_len - 1, back_id, sizeof back_id, &back_ts, &d),
+        IOF_EINVAL);
     assert_int_equal(iof_msg_receipt_parse(want, want_len, back_id, 4, &back_ts, &d), IOF_E2BIG);
     assert_int_equal(iof_msg_receipt_encode(id, ts, got, want_len - 1, &got_len), IOF_E2BIG);
     free(want);
@@ -280,7 +279,8 @@ static void test_string_limits_and_utf8(void **state) {
 
     /* Multi-byte UTF-8 counts in bytes and survives; a broken sequence is refused both ways. */
     m.id = "";
-    m.tag = "temp \xc2\xb0" "C \xe2\x82\xac";
+    m.tag = "temp \xc2\xb0"
+            "C \xe2\x82\xac";
     free(buf);
     assert_int_equal(iof_msg_encode_alloc(&m, IOF_MSG_WIDTH_CLASSIC, &buf, &len, &d), IOF_OK);
     assert_int_equal(buf[3] << 8 | buf[4], strlen(m.tag));
@@ -335,14 +335,14 @@ static void test_json_tolerance(void **state) {
     json_decref(j);
 
     static const char *const bad[] = {
-        "{\"contentdata\":\"aGk\"}",           /* no padding */
-        "{\"contentdata\":\"aG\\nk=\"}",       /* line break */
-        "{\"contentdata\":5}",                 /* not a string */
-        "{\"sequencenumber\":\"1x\"}",         /* not digits */
-        "{\"sequencenumber\":1.5}",            /* fraction where none is allowed */
-        "{\"sequencenumber\":4294967296}",     /* beyond int32 */
-        "{\"priority\":300}",                  /* beyond int8 */
-        "{\"publisher\":7}",                   /* not a string */
+        "{\"contentdata\":\"aGk\"}",       /* no padding */
+        "{\"contentdata\":\"aG\\nk=\"}",   /* line break */
+        "{\"contentdata\":5}",             /* not a string */
+        "{\"sequencenumber\":\"1x\"}",     /* not digits */
+        "{\"sequencenumber\":1.5}",        /* fraction where none is allowed */
+        "{\"sequencenumber\":4294967296}", /* beyond int32 */
+        "{\"priority\":300}",              /* beyond int8 */
+        "{\"publisher\":7}",               /* not a string */
         "{\"version\":\"four\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -11,9 +11,10 @@
 
 /* Key order of the classic agent's Message.toJson. */
 static const char *const json_order[] = {
-    "id", "tag", "groupid", "sequencenumber", "sequencetotal", "priority", "timestamp",
-    "publisher", "authid", "authgroup", "version", "chainposition", "hash", "previoushash",
-    "nonce", "difficultytarget", "infotype", "infoformat", "contextdata", "contentdata",
+    "id",          "tag",          "groupid", "sequencenumber",   "sequencetotal", "priority",
+    "timestamp",   "publisher",    "authid",  "authgroup",        "version",       "chainposition",
+    "hash",        "previoushash", "nonce",   "difficultytarget", "infotype",      "infoformat",
+    "contextdata", "contentdata",
 };
 
 static const struct msg_field *field_by_name(const char *name) {
