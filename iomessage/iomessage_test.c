@@ -354,7 +354,9 @@ static void test_json_tolerance(void **state) {
         assert_null(m);
         json_decref(j);
     }
-    assert_int_equal(iof_msg_from_json(json_array(), &m, &d), IOF_EINVAL);
+    json_t *not_object = json_array();
+    assert_int_equal(iof_msg_from_json(not_object, &m, &d), IOF_EINVAL);
+    json_decref(not_object);
 }
 
 int main(void) {
