@@ -1,0 +1,213 @@
+/* Internals of the HTTP server shared by its source files (server, router, request, hold,
+ * upgrade). Not part of the public API: only the http module's own .c files include this. */
+#ifndef IOF_HTTP_INTERNAL_H
+#define IOF_HTTP_INTERNAL_H
+
+#include "common/buf.h"
+#include "http/server.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IOF_HTTP_MAX_PARAMS        16 /* ":name" segments (and "*") per route */
+#define IOF_HTTP_MAX_QUERY         64 /* query arguments kept per request; later ones are ignored */
+#define IOF_HTTP_MAX_EXTRA_HEADERS 32 /* iof_http_set_header per request */
+#define IOF_HTTP_REQUEST_ID_MAX    64 /* longest client-supplied request id accepted */
+#define IOF_HTTP_ALLOW_MAX         128 /* text of an Allow header */
+
+/* ---- Router (router.c) ---- */
+
+struct iof_http_route {
+    char *method;
+    char *pattern;   /* as given */
+    char **segments; /* pattern split at '/', "" segments removed; ":x" params, "*" last only */
+    size_t nsegments;
+    bool tail; /* last segment is "*" */
+    iof_http_handler handler;
+    void *ctx;
+};
+
+struct iof_http_router {
+    struct iof_http_route *routes;
+    size_t count;
+    size_t cap;
+};
+
+/* One matched parameter: name borrowed from the route, value decoded into the request. */
+struct iof_http_param_kv {
+    const char *name;
+    const char *value;
+};
+
+void iof_http_router_free(struct iof_http_router *r);
+
+IOF_NODISCARD iof_err iof_http_router_add(struct iof_http_router *r,
+                                          const char *method,
+                                          const char *pattern,
+                                          iof_http_handler h,
+                                          void *ctx);
+
+enum iof_http_match {
+    IOF_HTTP_MATCH_FOUND,     /* *route and the parameters are set */
+    IOF_HTTP_MATCH_NO_PATH,   /* no route has this path */
+    IOF_HTTP_MATCH_NO_METHOD, /* the path exists for other methods, listed in allow */
+};
+
+/* Matches a raw path (no query). Parameter values are percent-decoded into values_buf, which must
+ * hold strlen(path) + IOF_HTTP_MAX_PARAMS + 1 bytes; params holds IOF_HTTP_MAX_PARAMS entries.
+ * HEAD falls back to GET routes. allow gets "GET, POST, OPTIONS"-style text on NO_METHOD. */
+enum iof_http_match iof_http_router_match(const struct iof_http_router *r,
+                                          const char *method,
+                                          const char *path,
+                                          const struct iof_http_route **route,
+                                          struct iof_http_param_kv *params,
+                                          size_t *nparams,
+                                          char *values_buf,
+                                          char allow[IOF_HTTP_ALLOW_MAX]);
+
+/* Percent-decodes src[0..n) into dst (at least n + 1 bytes), '+' as a space when plus_space.
+ * Malformed escapes are kept literally. Returns the decoded length; dst is NUL-terminated. */
+size_t iof_http_url_decode(char *dst, const char *src, size_t n, bool plus_space);
+
+/* ---- Server and requests ---- */
+
+enum iof_http_hold_state {
+    IOF_HTTP_HOLD_NONE = 0,
+    IOF_HTTP_HOLD_HELD,      /* iof_http_hold called, handler still running */
+    IOF_HTTP_HOLD_SUSPENDED, /* handler returned, connection suspended, waiting for an answer */
+    IOF_HTTP_HOLD_RESUMING,  /* answer stored, connection resumed, not yet queued */
+    IOF_HTTP_HOLD_DONE,      /* answer queued */
+};
+
+/* An answer given from another thread, kept until the connection's thread queues it. */
+struct iof_http_pending {
+    int status;
+    char *content_type; /* owned; NULL: none */
+    char *body;         /* owned; NULL when len is 0 */
+    size_t len;
+};
+
+struct iof_http_header_kv {
+    char *name;
+    char *value;
+};
+
+struct iof_http_slot {
+    struct iof_http_request *req; /* NULL: free */
+    uint32_t gen;
+    uint32_t next_free;
+};
+
+struct iof_http_upgraded {
+    struct iof_http_upgraded *prev, *next; /* in srv->upgraded while attached */
+    struct iof_http_server *srv;           /* NULL once detached at stop */
+    struct MHD_UpgradeResponseHandle *urh; /* NULL once closed towards MHD */
+    int mhd_fd;                            /* MHD's socket */
+    int fd;                                /* the descriptor handed out (a dup when possible) */
+};
+
+struct iof_http_server {
+    struct iof_http_config cfg; /* strings point into the owned copies below */
+    char *bind_addr;
+    char *cors_origin;
+    struct iof_http_router router;
+    iof_http_handler fallback;
+    void *fallback_ctx;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    bool started;
+    bool stopped;
+
+    pthread_mutex_t mu; /* guards everything below and the hold fields of requests */
+    pthread_cond_t drained;
+    bool stopping;
+    struct iof_http_slot *slots;
+    uint32_t nslots;
+    uint32_t free_head; /* index + 1 of the first free slot, 0: none */
+    size_t held_live;   /* held requests whose connection has not completed yet */
+
+    /* guarded by the upgrade module's global lock */
+    struct iof_http_upgraded *upgraded;
+    bool upgrades_closed;
+};
+
+struct iof_http_request {
+    struct iof_http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;  /* MHD's, valid for the request */
+    const char *version; /* MHD's, valid for the request */
+    char *uri;           /* raw request target, owned */
+    char *path;          /* raw path, points into path_buf */
+    char *path_buf;      /* owned: path then decoded parameter values */
+    char *query_buf;     /* owned: decoded query names and values */
+    struct iof_http_param_kv params[IOF_HTTP_MAX_PARAMS];
+    size_t nparams;
+    struct iof_http_param_kv query[IOF_HTTP_MAX_QUERY];
+    size_t nquery;
+    struct iof_http_header_kv headers[IOF_HTTP_MAX_EXTRA_HEADERS];
+    size_t nheaders;
+    struct iof_buf body;
+    size_t discarded; /* body bytes dropped after the limit was hit */
+    bool too_big;
+    bool started;
+    bool in_handler;
+    bool answered; /* a response was queued (or an upgrade started) */
+    int status;    /* status answered, for the log line */
+    json_t *json;
+    char id[IOF_HTTP_REQUEST_ID_MAX + 1];
+    char remote[64];
+    int64_t start_ms;
+
+    /* hold state, guarded by srv->mu */
+    enum iof_http_hold_state hold;
+    uint64_t hold_id;
+    bool has_pending;
+    struct iof_http_pending pending;
+
+    /* upgrade */
+    iof_http_upgrade_cb upgrade_cb;
+    void *upgrade_ctx;
+};
+
+/* request.c */
+/* Fills the request id, remote address, path and query from the raw URI. */
+IOF_NODISCARD iof_err iof_http_request_prepare(struct iof_http_request *req);
+void iof_http_request_free(struct iof_http_request *req);
+/* Adds the id, timestamp, CORS and extra headers to resp. */
+IOF_NODISCARD iof_err iof_http_add_common_headers(struct iof_http_request *req,
+                                                  struct MHD_Response *resp);
+/* Queues resp with status and marks the request answered; logs the request line. */
+IOF_NODISCARD iof_err iof_http_queue(struct iof_http_request *req,
+                                     int status,
+                                     struct MHD_Response *resp);
+/* Builds an {"name","message"} error body. Caller frees *out. */
+IOF_NODISCARD iof_err iof_http_error_body(iof_err err,
+                                          const char *message,
+                                          char **out,
+                                          size_t *len);
+
+/* hold.c */
+/* Called by the access handler after the handler returned with the request held: suspends the
+ * connection or, when already answered, queues the answer right away. */
+void iof_http_hold_after_handler(struct iof_http_request *req);
+/* Queues the stored answer of a resumed request. */
+void iof_http_hold_deliver(struct iof_http_request *req);
+/* Drops the request's slot if it still has one (request completed or connection died). */
+void iof_http_hold_forget(struct iof_http_request *req);
+/* Stop: answers every held request 503 and waits (bounded) until those answers are sent. */
+void iof_http_hold_stop(struct iof_http_server *srv);
+
+/* upgrade.c */
+void iof_http_upgrade_on_mhd(void *cls,
+                             struct MHD_Connection *connection,
+                             void *con_cls,
+                             const char *extra_in,
+                             size_t extra_in_size,
+                             MHD_socket sock,
+                             struct MHD_UpgradeResponseHandle *urh);
+/* Stop: closes the MHD side of every upgraded connection of srv and detaches the handles. */
+void iof_http_upgrade_stop(struct iof_http_server *srv);
+
+#endif

@@ -1,0 +1,437 @@
+/* HTTP server lifecycle and the libmicrohttpd callbacks: request creation, body accumulation with
+ * the size limit, dispatch to routes or the built-in answers, and the ordered shutdown. */
+#include "common/clock.h"
+#include "common/log.h"
+#include "http/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_BODY ((size_t)1 << 20)
+/* After the body limit is hit the rest of an upload is read and dropped, so the client can get its
+ * 413; a client that keeps sending beyond this much more is cut off instead. */
+#define DISCARD_MAX ((size_t)16 << 20)
+
+static char *dup_or_null(const char *s, bool *failed) {
+    if (s == NULL) {
+        return NULL;
+    }
+    char *c = strdup(s);
+    if (c == NULL) {
+        *failed = true;
+    }
+    return c;
+}
+
+iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_http_server **out) {
+    struct iof_http_config cfg = config != NULL ? *config : (struct iof_http_config){0};
+    struct in_addr probe;
+    if (cfg.bind_addr != NULL && inet_pton(AF_INET, cfg.bind_addr, &probe) != 1) {
+        return IOF_EINVAL;
+    }
+    if (cfg.cors_origin != NULL && strpbrk(cfg.cors_origin, "\r\n") != NULL) {
+        return IOF_EINVAL;
+    }
+    struct iof_http_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        return IOF_ENOMEM;
+    }
+    bool failed = false;
+    srv->bind_addr = dup_or_null(cfg.bind_addr, &failed);
+    srv->cors_origin = dup_or_null(cfg.cors_origin != NULL ? cfg.cors_origin : "*", &failed);
+    pthread_condattr_t ca;
+    bool cond_ok = pthread_condattr_init(&ca) == 0;
+    if (cond_ok) {
+        cond_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                  pthread_cond_init(&srv->drained, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (failed || !cond_ok || pthread_mutex_init(&srv->mu, NULL) != 0) {
+        if (cond_ok) {
+            pthread_cond_destroy(&srv->drained);
+        }
+        free(srv->bind_addr);
+        free(srv->cors_origin);
+        free(srv);
+        return IOF_ENOMEM;
+    }
+    cfg.bind_addr = srv->bind_addr;
+    cfg.cors_origin = srv->cors_origin;
+    if (cfg.max_body == 0) {
+        cfg.max_body = DEFAULT_MAX_BODY;
+    }
+    if (cfg.threads == 0) {
+        cfg.threads = 1;
+    }
+    srv->cfg = cfg;
+    *out = srv;
+    return IOF_OK;
+}
+
+iof_err iof_http_server_route(struct iof_http_server *srv,
+                              const char *method,
+                              const char *pattern,
+                              iof_http_handler h,
+                              void *ctx) {
+    if (srv->started) {
+        return IOF_ECONFLICT;
+    }
+    return iof_http_router_add(&srv->router, method, pattern, h, ctx);
+}
+
+void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler h, void *ctx) {
+    if (srv->started) {
+        IOF_ERROR("http", "bug_set_fallback_after_start");
+        return;
+    }
+    srv->fallback = h;
+    srv->fallback_ctx = ctx;
+}
+
+/* ---- MHD callbacks ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    struct iof_http_server *srv = cls;
+    struct iof_http_request *req = calloc(1, sizeof *req);
+    if (req == NULL) {
+        return NULL;
+    }
+    req->uri = strdup(uri != NULL ? uri : "");
+    if (req->uri == NULL) {
+        free(req);
+        return NULL;
+    }
+    req->srv = srv;
+    req->conn = conn;
+    req->method = "";
+    req->path = req->uri;
+    req->start_ms = iof_time_mono_ms();
+    iof_buf_init(&req->body, srv->cfg.max_body);
+    return req;
+}
+
+static void on_completed(void *cls,
+                         struct MHD_Connection *conn,
+                         void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    struct iof_http_request *req = *con_cls;
+    if (req == NULL) {
+        return;
+    }
+    iof_http_hold_forget(req);
+    if (!req->answered && req->started) {
+        char path[256];
+        IOF_DEBUG("http",
+                  "request_aborted method=%s path=%s reason=%d id=%s",
+                  req->method,
+                  iof_log_quote(path, sizeof path, req->path),
+                  (int)toe,
+                  req->id);
+    }
+    iof_http_request_free(req);
+    *con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void
+on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    char q[600];
+    IOF_DEBUG("http", "mhd message=%s", iof_log_quote(q, sizeof q, msg));
+}
+
+/* Answers with the error table and the JSON error body; the last resort is a bare 500. */
+static bool answer_error(struct iof_http_request *req, iof_err err, const char *message) {
+    bool was_in_handler = req->in_handler;
+    req->in_handler = true; /* the server answers on the handler's behalf */
+    iof_err e = iof_http_respond_error(req, err, message);
+    if (e != IOF_OK) {
+        /* Perhaps a header the handler set is what MHD refuses: drop them for the bare 500. */
+        for (size_t i = 0; i < req->nheaders; i++) {
+            free(req->headers[i].name);
+            free(req->headers[i].value);
+        }
+        req->nheaders = 0;
+        e = iof_http_respond(req, 500, NULL, NULL, 0);
+    }
+    req->in_handler = was_in_handler;
+    return e == IOF_OK;
+}
+
+static bool answer_preflight(struct iof_http_request *req) {
+    req->in_handler = true;
+    iof_err e = iof_http_respond(req, 204, NULL, NULL, 0);
+    req->in_handler = false;
+    return e == IOF_OK;
+}
+
+/* Finds the handler and runs it; returns false when not even an error answer could be queued. */
+static bool dispatch(struct iof_http_request *req) {
+    struct iof_http_server *srv = req->srv;
+    const struct iof_http_route *route = NULL;
+    char allow[IOF_HTTP_ALLOW_MAX];
+    enum iof_http_match m = iof_http_router_match(&srv->router,
+                                                  req->method,
+                                                  req->path,
+                                                  &route,
+                                                  req->params,
+                                                  &req->nparams,
+                                                  req->path_buf + strlen(req->path) + 1,
+                                                  allow);
+    iof_http_handler h;
+    void *ctx;
+    if (m == IOF_HTTP_MATCH_FOUND) {
+        h = route->handler;
+        ctx = route->ctx;
+    } else if (srv->fallback != NULL) {
+        req->nparams = 0;
+        h = srv->fallback;
+        ctx = srv->fallback_ctx;
+    } else if (m == IOF_HTTP_MATCH_NO_METHOD) {
+        req->nparams = 0;
+        if (iof_http_set_header(req, "Allow", allow) != IOF_OK) {
+            return answer_error(req, IOF_ENOMEM, NULL);
+        }
+        char msg[128];
+        (void)snprintf(msg, sizeof msg, "Method %.32s is not allowed here", req->method);
+        return answer_error(req, IOF_EUNSUPPORTED, msg);
+    } else {
+        return answer_error(req, IOF_ENOENT, "Not found");
+    }
+
+    struct iof_diag d;
+    iof_diag_clear(&d);
+    req->in_handler = true;
+    iof_err err = h(req, &d, ctx);
+    req->in_handler = false;
+    if (req->hold != IOF_HTTP_HOLD_NONE) {
+        if (err != IOF_OK) {
+            IOF_ERROR("http", "bug_error_after_hold id=%s err=%s", req->id, iof_err_name(err));
+        }
+        iof_http_hold_after_handler(req);
+        return true;
+    }
+    if (req->answered) {
+        if (err != IOF_OK) {
+            char q[300];
+            IOF_WARN("http",
+                     "error_after_answer id=%s err=%s message=%s",
+                     req->id,
+                     iof_err_name(err),
+                     iof_log_quote(q, sizeof q, iof_diag_text(&d, err)));
+        }
+        return true;
+    }
+    if (err == IOF_OK) {
+        char q[256];
+        IOF_ERROR("http",
+                  "bug_handler_did_not_answer method=%s path=%s id=%s",
+                  req->method,
+                  iof_log_quote(q, sizeof q, req->path),
+                  req->id);
+        err = iof_fail(&d, IOF_EINTERNAL, "The handler did not answer");
+    } else if (iof_http_status_for(err) >= 500) {
+        /* Logged here once; 503/504 are expected under load, a 500 is not. */
+        char q[300];
+        char p[256];
+        enum iof_log_level level = iof_http_status_for(err) == 500 ? IOF_LOG_ERROR : IOF_LOG_WARN;
+        IOF_LOG_AT(level,
+                   "http",
+                   "handler_failed method=%s path=%s id=%s err=%s message=%s",
+                   req->method,
+                   iof_log_quote(p, sizeof p, req->path),
+                   req->id,
+                   iof_err_name(err),
+                   iof_log_quote(q, sizeof q, iof_diag_text(&d, err)));
+    }
+    return answer_error(req, err, iof_diag_text(&d, err));
+}
+
+/* First call for a request: the headers are in. Checks Content-Length and answers preflights. */
+static enum MHD_Result
+on_headers(struct iof_http_request *req, const char *method, const char *version) {
+    req->started = true;
+    req->method = method;
+    req->version = version;
+    if (iof_http_request_prepare(req) != IOF_OK) {
+        return MHD_NO;
+    }
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl != NULL) {
+        errno = 0;
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno != 0 || end == cl || n > req->srv->cfg.max_body) {
+            req->too_big = true;
+            char msg[96];
+            (void)snprintf(
+                msg, sizeof msg, "The request body exceeds %zu bytes", req->srv->cfg.max_body);
+            return answer_error(req, IOF_E2BIG, msg) ? MHD_YES : MHD_NO;
+        }
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+        return answer_preflight(req) ? MHD_YES : MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls,
+                                 struct MHD_Connection *conn,
+                                 const char *url,
+                                 const char *method,
+                                 const char *version,
+                                 const char *upload_data,
+                                 size_t *upload_data_size,
+                                 void **con_cls) {
+    (void)cls;
+    (void)conn;
+    (void)url;
+    struct iof_http_request *req = *con_cls;
+    if (req == NULL) {
+        return MHD_NO; /* on_uri could not allocate */
+    }
+    if (!req->started) {
+        return on_headers(req, method, version);
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!req->too_big && !req->answered) {
+            iof_err err = iof_buf_append(&req->body, upload_data, n);
+            if (err == IOF_E2BIG) {
+                req->too_big = true;
+                iof_buf_free(&req->body);
+            } else if (err != IOF_OK) {
+                return MHD_NO;
+            }
+        }
+        if (req->too_big) {
+            req->discarded += n;
+            if (req->discarded > DISCARD_MAX) {
+                return MHD_NO;
+            }
+        }
+        return MHD_YES;
+    }
+    if (req->answered) {
+        return MHD_YES;
+    }
+    if (req->hold != IOF_HTTP_HOLD_NONE) {
+        iof_http_hold_deliver(req); /* resumed with an answer */
+        return req->answered ? MHD_YES : MHD_NO;
+    }
+    if (req->too_big) {
+        char msg[96];
+        (void)snprintf(
+            msg, sizeof msg, "The request body exceeds %zu bytes", req->srv->cfg.max_body);
+        return answer_error(req, IOF_E2BIG, msg) ? MHD_YES : MHD_NO;
+    }
+    return dispatch(req) ? MHD_YES : MHD_NO;
+}
+
+/* ---- lifecycle ---- */
+
+iof_err iof_http_server_start(struct iof_http_server *srv) {
+    if (srv->started) {
+        return IOF_ECONFLICT;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(srv->cfg.port);
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (srv->cfg.bind_addr != NULL && inet_pton(AF_INET, srv->cfg.bind_addr, &sa.sin_addr) != 1) {
+        return IOF_EINVAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+#ifdef __linux__
+    flags |= MHD_USE_EPOLL;
+#endif
+    unsigned pool = srv->cfg.threads > 1 ? srv->cfg.threads : 0;
+    srv->daemon = MHD_start_daemon(flags,
+                                   srv->cfg.port,
+                                   NULL,
+                                   NULL,
+                                   on_access,
+                                   srv,
+                                   MHD_OPTION_EXTERNAL_LOGGER, /* first, to catch every message */
+                                   on_mhd_log,
+                                   srv,
+                                   MHD_OPTION_SOCK_ADDR,
+                                   (struct sockaddr *)&sa,
+                                   MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                                   (unsigned)1,
+                                   MHD_OPTION_URI_LOG_CALLBACK,
+                                   on_uri,
+                                   srv,
+                                   MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed,
+                                   srv,
+                                   MHD_OPTION_CONNECTION_TIMEOUT,
+                                   srv->cfg.connection_timeout_s,
+                                   MHD_OPTION_THREAD_POOL_SIZE,
+                                   pool,
+                                   MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        IOF_ERROR("http",
+                  "start_failed bind=%s port=%u",
+                  srv->cfg.bind_addr != NULL ? srv->cfg.bind_addr : "0.0.0.0",
+                  (unsigned)srv->cfg.port);
+        return IOF_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di != NULL ? di->port : srv->cfg.port;
+    srv->started = true;
+    IOF_INFO("http",
+             "listening bind=%s port=%u threads=%u",
+             srv->cfg.bind_addr != NULL ? srv->cfg.bind_addr : "0.0.0.0",
+             (unsigned)srv->port,
+             srv->cfg.threads);
+    return IOF_OK;
+}
+
+uint16_t iof_http_server_port(const struct iof_http_server *srv) {
+    return srv->started && !srv->stopped ? srv->port : 0;
+}
+
+void iof_http_server_stop(struct iof_http_server *srv) {
+    if (srv == NULL || !srv->started || srv->stopped) {
+        return;
+    }
+    srv->stopped = true;
+    /* MHD_quiesce_daemon is not used: with epoll and a thread pool it races the worker threads
+     * removing the listening socket from their epoll sets and panics (MHD 0.9.75). Requests that
+     * arrive during the short drain are served normally; new holds are refused with 503. */
+    iof_http_hold_stop(srv);
+    iof_http_upgrade_stop(srv);
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+    IOF_INFO("http", "stopped port=%u", (unsigned)srv->port);
+}
+
+void iof_http_server_free(struct iof_http_server *srv) {
+    if (srv == NULL) {
+        return;
+    }
+    iof_http_server_stop(srv);
+    iof_http_router_free(&srv->router);
+    pthread_cond_destroy(&srv->drained);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv->slots);
+    free(srv->bind_addr);
+    free(srv->cors_origin);
+    free(srv);
+}

@@ -1,0 +1,233 @@
+/* HTTP server on libmicrohttpd: routing with path parameters, JSON helpers, uniform error bodies,
+ * long-poll holding without a thread per held request, and the HTTP/1.1 upgrade used by the
+ * WebSocket module.
+ *
+ * Threads: the server runs its own polling thread(s) (one, or a pool of `threads`). Handlers run on
+ * those threads, one request at a time per connection, and must not block for long: a request that
+ * has to wait for something is held (iof_http_hold) and answered later from any thread
+ * (iof_http_answer). Configuration calls (route, set_fallback) happen before start; start, stop
+ * and free are called from one controlling thread, never from a handler.
+ *
+ * Every response carries X-Request-Id (the client's X-Request-Id or Request-Id when it is at most
+ * 64 letters, digits or ". _ : -", otherwise a fresh random UUID), X-Timestamp (ms since the
+ * epoch) and the CORS headers. OPTIONS on any path is answered 204 by the server itself. (Requests
+ * so malformed that libmicrohttpd rejects them itself get its plain 400 without these.)
+ *
+ * Errors: a handler that fails returns an iof_err without answering; the server then answers with
+ * iof_http_status_for(err) and the body {"name": iof_err_name(err), "message": <diag text>}.
+ * The built-in answers (no route 404, wrong method 405 with Allow, body too large 413) use the same
+ * body shape. */
+#ifndef IOF_HTTP_SERVER_H
+#define IOF_HTTP_SERVER_H
+
+#include "common/error.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct iof_http_server;
+struct iof_http_request;
+struct iof_http_upgraded;
+
+struct iof_http_config {
+    const char *bind_addr;         /* NULL or "0.0.0.0": any IPv4 address; else a dotted quad */
+    uint16_t port;                 /* 0: an ephemeral port, see iof_http_server_port() */
+    size_t max_body;               /* request body limit, 0: 1 MiB; larger bodies get 413 */
+    unsigned threads;              /* polling threads, 0: 1; more than 1 makes a pool */
+    unsigned connection_timeout_s; /* idle connection timeout, 0: none */
+    const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
+};
+
+/* A request handler. It must do exactly one of:
+ *   - answer with one of the iof_http_respond* functions and return IOF_OK;
+ *   - hold the request with iof_http_hold and return IOF_OK (answered later by iof_http_answer);
+ *   - start an upgrade with iof_http_respond_upgrade and return IOF_OK;
+ *   - return an error without answering: the server answers it from the error table, with the text
+ *     of d (may be empty) as the message.
+ * Returning IOF_OK without any of the first three is a bug: the server answers 500 and logs it.
+ * If an error is returned after the request was answered, the answer stands and the error is
+ * logged. d is never NULL and starts empty. */
+typedef iof_err (*iof_http_handler)(struct iof_http_request *req, struct iof_diag *d, void *ctx);
+
+/* Called once, on a server thread, right after the 101 response has been sent. It must not
+ * block: hand the fd to a thread or event loop and return.
+ *   - fd: the connection's socket, now a raw byte stream the callee reads and writes but never
+ *     closes. It arrives in non-blocking mode (O_NONBLOCK set); the callee may change that. Write
+ *     with send(..., MSG_NOSIGNAL) to avoid SIGPIPE. It stays a valid descriptor until
+ *     iof_http_upgraded_close(u); once the server is stopped it reports end of stream / EPIPE.
+ *   - extra_in, extra_len: bytes the client sent after the request head, already read from the
+ *     socket; they come first in the stream. Never NULL (extra_len may be 0). Borrowed: valid
+ *     only during the callback.
+ *   - u: the handle the callee passes to iof_http_upgraded_close exactly once, from any thread,
+ *     when it is done with the connection (also after the server was stopped or freed). */
+typedef void (*iof_http_upgrade_cb)(
+    void *ctx, int fd, const char *extra_in, size_t extra_len, struct iof_http_upgraded *u);
+
+/* HTTP status for an error category: EINVAL 400, EAUTH 401, EPERM 403, ENOENT 404,
+ * EUNSUPPORTED 405, EEXIST and ECONFLICT 409, E2BIG 413, EBUSY 503, ETIMEOUT 504,
+ * every other category (and IOF_OK, which is no error to report) 500. */
+int iof_http_status_for(iof_err err);
+
+/* ---- Server lifecycle ------------------------------------------------------------------------ */
+
+/* Creates a stopped server; config is copied (its strings too). *out is freed with
+ * iof_http_server_free. IOF_EINVAL on a bad bind address. */
+IOF_NODISCARD iof_err iof_http_server_new(const struct iof_http_config *config,
+                                          struct iof_http_server **out);
+
+/* Adds a route; before start only. method is an HTTP method ("GET"); pattern is a path of segments
+ * such as "/api/v3/iofog/:uuid/tunnel": ":name" matches one non-empty segment and makes it
+ * available through iof_http_param(req, "name"); a final "*" segment matches the rest of the path
+ * (possibly empty), available as iof_http_param(req, "*"). Routes are tried in the order added;
+ * the first match wins. pattern and method are copied; ctx is passed to h as is.
+ * IOF_EINVAL on a malformed pattern, IOF_ECONFLICT after start, IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_server_route(struct iof_http_server *srv,
+                                            const char *method,
+                                            const char *pattern,
+                                            iof_http_handler h,
+                                            void *ctx);
+
+/* Before start only. With a fallback set, requests that match no route (neither path nor method)
+ * go to h instead of the built-in 404/405. NULL h restores the built-in answers. */
+void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler h, void *ctx);
+
+/* Binds and starts the polling threads. IOF_EIO (with a logged reason) when binding fails,
+ * IOF_ECONFLICT when already started. */
+IOF_NODISCARD iof_err iof_http_server_start(struct iof_http_server *srv);
+
+/* The bound port once started (useful with port 0); 0 when not running. */
+uint16_t iof_http_server_port(const struct iof_http_server *srv);
+
+/* Answers every held request with 503 (new holds are refused from now on), closes the server's
+ * side of upgraded connections (their descriptors stay valid until iof_http_upgraded_close, see
+ * iof_http_upgrade_cb), waits up to 2 s for the 503s to be sent, then stops the threads and closes
+ * the listening socket and every connection. Outstanding hold ids become stale
+ * (iof_http_answer gives IOF_ENOENT). Idempotent; a stopped server cannot be started again. Must
+ * not be called from a handler. */
+void iof_http_server_stop(struct iof_http_server *srv);
+
+/* Stops if needed and frees. NULL is a no-op. Upgraded handles not yet closed stay valid for their
+ * owners. */
+void iof_http_server_free(struct iof_http_server *srv);
+
+/* ---- Request accessors: all returned pointers are borrowed from req --------------------------
+ * They stay valid until the handler returns (also after hold or upgrade). Never call them on a
+ * request after its handler returned. */
+
+const char *iof_http_method(const struct iof_http_request *req);
+
+/* The path without the query string, as sent (not percent-decoded). */
+const char *iof_http_path(const struct iof_http_request *req);
+
+/* Value of the route parameter ":name" (or "*"), percent-decoded; NULL when the route has none. */
+const char *iof_http_param(const struct iof_http_request *req, const char *name);
+
+/* Value of a query-string argument, URL-decoded ('+' is a space); "" for a bare "?flag";
+ * NULL when absent. */
+const char *iof_http_query(const struct iof_http_request *req, const char *name);
+
+/* Value of a request header, name matched case-insensitively; NULL when absent. */
+const char *iof_http_header(const struct iof_http_request *req, const char *name);
+
+/* The request body (at most max_body bytes) and its length; never NULL, NUL-terminated (the NUL is
+ * not counted). */
+const uint8_t *iof_http_body(const struct iof_http_request *req, size_t *len);
+
+/* Parses the body strictly (common/json.h: no duplicate keys, no trailing garbage). *out is owned
+ * by the request (do not decref; json_incref to keep it longer); parsed once, later calls return
+ * the same value. IOF_EINVAL with an "Invalid JSON..." message on an empty or malformed body. */
+IOF_NODISCARD iof_err iof_http_body_json(struct iof_http_request *req,
+                                         json_t **out,
+                                         struct iof_diag *d);
+
+/* The request id echoed in X-Request-Id. */
+const char *iof_http_request_id(const struct iof_http_request *req);
+
+/* The peer address as text ("127.0.0.1"), or "" when unknown. */
+const char *iof_http_remote_addr(const struct iof_http_request *req);
+
+/* ---- Responses: each request is answered exactly once ---------------------------------------
+ * Only from the handler, on its thread, while it runs; a held request is answered with
+ * iof_http_answer instead. A second answer, or an answer outside the handler, gives
+ * IOF_ECONFLICT. On failure the request stays unanswered, so a handler can simply return the
+ * error and let the server answer it. Statuses must be 100..999 and not 101 (IOF_EINVAL). */
+
+/* Adds a header to whatever answer this request gets (including error answers and a later
+ * iof_http_answer of a held request); setting a name again replaces its value. Name and value are
+ * copied. IOF_EINVAL on a name that is no HTTP token or a value containing CR/LF, IOF_E2BIG beyond
+ * 32 extra headers, IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_set_header(struct iof_http_request *req,
+                                          const char *name,
+                                          const char *value);
+
+/* Answers with a copy of body (len bytes; body may be NULL when len is 0). content_type NULL sends
+ * no Content-Type. */
+IOF_NODISCARD iof_err iof_http_respond(struct iof_http_request *req,
+                                       int status,
+                                       const char *content_type,
+                                       const void *body,
+                                       size_t len);
+
+/* Answers with value serialised as application/json. Steals the reference to value (released even
+ * on failure). NULL value sends an empty body without Content-Type (e.g. 204). */
+IOF_NODISCARD iof_err iof_http_respond_json(struct iof_http_request *req,
+                                            int status,
+                                            json_t *value);
+
+/* Answers iof_http_status_for(err) with {"name": iof_err_name(err), "message": message}
+ * (message NULL: iof_strerror(err)). */
+IOF_NODISCARD iof_err iof_http_respond_error(struct iof_http_request *req,
+                                             iof_err err,
+                                             const char *message);
+
+/* ---- Holding (long poll) --------------------------------------------------------------------- */
+
+/* Holds the request: after the handler returns the connection is suspended (no thread waits for
+ * it) until the request is answered by id. *out_id is never 0 and generational: an id that was
+ * answered or dropped never matches a later hold (until one slot is reused 2^32 times). Headers
+ * set with iof_http_set_header before or after hold (until the handler returns) are kept. A
+ * client that disconnects while held goes unnoticed until the answer is written.
+ * IOF_ECONFLICT if the request was already answered or held, IOF_EBUSY while stopping (the
+ * handler returning that gives the client a 503), IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_hold(struct iof_http_request *req, uint64_t *out_id);
+
+/* Answers a held request from any thread (also from a handler) and wakes its connection.
+ * Steals value (released in every case); NULL value: empty body. The connection's thread sends
+ * the answer right away. IOF_ENOENT when id was already answered, was dropped at stop, or never
+ * existed; IOF_EINVAL on a bad status; IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_answer(struct iof_http_server *srv,
+                                      uint64_t id,
+                                      int status,
+                                      json_t *value);
+
+/* Like iof_http_answer with a copy of raw bytes; content_type NULL sends no Content-Type. */
+IOF_NODISCARD iof_err iof_http_answer_raw(struct iof_http_server *srv,
+                                          uint64_t id,
+                                          int status,
+                                          const char *content_type,
+                                          const void *body,
+                                          size_t len);
+
+/* ---- Upgrade (WebSocket handshake) ----------------------------------------------------------- */
+
+/* Answers 101 Switching Protocols with the given headers (a NULL-terminated list of name, value
+ * pairs, e.g. {"Upgrade", "websocket", "Sec-WebSocket-Accept", key, NULL}; "Connection: Upgrade"
+ * is added by libmicrohttpd, do not list it) and, once it is sent, calls cb(ctx, ...) as described
+ * at iof_http_upgrade_cb. The request must be HTTP/1.1 with an Upgrade header; checking the
+ * protocol's own handshake headers is the caller's job. cb is not called if the client goes away
+ * before the 101 is sent, or if memory or descriptors run out at that moment (the connection is
+ * then closed and the failure logged). IOF_EINVAL on an odd header list or a request that cannot be
+ * upgraded, IOF_ECONFLICT if already answered, IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_respond_upgrade(struct iof_http_request *req,
+                                               const char *const *headers,
+                                               iof_http_upgrade_cb cb,
+                                               void *ctx);
+
+/* Releases an upgraded connection: tells the server it is done (MHD closes its side) and frees u.
+ * Exactly once per upgrade callback, from any thread, also after the server was stopped or freed.
+ * The fd must not be used afterwards. */
+void iof_http_upgraded_close(struct iof_http_upgraded *u);
+
+#endif
