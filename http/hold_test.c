@@ -39,6 +39,8 @@ struct fixture {
     int fd;
     char extra[64];
     size_t extra_len;
+    _Atomic int abandoned; /* upgrade callbacks with fd -1 */
+    _Atomic int adopted;   /* upgrade callbacks with a socket, in the abandon test */
 };
 
 static int64_t now_us(void) {
@@ -140,13 +142,33 @@ static void on_upgraded_close_now(
     iof_http_upgraded_close(u);
 }
 
+static void on_upgraded_counted(
+    void *ctx, int fd, const char *extra_in, size_t extra_len, struct iof_http_upgraded *u) {
+    struct fixture *f = ctx;
+    (void)extra_in;
+    (void)extra_len;
+    if (fd < 0) {
+        assert_null(u);
+        atomic_fetch_add(&f->abandoned, 1);
+        return;
+    }
+    atomic_fetch_add(&f->adopted, 1);
+    iof_http_upgraded_close(u);
+}
+
 static iof_err h_upgrade(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     const char *hdrs[] = {"Upgrade", "test-proto", "X-Custom", "yes", NULL};
     bool close_now = iof_http_query(req, "close") != NULL;
-    iof_err err =
-        iof_http_respond_upgrade(req, hdrs, close_now ? on_upgraded_close_now : on_upgraded, ctx);
+    bool abandon = iof_http_query(req, "abandon") != NULL;
+    iof_http_upgrade_cb cb = abandon     ? on_upgraded_counted
+                             : close_now ? on_upgraded_close_now
+                                         : on_upgraded;
+    iof_err err = iof_http_respond_upgrade(req, hdrs, cb, ctx);
     if (err != IOF_OK) {
         return iof_fail(d, err, "cannot upgrade");
+    }
+    if (abandon) {
+        sleep_ms(150); /* the client resets the connection before the 101 can go out */
     }
     return IOF_OK;
 }
@@ -494,6 +516,27 @@ static void test_upgrade_rejected_and_closed_at_once(void **state) {
     free(r);
 }
 
+/* A client that resets the connection before the 101 is sent still gets its callback resolved
+ * exactly once, with fd -1, so the owner can release what it set aside for the upgrade. */
+static void test_upgrade_abandoned(void **state) {
+    struct fixture *f = *state;
+    int fd = raw_connect(f->port);
+    assert_true(fd >= 0);
+    assert_true(raw_send_str(fd,
+                             "GET /ws?abandon=1 HTTP/1.1\r\nHost: x\r\nUpgrade: test-proto\r\n"
+                             "Connection: Upgrade\r\n\r\n"));
+    sleep_ms(30); /* the request reaches the handler, which is now busy */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(fd); /* RST */
+    for (int i = 0; i < 200 && atomic_load(&f->abandoned) + atomic_load(&f->adopted) == 0; i++) {
+        sleep_ms(10);
+    }
+    sleep_ms(50); /* a second, wrong call would show up by now */
+    assert_int_equal(atomic_load(&f->abandoned) + atomic_load(&f->adopted), 1);
+    assert_int_equal(atomic_load(&f->abandoned), 1);
+}
+
 int main(void) {
     if (iof_log_init_from_env() != IOF_OK) { /* IOFOG_LOG_LEVEL=debug shows the request lines */
         return 1;
@@ -508,6 +551,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_upgrade_echo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_survives_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_rejected_and_closed_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_abandoned, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

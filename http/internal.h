@@ -169,7 +169,12 @@ struct iof_http_request {
     /* upgrade */
     iof_http_upgrade_cb upgrade_cb;
     void *upgrade_ctx;
+    bool upgrade_called; /* upgrade_cb has run (it runs exactly once once set) */
 };
+
+/* upgrade.c: runs the upgrade callback with fd -1 if it has not run yet (upgrade never happened).
+ */
+void iof_http_upgrade_abandon(struct iof_http_request *req);
 
 /* request.c */
 /* Fills the request id, remote address, path and query from the raw URI. */

@@ -126,6 +126,7 @@ static void on_completed(void *cls,
         return;
     }
     iof_http_hold_forget(req);
+    iof_http_upgrade_abandon(req);
     if (!req->answered && req->started) {
         char path[256];
         IOF_DEBUG("http",

@@ -51,8 +51,10 @@ struct iof_http_config {
  * logged. d is never NULL and starts empty. */
 typedef iof_err (*iof_http_handler)(struct iof_http_request *req, struct iof_diag *d, void *ctx);
 
-/* Called once, on a server thread, right after the 101 response has been sent. It must not
- * block: hand the fd to a thread or event loop and return.
+/* Called exactly once per successful iof_http_respond_upgrade, on a server thread: right after the
+ * 101 response has been sent, or with fd -1 and u NULL when the upgrade did not happen (the client
+ * went away before the 101 was sent, or memory or descriptors ran out), so the callee can always
+ * release what ctx holds. It must not block: hand the fd to a thread or event loop and return.
  *   - fd: the connection's socket, now a raw byte stream the callee reads and writes but never
  *     closes. It arrives in non-blocking mode (O_NONBLOCK set); the callee may change that. Write
  *     with send(..., MSG_NOSIGNAL) to avoid SIGPIPE. It stays a valid descriptor until
@@ -216,10 +218,9 @@ IOF_NODISCARD iof_err iof_http_answer_raw(struct iof_http_server *srv,
  * pairs, e.g. {"Upgrade", "websocket", "Sec-WebSocket-Accept", key, NULL}; "Connection: Upgrade"
  * is added by libmicrohttpd, do not list it) and, once it is sent, calls cb(ctx, ...) as described
  * at iof_http_upgrade_cb. The request must be HTTP/1.1 with an Upgrade header; checking the
- * protocol's own handshake headers is the caller's job. cb is not called if the client goes away
- * before the 101 is sent, or if memory or descriptors run out at that moment (the connection is
- * then closed and the failure logged). IOF_EINVAL on an odd header list or a request that cannot be
- * upgraded, IOF_ECONFLICT if already answered, IOF_ENOMEM. */
+ * protocol's own handshake headers is the caller's job. cb runs exactly once, with fd -1 if the
+ * upgrade did not happen (see iof_http_upgrade_cb). IOF_EINVAL on an odd header list or a request
+ * that cannot be upgraded, IOF_ECONFLICT if already answered, IOF_ENOMEM. */
 IOF_NODISCARD iof_err iof_http_respond_upgrade(struct iof_http_request *req,
                                                const char *const *headers,
                                                iof_http_upgrade_cb cb,

@@ -90,14 +90,19 @@ void iof_http_upgrade_on_mhd(void *cls,
     struct iof_http_upgraded *u = calloc(1, sizeof *u);
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
     if (u == NULL || fd < 0 || req == NULL || req->upgrade_cb == NULL) {
-        IOF_ERROR("http", "upgrade_failed reason=%s", u == NULL ? "no memory" : "no descriptor");
+        IOF_ERROR(
+            "http", "upgrade_failed reason=%s", u == NULL ? "\"no memory\"" : "\"no descriptor\"");
         if (fd >= 0) {
             close(fd);
         }
         free(u);
         (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        if (req != NULL) {
+            iof_http_upgrade_abandon(req);
+        }
         return;
     }
+    req->upgrade_called = true;
     u->urh = urh;
     u->mhd_fd = sock;
     u->fd = fd;
@@ -116,6 +121,15 @@ void iof_http_upgrade_on_mhd(void *cls,
     pthread_mutex_unlock(&upgrade_mu);
     IOF_DEBUG("http", "upgraded id=%s extra_bytes=%zu", req->id, extra_in_size);
     req->upgrade_cb(req->upgrade_ctx, fd, extra_in != NULL ? extra_in : "", extra_in_size, u);
+}
+
+void iof_http_upgrade_abandon(struct iof_http_request *req) {
+    if (req->upgrade_cb == NULL || req->upgrade_called) {
+        return;
+    }
+    req->upgrade_called = true;
+    IOF_DEBUG("http", "upgrade_abandoned id=%s", req->id);
+    req->upgrade_cb(req->upgrade_ctx, -1, "", 0, NULL);
 }
 
 void iof_http_upgraded_close(struct iof_http_upgraded *u) {
