@@ -1,4 +1,5 @@
-# iofog_module(<name> [PREFIX <dir>] [LIBS <targets...>] [PROGRAMS <exe>=<main.c>...])
+# iofog_module(<name> [PREFIX <dir>] [LIBS <targets...>] [PROGRAMS <exe>=<main.c>...]
+#              [SQL_PREFIX <c-prefix>])
 #
 # Builds one module directory the same way every time, so adding a module means adding a directory
 # with a one-line CMakeLists.txt:
@@ -9,9 +10,13 @@
 #     IOFOG_TESTDATA_DIR pointing at ../shared/testdata;
 #   - every <stem>_fuzz.c -> a libFuzzer executable fuzz_<name>_<stem> when IOFOG_FUZZ is on
 #     (clang only); its seed corpus lives in <module>/fuzz-corpus/<stem>/;
-#   - PROGRAMS name=path/main.c -> an executable linked with the module library.
+#   - PROGRAMS name=path/main.c -> an executable linked with the module library;
+#   - <module>/sql/<backend>/NNNN_<name>.sql -> embedded into the library as the array
+#     <SQL_PREFIX>_sql_<backend> (SQL_PREFIX defaults to the module name), see IofogEmbedSql.cmake.
+include(IofogEmbedSql)
+
 function(iofog_module name)
-    cmake_parse_arguments(M "" "" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
+    cmake_parse_arguments(M "" "SQL_PREFIX" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
     set(dir "${CMAKE_CURRENT_SOURCE_DIR}")
 
     file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS "${dir}/*.c")
@@ -33,6 +38,14 @@ function(iofog_module name)
             list(APPEND lib_sources "${src}")
         endif()
     endforeach()
+
+    if(IS_DIRECTORY "${dir}/sql")
+        if(NOT M_SQL_PREFIX)
+            set(M_SQL_PREFIX ${name})
+        endif()
+        iofog_embed_sql(sql_sources ${name} "${dir}/sql" ${M_SQL_PREFIX})
+        list(APPEND lib_sources ${sql_sources})
+    endif()
 
     set(lib iofog_${name})
     if(lib_sources)
