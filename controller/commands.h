@@ -1,9 +1,12 @@
-/* Subcommands of iofog-controller, one file each. */
+/* Subcommands of iofog-controller, one file each (cmd_<name>.c). */
 #ifndef CTL_COMMANDS_H
 #define CTL_COMMANDS_H
 
 #include "common/error.h"
 
 iof_err ctl_cmd_version(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_start(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_stop(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_controller(int argc, char **argv, void *ctx);
 
 #endif

@@ -1,0 +1,66 @@
+/* The REST API's plumbing: route tables per resource (one file each under controller/api/), the
+ * call context handlers receive, authentication and reply helpers.
+ *
+ * A handler returns an iof_err; an error it did not answer itself is answered by the HTTP server
+ * from the error table with {"name","message"} (message = call->d). Authentication happens before
+ * the handler runs: for CTL_AUTH_USER routes a missing or unknown token is answered 401
+ * {"name":"AuthenticationError","message":"authorization failed"} as the classic Controller does.
+ */
+#ifndef CTL_API_H
+#define CTL_API_H
+
+#include "controller/server.h"
+
+#include <jansson.h>
+
+struct ctl_call {
+    struct ctl_server *srv;
+    struct iof_http_request *req;
+    struct iof_diag *d;
+    int64_t user_id; /* the authenticated user, or whom the admin acts for; 0 if none */
+    bool admin;      /* the local admin credential was presented: ownership is not checked */
+};
+
+typedef iof_err (*ctl_handler)(struct ctl_call *call);
+
+enum ctl_auth {
+    CTL_AUTH_NONE = 0,
+    CTL_AUTH_USER, /* a user token, or the admin credential */
+};
+
+struct ctl_route {
+    const char *method;
+    const char *path; /* http/server.h pattern, e.g. "/api/v3/iofog/:uuid" */
+    ctl_handler handler;
+    enum ctl_auth auth;
+};
+
+/* Registers routes on srv->http; the table must outlive the server (use static tables). */
+IOF_NODISCARD iof_err ctl_api_register(struct ctl_server *srv,
+                                       const struct ctl_route *routes,
+                                       size_t n,
+                                       struct iof_diag *d);
+
+/* Frees what ctl_api_register allocated. */
+void ctl_api_release(struct ctl_server *srv);
+
+/* Answers with a JSON body (stolen; NULL for an empty body). */
+IOF_NODISCARD iof_err ctl_reply(struct ctl_call *call, int status, json_t *body);
+
+/* Answers status with {"name": name, "message": message}, for error classes the category table
+ * does not name (e.g. InvalidCredentialsError). */
+IOF_NODISCARD iof_err ctl_reply_error(struct ctl_call *call,
+                                      int status,
+                                      const char *name,
+                                      const char *message);
+
+/* The request body as a JSON object (owned by the request). IOF_EINVAL otherwise. */
+IOF_NODISCARD iof_err ctl_body(struct ctl_call *call, json_t **out);
+
+/* Route tables, one per resource file. */
+extern const struct ctl_route ctl_routes_status[];
+extern const size_t ctl_routes_status_count;
+extern const struct ctl_route ctl_routes_user[];
+extern const size_t ctl_routes_user_count;
+
+#endif

@@ -1,0 +1,137 @@
+/* Route registration and authentication in front of every handler. */
+#include "controller/api/api.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "controller/store/store_user.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ctl_route_ctx {
+    struct ctl_server *srv;
+    const struct ctl_route *route;
+    struct ctl_route_ctx *next;
+};
+
+static iof_err deny(struct ctl_call *call) {
+    return ctl_reply_error(call, 401, "AuthenticationError", "authorization failed");
+}
+
+/* The user the admin acts for: the X-Iofog-User-Id header, else the first user (0 if none). */
+static iof_err admin_user(struct ctl_call *call) {
+    const char *hdr = iof_http_header(call->req, "X-Iofog-User-Id");
+    struct ctl_store_user u = {0};
+    iof_err err;
+    if (hdr != NULL) {
+        char *end = NULL;
+        long long id = strtoll(hdr, &end, 10);
+        if (end == hdr || *end != '\0' || id <= 0) {
+            return iof_fail(call->d, IOF_EINVAL, "Invalid user id '%s'", hdr);
+        }
+        err = ctl_store_user_get(call->srv->store, id, &u, call->d);
+        if (err == IOF_ENOENT) {
+            return iof_fail(call->d, IOF_ENOENT, "Invalid user id %lld", id);
+        }
+    } else {
+        err = ctl_store_user_first(call->srv->store, &u, call->d);
+        if (err == IOF_ENOENT) {
+            return IOF_OK; /* no users yet: admin calls that need one will say so */
+        }
+    }
+    if (err == IOF_OK) {
+        call->user_id = u.id;
+    }
+    ctl_store_user_clear(&u);
+    return err;
+}
+
+static iof_err authenticate(struct ctl_call *call) {
+    size_t len = 0;
+    const char *tok = ctl_auth_header_token(iof_http_header(call->req, "Authorization"), &len);
+    if (tok == NULL || len > 256) {
+        return IOF_EAUTH;
+    }
+    char token[257];
+    memcpy(token, tok, len);
+    token[len] = '\0';
+    char hash[CTL_TOKEN_HASH_LEN + 1];
+    ctl_token_hash(token, hash);
+    if (strcmp(hash, call->srv->admin_hash) == 0) {
+        call->admin = true;
+        return admin_user(call);
+    }
+    int64_t now = iof_time_now_ms();
+    int64_t ttl_ms = call->srv->cfg.user_token_ttl_s * 1000;
+    return ctl_store_token_use(call->srv->store, hash, now, now + ttl_ms, &call->user_id, call->d);
+}
+
+static iof_err dispatch(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
+    struct ctl_route_ctx *rc = ctx;
+    struct ctl_call call = {.srv = rc->srv, .req = req, .d = d};
+    if (rc->route->auth == CTL_AUTH_USER) {
+        iof_err err = authenticate(&call);
+        if (err == IOF_EAUTH) {
+            return deny(&call);
+        }
+        if (err != IOF_OK) {
+            return err;
+        }
+    }
+    return rc->route->handler(&call);
+}
+
+iof_err ctl_api_register(struct ctl_server *srv,
+                         const struct ctl_route *routes,
+                         size_t n,
+                         struct iof_diag *d) {
+    for (size_t i = 0; i < n; i++) {
+        struct ctl_route_ctx *rc = calloc(1, sizeof *rc);
+        if (rc == NULL) {
+            return iof_fail(d, IOF_ENOMEM, "out of memory");
+        }
+        rc->srv = srv;
+        rc->route = &routes[i];
+        rc->next = srv->routes;
+        srv->routes = rc;
+        iof_err err =
+            iof_http_server_route(srv->http, routes[i].method, routes[i].path, dispatch, rc);
+        if (err != IOF_OK) {
+            return iof_fail(d, err, "cannot register %s %s", routes[i].method, routes[i].path);
+        }
+    }
+    return IOF_OK;
+}
+
+void ctl_api_release(struct ctl_server *srv) {
+    while (srv->routes != NULL) {
+        struct ctl_route_ctx *next = srv->routes->next;
+        free(srv->routes);
+        srv->routes = next;
+    }
+}
+
+iof_err ctl_reply(struct ctl_call *call, int status, json_t *body) {
+    return iof_http_respond_json(call->req, status, body);
+}
+
+iof_err ctl_reply_error(struct ctl_call *call, int status, const char *name, const char *message) {
+    json_t *body = json_pack("{s:s, s:s}", "name", name, "message", message);
+    if (body == NULL) {
+        return IOF_ENOMEM;
+    }
+    return iof_http_respond_json(call->req, status, body);
+}
+
+iof_err ctl_body(struct ctl_call *call, json_t **out) {
+    json_t *body = NULL;
+    iof_err err = iof_http_body_json(call->req, &body, call->d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    if (!json_is_object(body)) {
+        return iof_fail(call->d, IOF_EINVAL, "Invalid JSON: expected an object");
+    }
+    *out = body;
+    return IOF_OK;
+}

@@ -1,0 +1,231 @@
+/* REST tests of the status and user routes against a real server on loopback. */
+#include "controller/api/api_testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+static int setup(void **state) {
+    *state = api_start();
+    return *state != NULL ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    api_stop(*state);
+    return 0;
+}
+
+static void test_status_and_fog_types(void **state) {
+    struct api_fixture *f = *state;
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/status", NULL, NULL, &a), 200);
+    assert_string_equal(jstr(a, "status"), "online");
+    assert_true(json_integer_value(json_object_get(a, "timestamp")) > 1700000000000LL);
+    assert_true(json_is_integer(json_object_get(a, "uptimeSec")));
+    assert_string_equal(jstr(json_object_get(a, "versions"), "controller"), IOFOG_VERSION);
+    json_decref(a);
+
+    assert_int_equal(api_call(f, "GET", "/api/v3/fog-types/", NULL, NULL, &a), 200);
+    json_t *types = json_object_get(a, "fogTypes");
+    assert_int_equal(json_array_size(types), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(types, 1), "id")), 1);
+    assert_string_equal(jstr(json_array_get(types, 1), "name"), "Standard Linux (x86)");
+    assert_string_equal(jstr(json_array_get(types, 2), "name"), "ARM Linux");
+    json_decref(a);
+
+    assert_int_equal(api_call(f, "GET", "/api/v3/email-activation", NULL, NULL, &a), 200);
+    assert_true(json_is_false(json_object_get(a, "isEmailActivationEnabled")));
+    json_decref(a);
+    assert_int_equal(api_call(f, "HEAD", "/api/v3/capabilities/edgeResources", NULL, NULL, NULL),
+                     204);
+    assert_int_equal(
+        api_call(f, "HEAD", "/api/v3/capabilities/applicationTemplates", NULL, NULL, NULL), 204);
+}
+
+static void test_signup_validation(void **state) {
+    struct api_fixture *f = *state;
+    json_t *a = NULL;
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/signup",
+                              NULL,
+                              "{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"password\":"
+                              "\"password1\"}",
+                              &a),
+                     400);
+    assert_string_equal(jstr(a, "name"), "ValidationError");
+    assert_string_equal(jstr(a, "message"), "Required field 'email' is missing");
+    json_decref(a);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/signup",
+                              NULL,
+                              "{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"email\":"
+                              "\"ada@example.com\",\"password\":\"short\"}",
+                              &a),
+                     400);
+    assert_non_null(strstr(jstr(a, "message"), "password"));
+    json_decref(a);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/signup",
+                              NULL,
+                              "{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"email\":"
+                              "\"not-an-email\",\"password\":\"password1\"}",
+                              &a),
+                     400);
+    assert_string_equal(jstr(a, "message"), "Invalid format for field 'email'");
+    json_decref(a);
+
+    const char *ok = "{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"email\":"
+                     "\"ada@example.com\",\"password\":\"password1\"}";
+    assert_int_equal(api_call(f, "POST", "/api/v3/user/signup", NULL, ok, &a), 201);
+    assert_int_equal(json_integer_value(json_object_get(a, "userId")), 1);
+    assert_string_equal(jstr(a, "email"), "ada@example.com");
+    assert_true(json_is_true(json_object_get(a, "emailActivated")));
+    assert_null(json_object_get(a, "password"));
+    json_decref(a);
+    /* The same address again, in other letter case, is refused. */
+    const char *dup = "{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"email\":"
+                      "\"ADA@example.com\",\"password\":\"password1\"}";
+    assert_int_equal(api_call(f, "POST", "/api/v3/user/signup", NULL, dup, &a), 400);
+    assert_non_null(strstr(jstr(a, "message"), "already an account"));
+    json_decref(a);
+}
+
+static void test_login_tokens_and_profile(void **state) {
+    struct api_fixture *f = *state;
+    char token[65];
+    assert_int_equal(api_user(f, "grace@example.com", token), 0);
+    json_t *a = NULL;
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/login",
+                              NULL,
+                              "{\"email\":\"grace@example.com\",\"password\":\"wrong-pass\"}",
+                              &a),
+                     401);
+    assert_string_equal(jstr(a, "name"), "InvalidCredentialsError");
+    json_decref(a);
+
+    /* Raw token and Bearer token both work; none, or a wrong one, is 401. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, &a), 200);
+    assert_string_equal(jstr(a, "email"), "grace@example.com");
+    assert_string_equal(jstr(a, "firstName"), "Test");
+    json_decref(a);
+    char bearer[80];
+    (void)snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", bearer, NULL, NULL), 200);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", NULL, NULL, &a), 401);
+    assert_string_equal(jstr(a, "name"), "AuthenticationError");
+    json_decref(a);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", "0123abcd", NULL, NULL), 401);
+
+    /* The token is stored only as a digest. */
+    json_t *rows = NULL;
+    struct iof_diag d;
+    assert_int_equal(ctl_db_query_json(ctl_store_db(f->srv->store),
+                                       "SELECT token_hash AS h FROM access_tokens",
+                                       NULL,
+                                       0,
+                                       &rows,
+                                       &d),
+                     IOF_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_not_equal(jstr(json_array_get(rows, 0), "h"), token);
+    char digest[65];
+    ctl_token_hash(token, digest);
+    assert_string_equal(jstr(json_array_get(rows, 0), "h"), digest);
+    json_decref(rows);
+
+    assert_int_equal(api_call(f,
+                              "PATCH",
+                              "/api/v3/user/profile",
+                              token,
+                              "{\"firstName\":\"Grace\",\"lastName\":\"Hopper\"}",
+                              &a),
+                     200);
+    assert_string_equal(jstr(a, "firstName"), "Grace");
+    assert_string_equal(jstr(a, "lastName"), "Hopper");
+    json_decref(a);
+    assert_int_equal(
+        api_call(f, "PATCH", "/api/v3/user/profile", token, "{\"firstName\":\"G\"}", NULL), 400);
+
+    assert_int_equal(api_call(f, "POST", "/api/v3/user/logout", token, NULL, NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, NULL), 401);
+}
+
+static void test_password_change(void **state) {
+    struct api_fixture *f = *state;
+    char token[65];
+    assert_int_equal(api_user(f, "alan@example.com", token), 0);
+    assert_int_equal(api_call(f,
+                              "PATCH",
+                              "/api/v3/user/password",
+                              token,
+                              "{\"oldPassword\":\"nope-nope\",\"newPassword\":\"password2\"}",
+                              NULL),
+                     400);
+    assert_int_equal(api_call(f,
+                              "PATCH",
+                              "/api/v3/user/password",
+                              token,
+                              "{\"oldPassword\":\"password1\",\"newPassword\":\"password2\"}",
+                              NULL),
+                     204);
+    /* Tokens are revoked by a password change; the new password logs in, the old does not. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, NULL), 401);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/login",
+                              NULL,
+                              "{\"email\":\"alan@example.com\",\"password\":\"password1\"}",
+                              NULL),
+                     401);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/login",
+                              NULL,
+                              "{\"email\":\"alan@example.com\",\"password\":\"password2\"}",
+                              NULL),
+                     200);
+    json_t *a = NULL;
+    assert_int_equal(
+        api_call(
+            f, "DELETE", "/api/v3/user/password", NULL, "{\"email\":\"nobody@example.com\"}", &a),
+        404);
+    json_decref(a);
+}
+
+static void test_admin_credential_and_delete(void **state) {
+    struct api_fixture *f = *state;
+    json_t *a = NULL;
+    /* Before any user exists the admin is refused where a user is needed. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", f->admin, NULL, &a), 404);
+    json_decref(a);
+    char t1[65], t2[65];
+    assert_int_equal(api_user(f, "first@example.com", t1), 0);
+    assert_int_equal(api_user(f, "second@example.com", t2), 0);
+    /* The admin acts for the first user by default. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", f->admin, NULL, &a), 200);
+    assert_string_equal(jstr(a, "email"), "first@example.com");
+    json_decref(a);
+
+    assert_int_equal(api_call(f, "DELETE", "/api/v3/user/profile", t2, NULL, NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", t2, NULL, NULL), 401);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", t1, NULL, NULL), 200);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_status_and_fog_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signup_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_tokens_and_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_credential_and_delete, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,76 @@
+/* CLI side of the REST API. */
+#include "controller/cli_client.h"
+
+#include "controller/auth.h"
+#include "http/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+iof_err ctl_cli_request(const struct ctl_config *cfg,
+                        const char *method,
+                        const char *path,
+                        const json_t *body,
+                        long user_id,
+                        long *status,
+                        json_t **out,
+                        struct iof_diag *d) {
+    char token[CTL_USER_TOKEN_LEN + 1];
+    iof_err err = ctl_admin_token_read(cfg->data_dir, token, d);
+    if (err != IOF_OK) {
+        return err == IOF_ENOENT ? iof_fail(d,
+                                            err,
+                                            "no admin credential in %s: start the Controller "
+                                            "first (iofog-controller start)",
+                                            cfg->data_dir)
+                                 : err;
+    }
+    char url[256], auth[CTL_USER_TOKEN_LEN + 32], who[64];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)cfg->port, path);
+    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    (void)snprintf(who, sizeof who, "X-Iofog-User-Id: %ld", user_id);
+    const char *headers[] = {auth, user_id > 0 ? who : NULL, NULL};
+    struct iof_http_client_opts opts = {.timeout_ms = 30000, .connect_timeout_ms = 3000};
+    struct iof_http_client *c = NULL;
+    if ((err = iof_http_client_new(&opts, &c)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create an HTTP client");
+    }
+    err = iof_http_client_request_json(c, method, url, headers, body, status, out, d);
+    iof_http_client_free(c);
+    if (err == IOF_EIO) {
+        return iof_fail(d,
+                        err,
+                        "cannot reach the Controller at 127.0.0.1:%u; is it running? "
+                        "(iofog-controller start)",
+                        (unsigned)cfg->port);
+    }
+    return err;
+}
+
+void ctl_cli_print_json(const json_t *value) {
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+}
+
+iof_err ctl_cli_check(long status, const json_t *answer) {
+    if (status >= 200 && status < 300) {
+        return IOF_OK;
+    }
+    const char *msg = json_string_value(json_object_get(answer, "message"));
+    fprintf(stderr, "error: %s (HTTP %ld)\n", msg != NULL ? msg : "request failed", status);
+    switch (status) {
+        case 400: return IOF_EINVAL;
+        case 401: return IOF_EAUTH;
+        case 403: return IOF_EPERM;
+        case 404: return IOF_ENOENT;
+        case 409: return IOF_EEXIST;
+        case 413: return IOF_E2BIG;
+        case 503: return IOF_EBUSY;
+        case 504: return IOF_ETIMEOUT;
+        default: return IOF_EREMOTE;
+    }
+}

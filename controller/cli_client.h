@@ -1,0 +1,32 @@
+/* How CLI subcommands reach a running Controller: over its REST API on the loopback address,
+ * presenting the local admin credential from the data directory (full rights, acting for the user
+ * given with -u/--user-id or else the first user). */
+#ifndef CTL_CLI_CLIENT_H
+#define CTL_CLI_CLIENT_H
+
+#include "common/error.h"
+#include "controller/config.h"
+
+#include <jansson.h>
+
+/* Sends method path (relative to http://127.0.0.1:<port>) with an optional JSON body.
+ * user_id > 0 adds X-Iofog-User-Id. On success *status is the HTTP status and *out the parsed
+ * JSON answer or NULL for an empty one (caller releases with json_decref). IOF_EIO with a hint
+ * when the Controller is not running, IOF_ENOENT when there is no admin credential. */
+IOF_NODISCARD iof_err ctl_cli_request(const struct ctl_config *cfg,
+                                      const char *method,
+                                      const char *path,
+                                      const json_t *body,
+                                      long user_id,
+                                      long *status,
+                                      json_t **out,
+                                      struct iof_diag *d);
+
+/* Prints value as indented JSON on stdout. */
+void ctl_cli_print_json(const json_t *value);
+
+/* Turns an error answer ({"name","message"}) into a category and prints the message on stderr.
+ * Returns IOF_OK for a 2xx status. */
+iof_err ctl_cli_check(long status, const json_t *answer);
+
+#endif

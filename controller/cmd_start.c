@@ -1,0 +1,145 @@
+/* iofog-controller start [--foreground] [options]: runs the server. Without --foreground the
+ * process detaches (double fork, new session), writes <data-dir>/iofog-controller.pid and logs to
+ * <data-dir>/controller.log; the parent returns once the server listens or reports why it could
+ * not start. SIGTERM or SIGINT stop it cleanly. */
+#include "controller/commands.h"
+
+#include "common/log.h"
+#include "controller/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: iofog-controller start [--foreground] [options]\n\n"
+            "Starts the Controller. Without --foreground it runs in the background with its pid\n"
+            "in <data-dir>/iofog-controller.pid and its log in <data-dir>/controller.log.\n\n"
+            "Options:\n"
+            "  --foreground       stay attached (for service managers, containers and tests)\n"
+            "%s",
+            ctl_config_flags_help);
+}
+
+static iof_err write_pid(const struct ctl_config *cfg, struct iof_diag *d) {
+    char path[1100];
+    (void)snprintf(path, sizeof path, "%s/iofog-controller.pid", cfg->data_dir);
+    FILE *f = fopen(path, "we");
+    if (f == NULL) {
+        return iof_fail(d, IOF_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 ? IOF_OK : iof_fail(d, IOF_EIO, "cannot write %s", path);
+}
+
+/* Runs until SIGTERM/SIGINT. ready_fd (or -1) receives one byte once listening. */
+static iof_err serve(const struct ctl_config *cfg, int ready_fd, struct iof_diag *d) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* server threads inherit the mask */
+    signal(SIGPIPE, SIG_IGN);
+
+    struct ctl_server *srv = NULL;
+    iof_err err = ctl_server_new(cfg, &srv, d);
+    if (err == IOF_OK) {
+        err = ctl_server_start(srv, d);
+    }
+    if (err != IOF_OK) {
+        ctl_server_free(srv);
+        return err;
+    }
+    if (ready_fd >= 0) {
+        (void)!write(ready_fd, "1", 1);
+        close(ready_fd);
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    IOF_INFO("controller", "stopping signal=%d", sig);
+    ctl_server_free(srv);
+    return IOF_OK;
+}
+
+static iof_err daemonize(const struct ctl_config *cfg, struct iof_diag *d) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        return iof_fail(d, IOF_EIO, "pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        return iof_fail(d, IOF_EIO, "fork: %s", strerror(errno));
+    }
+    if (pid > 0) {
+        close(pipefd[1]);
+        char c;
+        ssize_t n = read(pipefd[0], &c, 1); /* EOF without a byte: the child failed */
+        close(pipefd[0]);
+        (void)waitpid(pid, NULL, 0);
+        if (n != 1) {
+            return iof_fail(
+                d, IOF_EIO, "the Controller did not start; see %s/controller.log", cfg->data_dir);
+        }
+        printf("Controller started on port %u (data: %s)\n", (unsigned)cfg->port, cfg->data_dir);
+        return IOF_OK;
+    }
+    close(pipefd[0]);
+    if (setsid() < 0 || fork() != 0) {
+        _exit(0); /* the first child exits; the grandchild is the daemon */
+    }
+    char log_path[1100];
+    (void)snprintf(log_path, sizeof log_path, "%s/controller.log", cfg->data_dir);
+    int null_fd = open("/dev/null", O_RDWR);
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
+    }
+    if (log_fd >= 0) {
+        dup2(log_fd, STDERR_FILENO);
+    }
+    struct iof_diag dd = {{0}};
+    iof_err err = write_pid(cfg, &dd);
+    if (err == IOF_OK) {
+        err = serve(cfg, pipefd[1], &dd);
+    }
+    if (err != IOF_OK) {
+        IOF_ERROR("controller", "start_failed error=%s", iof_diag_text(&dd, err));
+    }
+    _exit(err == IOF_OK ? 0 : 1);
+}
+
+iof_err ctl_cmd_start(int argc, char **argv, void *ctx) {
+    (void)ctx;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return IOF_OK;
+        }
+    }
+    static const char *const extra[] = {"--foreground", NULL};
+    bool seen[1] = {false};
+    struct ctl_config cfg;
+    struct iof_diag d = {{0}};
+    iof_err err = ctl_config_load(&cfg, argc, argv, extra, seen, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller start: %s\n\n", d.msg);
+        usage(stderr);
+        return err;
+    }
+    iof_log_set_level(cfg.log_level);
+    if ((err = ctl_config_make_data_dir(&cfg, &d)) != IOF_OK) {
+        fprintf(stderr, "iofog-controller start: %s\n", d.msg);
+        return err;
+    }
+    err = seen[0] ? serve(&cfg, -1, &d) : daemonize(&cfg, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller start: %s\n", iof_diag_text(&d, err));
+    }
+    return err;
+}

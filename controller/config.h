@@ -1,0 +1,44 @@
+/* The Controller's configuration: built-in defaults, then the file <data-dir>/controller.json,
+ * then environment variables, then command-line flags, each overriding the one before. */
+#ifndef CTL_CONFIG_H
+#define CTL_CONFIG_H
+
+#include "common/error.h"
+#include "common/log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CTL_DEFAULT_PORT     51121
+#define CTL_DEFAULT_DATA_DIR "/var/lib/iofog-controller"
+
+struct ctl_config {
+    char data_dir[1024];          /* --data-dir, IOFOG_CONTROLLER_DATA_DIR */
+    char bind[64];                /* --bind, IOFOG_CONTROLLER_BIND, file "bind"; default 0.0.0.0 */
+    uint16_t port;                /* --port, IOFOG_CONTROLLER_PORT, file "port"; default 51121 */
+    enum iof_log_level log_level; /* --log-level, IOFOG_LOG_LEVEL, file "logLevel"; default info */
+    unsigned http_threads;        /* file "httpThreads"; default 2 */
+    int64_t user_token_ttl_s;     /* file "userTokenExpirationSeconds"; default 3600 (sliding) */
+};
+
+/* Fills cfg with the built-in defaults. */
+void ctl_config_defaults(struct ctl_config *cfg);
+
+/* Applies the command-line flags of argv (argv[0] is the command name) on top of defaults, file
+ * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, and the
+ * flags named in extra_flags (NULL-terminated, e.g. "--foreground"), which are reported through
+ * extra_seen (same order). IOF_EINVAL naming the flag on anything else or a bad value. */
+IOF_NODISCARD iof_err ctl_config_load(struct ctl_config *cfg,
+                                      int argc,
+                                      char **argv,
+                                      const char *const *extra_flags,
+                                      bool *extra_seen,
+                                      struct iof_diag *d);
+
+/* Creates the data directory (and missing parents) with mode 0700 when it does not exist. */
+IOF_NODISCARD iof_err ctl_config_make_data_dir(const struct ctl_config *cfg, struct iof_diag *d);
+
+/* Help text for the flags ctl_config_load understands. */
+extern const char ctl_config_flags_help[];
+
+#endif

@@ -1,0 +1,80 @@
+/* Server assembly: data directory, store, admin credential, HTTP server and route groups. */
+#include "controller/server.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "controller/api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, struct iof_diag *d) {
+    struct ctl_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "out of memory");
+    }
+    srv->cfg = *cfg;
+    char db_path[1100];
+    (void)snprintf(db_path, sizeof db_path, "%s/controller.sqlite", cfg->data_dir);
+    iof_err err = ctl_config_make_data_dir(cfg, d);
+    if (err == IOF_OK) {
+        err = ctl_store_open(db_path, &srv->store, d);
+    }
+    if (err == IOF_OK) {
+        err = ctl_admin_token_ensure(cfg->data_dir, srv->admin_hash, d);
+    }
+    if (err == IOF_OK) {
+        struct iof_http_config hc = {
+            .bind_addr = cfg->bind,
+            .port = cfg->port,
+            .threads = cfg->http_threads,
+            .max_body = 4 * 1024 * 1024,
+            .connection_timeout_s = 120,
+        };
+        err = iof_http_server_new(&hc, &srv->http);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "invalid listen address '%s'", cfg->bind);
+        }
+    }
+    static const struct {
+        const struct ctl_route *routes;
+        const size_t *count;
+    } groups[] = {
+        {ctl_routes_status, &ctl_routes_status_count},
+        {ctl_routes_user, &ctl_routes_user_count},
+    };
+    for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
+        err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);
+    }
+    if (err != IOF_OK) {
+        ctl_server_free(srv);
+        return err;
+    }
+    *out = srv;
+    return IOF_OK;
+}
+
+iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
+    iof_err err = iof_http_server_start(srv->http);
+    if (err != IOF_OK) {
+        return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
+    }
+    srv->started_ms = iof_time_mono_ms();
+    IOF_INFO("controller",
+             "listening bind=%s port=%u data_dir=%s",
+             srv->cfg.bind,
+             (unsigned)iof_http_server_port(srv->http),
+             srv->cfg.data_dir);
+    return IOF_OK;
+}
+
+void ctl_server_free(struct ctl_server *srv) {
+    if (srv == NULL) {
+        return;
+    }
+    iof_http_server_free(srv->http);
+    ctl_api_release(srv);
+    ctl_store_close(srv->store);
+    free(srv);
+}
