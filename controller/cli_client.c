@@ -4,6 +4,7 @@
 #include "controller/auth.h"
 #include "http/client.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,42 @@ iof_err ctl_cli_check(long status, const json_t *answer) {
         case 504: return IOF_ETIMEOUT;
         default: return IOF_EREMOTE;
     }
+}
+
+iof_err
+ctl_cli_config(const char *port, const char *data_dir, struct ctl_config *cfg, struct iof_diag *d) {
+    char p_flag[] = "--port", d_flag[] = "--data-dir", cmd[] = "cli";
+    char *argv[5] = {cmd};
+    int argc = 1;
+    if (port != NULL) {
+        argv[argc++] = p_flag;
+        argv[argc++] = (char *)(uintptr_t)port;
+    }
+    if (data_dir != NULL) {
+        argv[argc++] = d_flag;
+        argv[argc++] = (char *)(uintptr_t)data_dir;
+    }
+    return ctl_config_load(cfg, argc, argv, NULL, NULL, d);
+}
+
+iof_err ctl_cli_run(const struct ctl_config *cfg,
+                    const char *method,
+                    const char *path,
+                    const json_t *body,
+                    long user_id,
+                    const char *what) {
+    struct iof_diag d = {{0}};
+    long status = 0;
+    json_t *answer = NULL;
+    iof_err err = ctl_cli_request(cfg, method, path, body, user_id, &status, &answer, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller %s: %s\n", what, iof_diag_text(&d, err));
+        return err;
+    }
+    err = ctl_cli_check(status, answer);
+    if (err == IOF_OK && answer != NULL) {
+        ctl_cli_print_json(answer);
+    }
+    json_decref(answer);
+    return err;
 }

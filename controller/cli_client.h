@@ -22,6 +22,21 @@ IOF_NODISCARD iof_err ctl_cli_request(const struct ctl_config *cfg,
                                       json_t **out,
                                       struct iof_diag *d);
 
+/* Configuration for a CLI command: defaults, file and environment, then the --port and --data-dir
+ * values the command parsed (NULL when not given). */
+IOF_NODISCARD iof_err ctl_cli_config(const char *port,
+                                     const char *data_dir,
+                                     struct ctl_config *cfg,
+                                     struct iof_diag *d);
+
+/* Runs one request and prints the answer (JSON) or the error; returns the category. */
+iof_err ctl_cli_run(const struct ctl_config *cfg,
+                    const char *method,
+                    const char *path,
+                    const json_t *body,
+                    long user_id,
+                    const char *what);
+
 /* Prints value as indented JSON on stdout. */
 void ctl_cli_print_json(const json_t *value);
 

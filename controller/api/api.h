@@ -62,5 +62,7 @@ extern const struct ctl_route ctl_routes_status[];
 extern const size_t ctl_routes_status_count;
 extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
+extern const struct ctl_route ctl_routes_admin[];
+extern const size_t ctl_routes_admin_count;
 
 #endif

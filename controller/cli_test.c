@@ -1,0 +1,145 @@
+/* The iofog-controller binary against a running server: controller and user commands, exit
+ * codes of the CLI error table. */
+#include "controller/cli_testutil.h"
+
+#include "common/clock.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+static int setup(void **state) {
+    *state = api_start();
+    return *state != NULL ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    api_stop(*state);
+    return 0;
+}
+
+static void test_controller_commands(void **state) {
+    struct api_fixture *f = *state;
+    char out[8192];
+    assert_int_equal(cli_run(f, true, out, sizeof out, "controller", "status", NULL), 0);
+    assert_non_null(strstr(out, "\"status\": \"online\""));
+    assert_int_equal(cli_run(f, true, out, sizeof out, "controller", "fog-types", NULL), 0);
+    assert_non_null(strstr(out, "ARM Linux"));
+    assert_int_equal(cli_run(f, false, out, sizeof out, "controller", "version", NULL), 0);
+    assert_non_null(strstr(out, IOFOG_VERSION));
+    assert_int_equal(cli_run(f, true, out, sizeof out, "controller", "fly", NULL), 2);
+    assert_int_equal(cli_run(f, false, out, sizeof out, "nonsense", NULL), 2);
+    assert_int_equal(cli_run(f, false, out, sizeof out, "--help", NULL), 0);
+    assert_non_null(strstr(out, "Commands:"));
+    /* Nothing listens on this port: "unavailable" (7). */
+    assert_int_equal(cli_run(f,
+                             false,
+                             out,
+                             sizeof out,
+                             "controller",
+                             "status",
+                             "--port",
+                             "1",
+                             "--data-dir",
+                             f->dir,
+                             NULL),
+                     7);
+}
+
+static void test_user_commands(void **state) {
+    struct api_fixture *f = *state;
+    char out[8192];
+    assert_int_equal(cli_run(f,
+                             true,
+                             out,
+                             sizeof out,
+                             "user",
+                             "add",
+                             "-f",
+                             "Linus",
+                             "-l",
+                             "Torvalds",
+                             "-e",
+                             "linus@example.com",
+                             "-p",
+                             "password1",
+                             NULL),
+                     0);
+    assert_non_null(strstr(out, "\"userId\": 1"));
+    /* Missing flag: usage error. Duplicate e-mail: the API's 400 becomes exit code 2. */
+    assert_int_equal(cli_run(f, true, out, sizeof out, "user", "add", "-e", "x@example.com", NULL),
+                     2);
+    assert_int_equal(cli_run(f,
+                             true,
+                             out,
+                             sizeof out,
+                             "user",
+                             "add",
+                             "--first-name",
+                             "Linus",
+                             "--last-name",
+                             "Torvalds",
+                             "--email",
+                             "linus@example.com",
+                             "--password",
+                             "password1",
+                             NULL),
+                     2);
+    assert_int_equal(cli_run(f, true, out, sizeof out, "user", "list", NULL), 0);
+    assert_non_null(strstr(out, "linus@example.com"));
+
+    assert_int_equal(
+        cli_run(
+            f, true, out, sizeof out, "user", "generate-token", "-e", "linus@example.com", NULL),
+        0);
+    json_t *tok = json_loads(out, 0, NULL);
+    const char *token = jstr(tok, "accessToken");
+    assert_int_equal(strlen(token), 64);
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, &a), 200);
+    assert_string_equal(jstr(a, "lastName"), "Torvalds");
+    json_decref(a);
+    /* User tokens cannot use the admin routes. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/admin/users", token, NULL, NULL), 403);
+
+    assert_int_equal(cli_run(f,
+                             true,
+                             out,
+                             sizeof out,
+                             "user",
+                             "update",
+                             "-e",
+                             "linus@example.com",
+                             "-p",
+                             "password2",
+                             NULL),
+                     0);
+    /* A password change revokes the user's tokens. */
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, NULL), 401);
+    json_decref(tok);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/login",
+                              NULL,
+                              "{\"email\":\"linus@example.com\",\"password\":\"password2\"}",
+                              NULL),
+                     200);
+    assert_int_equal(
+        cli_run(f, true, out, sizeof out, "user", "remove", "-e", "nobody@example.com", NULL), 3);
+    assert_int_equal(
+        cli_run(f, true, out, sizeof out, "user", "remove", "-e", "linus@example.com", NULL), 0);
+    assert_int_equal(cli_run(f, true, out, sizeof out, "user", "list", NULL), 0);
+    assert_null(strstr(out, "linus@example.com"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_controller_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_commands, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
