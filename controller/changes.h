@@ -7,6 +7,8 @@
 
 #include "controller/server.h"
 
+#include <jansson.h>
+
 /* Raises mask (enum ctl_flag bits) for the node. IOF_ENOENT when the node does not exist. */
 IOF_NODISCARD iof_err ctl_changes_raise(struct ctl_server *srv,
                                         const char *fog_uuid,
@@ -18,5 +20,14 @@ IOF_NODISCARD iof_err ctl_changes_raise_user_nodes(struct ctl_server *srv,
                                                    int64_t user_id,
                                                    uint32_t mask,
                                                    struct iof_diag *d);
+
+/* The classic GET /api/v3/agent/config/changes body for the node: every flag as a boolean and
+ * `lastUpdated`, the node's change version as a decimal string, which the agent hands back in
+ * PATCH config/changes to acknowledge exactly what it saw (classic agents treat it as opaque).
+ * A new reference, or NULL with d set. */
+json_t *ctl_changes_json(struct ctl_server *srv, const char *fog_uuid, struct iof_diag *d);
+
+/* The transaction hook the server registers on its database (see ctl_db_set_tx_hook). */
+void ctl_changes_tx_hook(void *ctx, bool committed);
 
 #endif

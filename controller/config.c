@@ -15,7 +15,9 @@ const char ctl_config_flags_help[] =
     "  --data-dir DIR     database, credentials and files (default /var/lib/iofog-controller;\n"
     "                     env IOFOG_CONTROLLER_DATA_DIR); DIR/controller.json may hold\n"
     "                     port, bind, logLevel, httpThreads, userTokenExpirationSeconds\n"
-    "  --log-level LEVEL  debug, info, warn or error (default info; env IOFOG_LOG_LEVEL)\n";
+    "  --log-level LEVEL  debug, info, warn or error (default info; env IOFOG_LOG_LEVEL)\n"
+    "  --nats-url URL     NATS server(s) agents use across nodes, comma-separated\n"
+    "                     (default nats://127.0.0.1:4222; env IOFOG_CONTROLLER_NATS_URL)\n";
 
 void ctl_config_defaults(struct ctl_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -25,6 +27,8 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     cfg->log_level = IOF_LOG_INFO;
     cfg->http_threads = 2;
     cfg->user_token_ttl_s = 3600;
+    (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
+    cfg->liveness_interval_ms = 2000;
 }
 
 static iof_err parse_port(const char *text, const char *what, uint16_t *out, struct iof_diag *d) {
@@ -67,14 +71,16 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         return iof_fail(d, IOF_EINVAL, "%s: %s", path, jd.msg);
     }
     iof_err err = IOF_OK;
-    int64_t port = 0, threads = 0, ttl = 0;
-    const char *bind = NULL, *level = NULL;
+    int64_t port = 0, threads = 0, ttl = 0, live = 0;
+    const char *bind = NULL, *level = NULL, *nats = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "userTokenExpirationSeconds", IOF_JSON_OPTIONAL, &ttl, d)) !=
             IOF_OK ||
         (err = iof_json_get_string(j, "bind", IOF_JSON_OPTIONAL, &bind, d)) != IOF_OK ||
-        (err = iof_json_get_string(j, "logLevel", IOF_JSON_OPTIONAL, &level, d)) != IOF_OK) {
+        (err = iof_json_get_string(j, "logLevel", IOF_JSON_OPTIONAL, &level, d)) != IOF_OK ||
+        (err = iof_json_get_string(j, "natsUrl", IOF_JSON_OPTIONAL, &nats, d)) != IOF_OK ||
+        (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK) {
         json_decref(j);
         return err;
     }
@@ -97,6 +103,16 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
             err = iof_fail(d, IOF_EINVAL, "%s: userTokenExpirationSeconds must be >= 60", path);
         } else {
             cfg->user_token_ttl_s = ttl;
+        }
+    }
+    if (err == IOF_OK && nats != NULL) {
+        err = set_text(cfg->nats_url, sizeof cfg->nats_url, nats, "natsUrl", d);
+    }
+    if (err == IOF_OK && live != 0) {
+        if (live < 50 || live > 600000) {
+            err = iof_fail(d, IOF_EINVAL, "%s: livenessIntervalMs must be 50-600000", path);
+        } else {
+            cfg->liveness_interval_ms = live;
         }
     }
     if (err == IOF_OK && bind != NULL) {
@@ -152,6 +168,11 @@ iof_err ctl_config_load(struct ctl_config *cfg,
         (err = set_text(cfg->bind, sizeof cfg->bind, env, "IOFOG_CONTROLLER_BIND", d)) != IOF_OK) {
         return err;
     }
+    if ((env = getenv("IOFOG_CONTROLLER_NATS_URL")) != NULL &&
+        (err = set_text(
+             cfg->nats_url, sizeof cfg->nats_url, env, "IOFOG_CONTROLLER_NATS_URL", d)) != IOF_OK) {
+        return err;
+    }
     if ((env = getenv("IOFOG_LOG_LEVEL")) != NULL && *env != '\0' &&
         iof_log_level_parse(env, &cfg->log_level) != IOF_OK) {
         return iof_fail(d, IOF_EINVAL, "IOFOG_LOG_LEVEL: invalid level '%s'", env);
@@ -163,6 +184,8 @@ iof_err ctl_config_load(struct ctl_config *cfg,
         }
         if ((v = flag_value(argc, argv, &i, "--port")) != NULL) {
             err = parse_port(v, "--port", &cfg->port, d);
+        } else if ((v = flag_value(argc, argv, &i, "--nats-url")) != NULL) {
+            err = set_text(cfg->nats_url, sizeof cfg->nats_url, v, "--nats-url", d);
         } else if ((v = flag_value(argc, argv, &i, "--bind")) != NULL) {
             err = set_text(cfg->bind, sizeof cfg->bind, v, "--bind", d);
         } else if ((v = flag_value(argc, argv, &i, "--log-level")) != NULL) {

@@ -3,11 +3,23 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "controller/agent_wait.h"
 #include "controller/api/api.h"
+#include "controller/changes.h"
+#include "controller/liveness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static json_t *changes_answer(void *ctx, const char *fog_uuid) {
+    struct iof_diag d = {{0}};
+    json_t *body = ctl_changes_json(ctx, fog_uuid, &d);
+    if (body == NULL) {
+        IOF_WARN("agent", "changes_unavailable fog=%s error=%s", fog_uuid, d.msg);
+    }
+    return body;
+}
 
 iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, struct iof_diag *d) {
     struct ctl_server *srv = calloc(1, sizeof *srv);
@@ -37,6 +49,15 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             err = iof_fail(d, err, "invalid listen address '%s'", cfg->bind);
         }
     }
+    if (err == IOF_OK) {
+        err = ctl_agent_wait_new(srv->http, changes_answer, srv, &srv->waits);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "cannot start the long-poll registry");
+        }
+    }
+    if (err == IOF_OK) {
+        ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
+    }
     static const struct {
         const struct ctl_route *routes;
         const size_t *count;
@@ -44,6 +65,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_status, &ctl_routes_status_count},
         {ctl_routes_user, &ctl_routes_user_count},
         {ctl_routes_admin, &ctl_routes_admin_count},
+        {ctl_routes_agent, &ctl_routes_agent_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);
@@ -62,6 +84,9 @@ iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
         return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
     }
     srv->started_ms = iof_time_mono_ms();
+    if ((err = ctl_liveness_start(srv, &srv->liveness)) != IOF_OK) {
+        return iof_fail(d, err, "cannot start the liveness job");
+    }
     IOF_INFO("controller",
              "listening bind=%s port=%u data_dir=%s",
              srv->cfg.bind,
@@ -74,7 +99,13 @@ void ctl_server_free(struct ctl_server *srv) {
     if (srv == NULL) {
         return;
     }
-    iof_http_server_free(srv->http);
+    ctl_liveness_stop(srv->liveness);
+    ctl_agent_wait_stop(srv->waits); /* no more answers from its timer */
+    iof_http_server_free(srv->http); /* answers what is still held with 503 */
+    ctl_agent_wait_free(srv->waits);
+    if (srv->store != NULL) {
+        ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
+    }
     ctl_api_release(srv);
     ctl_store_close(srv->store);
     free(srv);

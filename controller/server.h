@@ -9,6 +9,7 @@
 #include "http/server.h"
 
 struct ctl_route_ctx;
+struct ctl_agent_wait;
 
 struct ctl_server {
     struct ctl_config cfg;
@@ -17,6 +18,8 @@ struct ctl_server {
     int64_t started_ms;
     char admin_hash[CTL_TOKEN_HASH_LEN + 1]; /* digest of <data-dir>/admin-token */
     struct ctl_route_ctx *routes;            /* one per registered route, owned */
+    struct ctl_agent_wait *waits;            /* held long-polls of agents */
+    struct ctl_liveness *liveness;           /* the node liveness job */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the

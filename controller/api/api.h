@@ -17,15 +17,17 @@ struct ctl_call {
     struct ctl_server *srv;
     struct iof_http_request *req;
     struct iof_diag *d;
-    int64_t user_id; /* the authenticated user, or whom the admin acts for; 0 if none */
-    bool admin;      /* the local admin credential was presented: ownership is not checked */
+    int64_t user_id;   /* the authenticated user, or whom the admin acts for; 0 if none */
+    bool admin;        /* the local admin credential was presented: ownership is not checked */
+    char fog_uuid[64]; /* CTL_AUTH_AGENT routes: the node whose agent token was presented */
 };
 
 typedef iof_err (*ctl_handler)(struct ctl_call *call);
 
 enum ctl_auth {
     CTL_AUTH_NONE = 0,
-    CTL_AUTH_USER, /* a user token, or the admin credential */
+    CTL_AUTH_USER,  /* a user token, or the admin credential */
+    CTL_AUTH_AGENT, /* a node's agent token (classic: "fog token") */
 };
 
 struct ctl_route {
@@ -64,5 +66,7 @@ extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
 extern const struct ctl_route ctl_routes_admin[];
 extern const size_t ctl_routes_admin_count;
+extern const struct ctl_route ctl_routes_agent[];
+extern const size_t ctl_routes_agent_count;
 
 #endif

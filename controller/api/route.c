@@ -66,11 +66,48 @@ static iof_err authenticate(struct ctl_call *call) {
     return ctl_store_token_use(call->srv->store, hash, now, now + ttl_ms, &call->user_id, call->d);
 }
 
+/* An agent token names its node; every authenticated agent request also records the Controller's
+ * receive time as the node's last_active (liveness does not trust the agent's clock). */
+static const char SQL_AGENT_AUTH[] =
+    "UPDATE fogs SET last_active = ?1 WHERE uuid ="
+    " (SELECT fog_uuid FROM fog_access_tokens WHERE token_hash = ?2 AND expiration_time > ?1)"
+    " RETURNING uuid";
+
+static iof_err read_fog_uuid(void *ctx, const struct ctl_db_row *row) {
+    struct ctl_call *call = ctx;
+    const char *uuid = ctl_db_row_text(row, 0);
+    if (uuid != NULL && strlen(uuid) < sizeof call->fog_uuid) {
+        memcpy(call->fog_uuid, uuid, strlen(uuid) + 1);
+    }
+    return IOF_OK;
+}
+
+static iof_err authenticate_agent(struct ctl_call *call) {
+    size_t len = 0;
+    const char *tok = ctl_auth_header_token(iof_http_header(call->req, "Authorization"), &len);
+    if (tok == NULL || len > 256) {
+        return IOF_EAUTH;
+    }
+    char token[257];
+    memcpy(token, tok, len);
+    token[len] = '\0';
+    char hash[CTL_TOKEN_HASH_LEN + 1];
+    ctl_token_hash(token, hash);
+    const struct ctl_db_value p[] = {CTL_DB_INT(iof_time_now_ms()), CTL_DB_TEXT(hash)};
+    iof_err err = ctl_db_exec(
+        ctl_store_db(call->srv->store), SQL_AGENT_AUTH, p, 2, read_fog_uuid, call, NULL, call->d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    return call->fog_uuid[0] != '\0' ? IOF_OK : IOF_EAUTH;
+}
+
 static iof_err dispatch(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     struct ctl_route_ctx *rc = ctx;
     struct ctl_call call = {.srv = rc->srv, .req = req, .d = d};
-    if (rc->route->auth == CTL_AUTH_USER) {
-        iof_err err = authenticate(&call);
+    if (rc->route->auth != CTL_AUTH_NONE) {
+        iof_err err =
+            rc->route->auth == CTL_AUTH_AGENT ? authenticate_agent(&call) : authenticate(&call);
         if (err == IOF_EAUTH) {
             return deny(&call);
         }

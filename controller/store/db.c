@@ -19,7 +19,12 @@ struct ctl_db {
     /* Recursive: a thread holding a transaction keeps one level, each call takes another. */
     pthread_mutex_t lock;
     bool in_tx; /* read and written with lock held */
+    void (*tx_hook)(void *ctx, bool committed);
+    void *tx_hook_ctx;
 };
+
+/* The handle on which this thread holds a transaction, if any. */
+static _Thread_local const struct ctl_db *tx_owner;
 
 /* Migration bookkeeping, in the common dialect (BIGINT is 64-bit everywhere). */
 static const char SQL_MIGRATIONS_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -122,6 +127,7 @@ void ctl_db_close(struct ctl_db *db) {
         IOF_WARN("store", "close_with_open_transaction backend=%s", db->be->name);
         (void)db->be->rollback(db->conn, NULL);
         db->in_tx = false;
+        tx_owner = NULL;
         db_unlock(db); /* the level taken by ctl_db_begin() */
     }
     db_unlock(db);
@@ -222,6 +228,7 @@ iof_err ctl_db_begin(struct ctl_db *db, struct iof_diag *d) {
         return err;
     }
     db->in_tx = true;
+    tx_owner = db;
     return IOF_OK; /* the lock stays held until commit or rollback */
 }
 
@@ -237,9 +244,30 @@ static iof_err db_end(struct ctl_db *db, bool commit, struct iof_diag *d) {
     }
     iof_err err = commit ? db->be->commit(db->conn, d) : db->be->rollback(db->conn, d);
     db->in_tx = false;
+    tx_owner = NULL;
     db_unlock(db); /* this call's level */
     db_unlock(db); /* the level taken by ctl_db_begin() */
+    if (db->tx_hook != NULL) {
+        db->tx_hook(db->tx_hook_ctx, commit && err == IOF_OK);
+    }
     return err;
+}
+
+void ctl_db_abort(struct ctl_db *db) {
+    struct iof_diag d = {{0}};
+    iof_err err = db_end(db, false, &d);
+    if (err != IOF_OK) {
+        IOF_WARN("store", "rollback_failed error=%s", iof_diag_text(&d, err));
+    }
+}
+
+bool ctl_db_in_tx(const struct ctl_db *db) {
+    return db != NULL && tx_owner == db;
+}
+
+void ctl_db_set_tx_hook(struct ctl_db *db, void (*hook)(void *ctx, bool committed), void *ctx) {
+    db->tx_hook = hook;
+    db->tx_hook_ctx = ctx;
 }
 
 iof_err ctl_db_commit(struct ctl_db *db, struct iof_diag *d) {

@@ -125,6 +125,18 @@ const char *ctl_db_row_name(const struct ctl_db_row *row, size_t col);
  * end the transaction whatever they return (a failed commit rolls back); called with no open
  * transaction they return IOF_EINTERNAL. */
 IOF_NODISCARD iof_err ctl_db_begin(struct ctl_db *db, struct iof_diag *d);
+
+/* Rolls back the open transaction on an error path where the rollback's own result does not
+ * change what the caller reports; a failure is logged. */
+void ctl_db_abort(struct ctl_db *db);
+
+/* True when the calling thread has a transaction open on db. */
+bool ctl_db_in_tx(const struct ctl_db *db);
+
+/* Registers one hook run after every transaction on db ends (commit or rollback), on the thread
+ * that ended it, after the handle's lock is released; committed tells which. Set it before other
+ * threads use db; NULL removes it. Used to act on changes only once they are visible to readers. */
+void ctl_db_set_tx_hook(struct ctl_db *db, void (*hook)(void *ctx, bool committed), void *ctx);
 IOF_NODISCARD iof_err ctl_db_commit(struct ctl_db *db, struct iof_diag *d);
 IOF_NODISCARD iof_err ctl_db_rollback(struct ctl_db *db, struct iof_diag *d);
 

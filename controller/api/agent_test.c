@@ -1,0 +1,460 @@
+/* Agent-facing API against a real server: provisioning, config, change flags and their
+ * acknowledgement, the long-poll (wake-up latency, commit visibility, replacement, timeout),
+ * status reports and liveness. Nodes are created with SQL here; the node API has its own tests. */
+#include "controller/api/api_testutil.h"
+
+#include "common/clock.h"
+#include "controller/agent_wait.h"
+#include "controller/changes.h"
+#include "controller/liveness.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#define FOG "fogAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+struct agent_fixture {
+    struct api_fixture *f;
+    char token[65];
+};
+
+static void sql(struct api_fixture *f, const char *text) {
+    struct iof_diag d = {{0}};
+    if (ctl_db_exec(ctl_store_db(f->srv->store), text, NULL, 0, NULL, NULL, NULL, &d) != IOF_OK) {
+        fail_msg("SQL failed: %s: %s", text, d.msg);
+    }
+}
+
+/* A node of user 1 with a provisioning key `key` that expires at exp_ms. */
+static void make_node(struct api_fixture *f, const char *key, int64_t exp_ms) {
+    char hash[65], text[512];
+    ctl_token_hash(key, hash);
+    sql(f, "INSERT INTO fogs (uuid, name, user_id) VALUES ('" FOG "', 'node-1', 1)");
+    (void)snprintf(text,
+                   sizeof text,
+                   "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expiration_time)"
+                   " VALUES ('" FOG "', '%s', %lld)",
+                   hash,
+                   (long long)exp_ms);
+    sql(f, text);
+}
+
+static int setup(void **state) {
+    struct agent_fixture *a = calloc(1, sizeof *a);
+    a->f = api_start();
+    char user_token[65];
+    if (a->f == NULL || api_user(a->f, "agent-owner@example.com", user_token) != 0) {
+        return -1;
+    }
+    make_node(a->f, "KEY23456", iof_time_now_ms() + 20 * 60 * 1000);
+    json_t *ans = NULL;
+    long st = api_call(
+        a->f, "POST", "/api/v3/agent/provision", NULL, "{\"key\":\"KEY23456\",\"type\":1}", &ans);
+    const char *t = jstr(ans, "token");
+    if (st != 200 || strcmp(jstr(ans, "uuid"), FOG) != 0 || strlen(t) != 32) {
+        json_decref(ans);
+        return -1;
+    }
+    memcpy(a->token, t, strlen(t) + 1);
+    json_decref(ans);
+    *state = a;
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct agent_fixture *a = *state;
+    api_stop(a->f);
+    free(a);
+    return 0;
+}
+
+static void test_provisioning(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    json_t *ans = NULL;
+    /* The key was used by setup: single use. */
+    assert_int_equal(
+        api_call(
+            f, "POST", "/api/v3/agent/provision", NULL, "{\"key\":\"KEY23456\",\"type\":1}", &ans),
+        404);
+    assert_string_equal(jstr(ans, "name"), "NotFoundError");
+    json_decref(ans);
+    /* An expired key is 401. */
+    char hash[65], text[256];
+    ctl_token_hash("OLDKEY99", hash);
+    (void)snprintf(text,
+                   sizeof text,
+                   "INSERT INTO fog_provision_keys (fog_uuid, key_hash, expiration_time)"
+                   " VALUES ('" FOG "', '%s', %lld)",
+                   hash,
+                   (long long)iof_time_now_ms() - 1);
+    sql(f, text);
+    assert_int_equal(
+        api_call(
+            f, "POST", "/api/v3/agent/provision", NULL, "{\"key\":\"OLDKEY99\",\"type\":1}", &ans),
+        401);
+    assert_string_equal(jstr(ans, "message"), "Expired Provisioning Key");
+    json_decref(ans);
+    assert_int_equal(api_call(f, "POST", "/api/v3/agent/provision", NULL, "{\"type\":1}", NULL),
+                     400);
+    /* The token is stored as a digest only; the node's fog type was set. */
+    json_t *rows = NULL;
+    struct iof_diag d;
+    assert_int_equal(
+        ctl_db_query_json(ctl_store_db(f->srv->store),
+                          "SELECT t.token_hash AS h, f.fog_type_id AS type"
+                          " FROM fog_access_tokens t JOIN fogs f ON f.uuid = t.fog_uuid",
+                          NULL,
+                          0,
+                          &rows,
+                          &d),
+        IOF_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    ctl_token_hash(a->token, hash);
+    assert_string_equal(jstr(json_array_get(rows, 0), "h"), hash);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "type")), 1);
+    json_decref(rows);
+}
+
+static void test_config(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    json_t *cfg = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", NULL, NULL, &cfg), 401);
+    json_decref(cfg);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", "not-a-token", NULL, NULL), 401);
+    char bearer[80];
+    (void)snprintf(bearer, sizeof bearer, "Bearer %s", a->token);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", bearer, NULL, &cfg), 200);
+    assert_string_equal(jstr(cfg, "dockerUrl"), "unix:///var/run/docker.sock");
+    assert_int_equal(json_integer_value(json_object_get(cfg, "statusFrequency")), 10);
+    assert_int_equal(json_integer_value(json_object_get(cfg, "changeFrequency")), 20);
+    assert_true(json_is_true(json_object_get(cfg, "watchdogEnabled")));
+    assert_string_equal(jstr(cfg, "natsUrl"), "nats://127.0.0.1:4222");
+    assert_non_null(json_object_get(cfg, "routerHost"));
+    json_decref(cfg);
+
+    assert_int_equal(api_call(f,
+                              "PATCH",
+                              "/api/v3/agent/config",
+                              a->token,
+                              "{\"statusFrequency\":5,\"logLevel\":\"DEBUG\"}",
+                              NULL),
+                     204);
+    assert_int_equal(
+        api_call(
+            f, "PATCH", "/api/v3/agent/config", a->token, "{\"statusFrequency\":\"often\"}", NULL),
+        400);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", a->token, NULL, &cfg), 200);
+    assert_int_equal(json_integer_value(json_object_get(cfg, "statusFrequency")), 5);
+    assert_string_equal(jstr(cfg, "logLevel"), "DEBUG");
+    json_decref(cfg);
+    /* Every agent request records the Controller's receive time. */
+    json_t *row = NULL;
+    struct iof_diag d;
+    assert_int_equal(ctl_db_query_json_one(ctl_store_db(f->srv->store),
+                                           "SELECT last_active AS t FROM fogs",
+                                           NULL,
+                                           0,
+                                           NULL,
+                                           &row,
+                                           &d),
+                     IOF_OK);
+    assert_true(json_integer_value(json_object_get(row, "t")) > iof_time_now_ms() - 10000);
+    json_decref(row);
+}
+
+static void test_changes_and_ack(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    json_t *ch = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", a->token, NULL, &ch), 200);
+    assert_true(json_is_false(json_object_get(ch, "config")));
+    assert_true(json_is_false(json_object_get(ch, "microserviceConfig")));
+    assert_true(json_is_false(json_object_get(ch, "isImageSnapshot")));
+    assert_true(json_is_string(json_object_get(ch, "lastUpdated")));
+    json_decref(ch);
+
+    struct iof_diag d;
+    assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_CONFIG, &d), IOF_OK);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", a->token, NULL, &ch), 200);
+    assert_true(json_is_true(json_object_get(ch, "config")));
+    char seen[32];
+    (void)snprintf(seen, sizeof seen, "%s", jstr(ch, "lastUpdated"));
+    json_decref(ch);
+    /* Raised while the agent works on what it saw: survives the acknowledgement. */
+    assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_MICROSERVICE_CONFIG, &d), IOF_OK);
+    char body[64];
+    (void)snprintf(body, sizeof body, "{\"lastUpdated\":\"%s\"}", seen);
+    assert_int_equal(api_call(f, "PATCH", "/api/v3/agent/config/changes", a->token, body, &ch),
+                     200);
+    assert_true(json_is_object(ch));
+    json_decref(ch);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", a->token, NULL, &ch), 200);
+    assert_true(json_is_false(json_object_get(ch, "config")));
+    assert_true(json_is_true(json_object_get(ch, "microserviceConfig")));
+    json_decref(ch);
+    assert_int_equal(api_call(f,
+                              "PATCH",
+                              "/api/v3/agent/config/changes",
+                              a->token,
+                              "{\"lastUpdated\":\"yesterday\"}",
+                              NULL),
+                     400);
+    assert_int_equal(
+        api_call(f, "GET", "/api/v3/agent/config/changes?wait=61", a->token, NULL, NULL), 400);
+}
+
+struct poll {
+    struct api_fixture *f;
+    const char *token;
+    int wait_s;
+    long status;
+    json_t *answer;
+    int64_t done_ms;
+};
+
+static void *poll_main(void *arg) {
+    struct poll *p = arg;
+    struct iof_http_client_opts opts = {.timeout_ms = 70000, .connect_timeout_ms = 2000};
+    struct iof_http_client *c = NULL;
+    if (iof_http_client_new(&opts, &c) != IOF_OK) {
+        p->status = -1;
+        return NULL;
+    }
+    char url[256], auth[100];
+    (void)snprintf(url,
+                   sizeof url,
+                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=%d",
+                   (unsigned)p->f->port,
+                   p->wait_s);
+    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
+    const char *headers[] = {auth, NULL};
+    struct iof_diag d;
+    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
+        IOF_OK) {
+        p->status = -1;
+    }
+    p->done_ms = iof_time_mono_ms();
+    iof_http_client_free(c);
+    return NULL;
+}
+
+static void sleep_ms(long ms) {
+    nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/* Waits until the registry holds n requests (bounded). */
+static void wait_held(struct api_fixture *f, size_t n) {
+    for (int i = 0; i < 500 && ctl_agent_wait_count(f->srv->waits) != n; i++) {
+        sleep_ms(2);
+    }
+    assert_int_equal(ctl_agent_wait_count(f->srv->waits), n);
+}
+
+static void test_long_poll_wakes_fast(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    int64_t worst = 0;
+    for (int round = 0; round < 20; round++) {
+        struct poll p = {.f = f, .token = a->token, .wait_s = 30};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+        wait_held(f, 1);
+        struct iof_diag d;
+        int64_t raised = iof_time_mono_ms();
+        assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_MICROSERVICE_CONFIG, &d), IOF_OK);
+        pthread_join(t, NULL);
+        assert_int_equal(p.status, 200);
+        assert_true(json_is_true(json_object_get(p.answer, "microserviceConfig")));
+        char body[64];
+        (void)snprintf(
+            body, sizeof body, "{\"lastUpdated\":\"%s\"}", jstr(p.answer, "lastUpdated"));
+        assert_int_equal(api_call(f, "PATCH", "/api/v3/agent/config/changes", a->token, body, NULL),
+                         200);
+        json_decref(p.answer);
+        if (p.done_ms - raised > worst) {
+            worst = p.done_ms - raised;
+        }
+    }
+    print_message("long-poll: worst raise-to-answer over 20 rounds %lld ms\n", (long long)worst);
+    assert_true(worst <= 50);
+}
+
+static void test_long_poll_sees_only_committed(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    struct poll p = {.f = f, .token = a->token, .wait_s = 30};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+    wait_held(f, 1);
+    struct ctl_db *db = ctl_store_db(f->srv->store);
+    struct iof_diag d;
+    assert_int_equal(ctl_db_begin(db, &d), IOF_OK);
+    assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_ROUTING, &d), IOF_OK);
+    sleep_ms(150);
+    assert_int_equal(p.done_ms, 0); /* not answered before the commit */
+    int64_t committed = iof_time_mono_ms();
+    assert_int_equal(ctl_db_commit(db, &d), IOF_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(p.status, 200);
+    assert_true(json_is_true(json_object_get(p.answer, "routing")));
+    assert_true(p.done_ms - committed <= 50);
+    json_decref(p.answer);
+
+    /* A rolled-back raise wakes nobody. */
+    struct poll q = {.f = f, .token = a->token, .wait_s = 1};
+    assert_int_equal(pthread_create(&t, NULL, poll_main, &q), 0);
+    /* The routing flag is still pending (not acknowledged): the poll answers at once. */
+    pthread_join(t, NULL);
+    assert_int_equal(q.status, 200);
+    assert_true(json_is_true(json_object_get(q.answer, "routing")));
+    json_decref(q.answer);
+}
+
+static void test_long_poll_timeout_and_replace(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    struct poll p1 = {.f = f, .token = a->token, .wait_s = 1};
+    int64_t start = iof_time_mono_ms();
+    pthread_t t1, t2;
+    assert_int_equal(pthread_create(&t1, NULL, poll_main, &p1), 0);
+    pthread_join(t1, NULL);
+    int64_t took = p1.done_ms - start;
+    assert_int_equal(p1.status, 200);
+    assert_true(json_is_false(json_object_get(p1.answer, "config")));
+    assert_true(took >= 900 && took <= 1800);
+    json_decref(p1.answer);
+
+    /* A newer request from the same node replaces the older one, which is answered at once. */
+    struct poll older = {.f = f, .token = a->token, .wait_s = 30};
+    struct poll newer = {.f = f, .token = a->token, .wait_s = 30};
+    assert_int_equal(pthread_create(&t1, NULL, poll_main, &older), 0);
+    wait_held(f, 1);
+    assert_int_equal(pthread_create(&t2, NULL, poll_main, &newer), 0);
+    pthread_join(t1, NULL);
+    assert_int_equal(older.status, 200);
+    wait_held(f, 1);
+    assert_int_equal(newer.done_ms, 0);
+    struct iof_diag d;
+    assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_REBOOT, &d), IOF_OK);
+    pthread_join(t2, NULL);
+    assert_int_equal(newer.status, 200);
+    assert_true(json_is_true(json_object_get(newer.answer, "reboot")));
+    json_decref(older.answer);
+    json_decref(newer.answer);
+}
+
+static void test_status_and_liveness(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    sql(f, "INSERT INTO applications (name, user_id, is_activated) VALUES ('app', 1, 1)");
+    sql(f,
+        "INSERT INTO microservices (uuid, name, fog_uuid, application_id, user_id)"
+        " VALUES ('msvcAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'm1', '" FOG "', 1, 1)");
+    sql(f,
+        "INSERT INTO fogs (uuid, name, user_id) VALUES ('otherAAAAAAAAAAAAAAAAAAAAAAAAAAA',"
+        " 'node-2', 1)");
+    sql(f,
+        "INSERT INTO microservices (uuid, name, fog_uuid, application_id, user_id)"
+        " VALUES ('msvcBBBBBBBBBBBBBBBBBBBBBBBBBBBB', 'm2', 'otherAAAAAAAAAAAAAAAAAAAAAAAAAAA',"
+        " 1, 1)");
+    const char *report =
+        "{\"daemonStatus\":\"RUNNING\",\"cpuUsage\":12.5,\"memoryUsage\":100,"
+        "\"systemTotalCpu\":2,\"ipAddress\":\"10.0.0.5\",\"processedMessages\":7,"
+        "\"lastStatusTime\":1,\"isReadyToUpgrade\":false,\"version\":\"0.1.0\","
+        "\"microserviceStatus\":\"[{\\\"id\\\":\\\"msvcAAAAAAAAAAAAAAAAAAAAAAAAAAAA\\\","
+        "\\\"status\\\":\\\"PULLING\\\",\\\"percentage\\\":42.5,\\\"containerId\\\":\\\"\\\","
+        "\\\"errorMessage\\\":\\\"\\\"},{\\\"id\\\":\\\"msvcBBBBBBBBBBBBBBBBBBBBBBBBBBBB\\\","
+        "\\\"status\\\":\\\"RUNNING\\\"}]\"}";
+    assert_int_equal(api_call(f, "PUT", "/api/v3/agent/status", a->token, report, NULL), 204);
+    json_t *rows = NULL;
+    struct iof_diag d;
+    assert_int_equal(ctl_db_query_json(ctl_store_db(f->srv->store),
+                                       "SELECT microservice_uuid AS id, status, percentage"
+                                       " FROM microservice_statuses ORDER BY id",
+                                       NULL,
+                                       0,
+                                       &rows,
+                                       &d),
+                     IOF_OK);
+    /* Only the microservice placed on this node took the report. */
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(jstr(json_array_get(rows, 0), "status"), "PULLING");
+    assert_true(json_real_value(json_object_get(json_array_get(rows, 0), "percentage")) == 42.5);
+    json_decref(rows);
+    json_t *node = NULL;
+    assert_int_equal(ctl_db_query_json_one(ctl_store_db(f->srv->store),
+                                           "SELECT daemon_status AS s, ip_address AS ip,"
+                                           " processed_messages AS pm, is_ready_to_upgrade AS up"
+                                           " FROM fogs WHERE uuid = '" FOG "'",
+                                           NULL,
+                                           0,
+                                           NULL,
+                                           &node,
+                                           &d),
+                     IOF_OK);
+    assert_string_equal(jstr(node, "s"), "RUNNING");
+    assert_string_equal(jstr(node, "ip"), "10.0.0.5");
+    assert_int_equal(json_integer_value(json_object_get(node, "pm")), 7);
+    assert_int_equal(json_integer_value(json_object_get(node, "up")), 0);
+    json_decref(node);
+    assert_int_equal(api_call(f,
+                              "PUT",
+                              "/api/v3/agent/status",
+                              a->token,
+                              "{\"microserviceStatus\":\"not json\"}",
+                              NULL),
+                     400);
+
+    /* Liveness by receive time: the agent's own clock (lastStatusTime 1) does not matter. */
+    int64_t changed = -1;
+    assert_int_equal(ctl_liveness_check(f->srv, &changed, &d), IOF_OK);
+    assert_int_equal(changed, 0);
+    sql(f, "UPDATE fogs SET last_active = last_active - 31000 WHERE uuid = '" FOG "'");
+    assert_int_equal(ctl_liveness_check(f->srv, &changed, &d), IOF_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(
+        ctl_db_query_json_one(ctl_store_db(f->srv->store),
+                              "SELECT f.daemon_status AS s, m.status AS ms FROM fogs f,"
+                              " microservice_statuses m WHERE f.uuid = '" FOG "'",
+                              NULL,
+                              0,
+                              NULL,
+                              &node,
+                              &d),
+        IOF_OK);
+    assert_string_equal(jstr(node, "s"), "UNKNOWN");
+    assert_string_equal(jstr(node, "ms"), "UNKNOWN");
+    json_decref(node);
+}
+
+static void test_deprovision_revokes(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    assert_int_equal(
+        api_call(
+            f, "POST", "/api/v3/agent/deprovision", a->token, "{\"microserviceUuids\":[]}", NULL),
+        204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", a->token, NULL, NULL), 401);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_provisioning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_and_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_wakes_fast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_sees_only_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_timeout_and_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_liveness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deprovision_revokes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

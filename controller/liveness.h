@@ -1,0 +1,22 @@
+/* Node liveness by the Controller's own receive time (spec README "Node liveness"): a RUNNING
+ * node whose last request arrived more than 3 x statusFrequency seconds ago becomes UNKNOWN,
+ * with its microservices, and microservices marked for deletion on it are removed. */
+#ifndef CTL_LIVENESS_H
+#define CTL_LIVENESS_H
+
+#include "controller/server.h"
+
+struct ctl_liveness;
+
+/* Starts the job thread, checking every srv->cfg.liveness_interval_ms. */
+IOF_NODISCARD iof_err ctl_liveness_start(struct ctl_server *srv, struct ctl_liveness **out);
+
+/* One check now; *changed (may be NULL) gets the number of nodes turned UNKNOWN. */
+IOF_NODISCARD iof_err ctl_liveness_check(struct ctl_server *srv,
+                                         int64_t *changed,
+                                         struct iof_diag *d);
+
+/* Stops and joins the thread. NULL is a no-op. */
+void ctl_liveness_stop(struct ctl_liveness *l);
+
+#endif
