@@ -66,6 +66,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_user, &ctl_routes_user_count},
         {ctl_routes_admin, &ctl_routes_admin_count},
         {ctl_routes_agent, &ctl_routes_agent_count},
+        {ctl_routes_agent_misc, &ctl_routes_agent_misc_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);

@@ -379,5 +379,7 @@ const struct ctl_route ctl_routes_agent[] = {
     {"GET", "/api/v3/agent/config/changes", get_changes, CTL_AUTH_AGENT},
     {"PATCH", "/api/v3/agent/config/changes", patch_changes, CTL_AUTH_AGENT},
     {"PUT", "/api/v3/agent/status", ctl_agent_put_status, CTL_AUTH_AGENT},
+    {"GET", "/api/v3/agent/microservices", ctl_agent_get_microservices, CTL_AUTH_AGENT},
+    {"GET", "/api/v3/agent/microservices/:uuid", ctl_agent_get_microservice, CTL_AUTH_AGENT},
 };
 const size_t ctl_routes_agent_count = sizeof ctl_routes_agent / sizeof ctl_routes_agent[0];

@@ -435,6 +435,146 @@ static void test_status_and_liveness(void **state) {
     json_decref(node);
 }
 
+static void test_microservices_view(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    sql(f,
+        "INSERT INTO applications (id, name, user_id, is_activated) VALUES (1, 'on', 1, 1),"
+        " (2, 'off', 1, 0)");
+    sql(f,
+        "INSERT INTO microservices (uuid, name, fog_uuid, application_id, user_id, config,"
+        " rebuild, log_size) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'sensor', '" FOG "', 1, 1, '{\"f\":1}', 1, 5),"
+        " ('m2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'viewer', '" FOG "', 1, 1, '{}', 0, 1),"
+        " ('m3AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'idle', '" FOG "', 2, 1, '{}', 0, 1),"
+        " ('m4AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'armonly', '" FOG "', 1, 1, '{}', 0, 1)");
+    sql(f,
+        "INSERT INTO catalog_item_images (microservice_uuid, fog_type_id, container_image) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 1, 'sensor:1'),"
+        " ('m3AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 1, 'idle:1'),"
+        " ('m4AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 2, 'arm:1')");
+    /* viewer takes its image from catalog item 5 (Hello Web Demo: iofog/hello-web for x86). */
+    sql(f, "UPDATE microservices SET catalog_item_id = 5 WHERE name = 'viewer'");
+    sql(f,
+        "INSERT INTO microservice_ports (microservice_uuid, port_internal, port_external,"
+        " protocol) VALUES ('m2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 80, 8080, 'tcp'),"
+        " ('m2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 53, 5353, 'udp')");
+    sql(f,
+        "INSERT INTO microservice_envs (microservice_uuid, key, value) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'A', '1'), ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', "
+        "'B', '2')");
+    sql(f,
+        "INSERT INTO microservice_args (microservice_uuid, cmd) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '--fast'), ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', "
+        "'-v')");
+    sql(f,
+        "INSERT INTO microservice_extra_hosts (microservice_uuid, name, value) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'db', '10.1.1.1')");
+    sql(f,
+        "INSERT INTO volume_mappings (microservice_uuid, host_destination,"
+        " container_destination, access_mode, type) VALUES"
+        " ('m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/data', '/in', 'ro', 'bind')");
+    sql(f,
+        "INSERT INTO routings (name, application_id, source_microservice_uuid,"
+        " dest_microservice_uuid) VALUES ('r1', 1, 'm1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',"
+        " 'm2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')");
+
+    json_t *ans = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/microservices", a->token, NULL, &ans), 200);
+    json_t *list = json_object_get(ans, "microservices");
+    /* Not sent: the one of the deactivated application, the one without an x86 image. */
+    assert_int_equal(json_array_size(list), 2);
+    json_t *m1 = json_array_get(list, 0), *m2 = json_array_get(list, 1);
+    assert_string_equal(jstr(m1, "uuid"), "m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_string_equal(jstr(m1, "imageId"), "sensor:1");
+    assert_string_equal(jstr(m1, "config"), "{\"f\":1}");
+    assert_true(json_is_true(json_object_get(m1, "rebuild")));
+    assert_int_equal(json_integer_value(json_object_get(m1, "logSize")), 5);
+    assert_int_equal(json_array_size(json_object_get(m1, "env")), 2);
+    assert_string_equal(jstr(json_array_get(json_object_get(m1, "env"), 1), "key"), "B");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m1, "cmd"), 0)), "--fast");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m1, "extraHosts"), 0)),
+                        "db:10.1.1.1");
+    assert_string_equal(
+        jstr(json_array_get(json_object_get(m1, "volumeMappings"), 0), "accessMode"), "ro");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m1, "routes"), 0)),
+                        "m2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_true(json_is_false(json_object_get(m1, "isConsumer")));
+    assert_string_equal(jstr(m2, "imageId"), "iofog/hello-web");
+    assert_true(json_is_true(json_object_get(m2, "isConsumer")));
+    json_t *ports = json_object_get(m2, "portMappings");
+    assert_int_equal(json_array_size(ports), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ports, 0), "portExternal")),
+                     8080);
+    assert_true(json_is_false(json_object_get(json_array_get(ports, 0), "isUdp")));
+    assert_true(json_is_true(json_object_get(json_array_get(ports, 1), "isUdp")));
+    json_decref(ans);
+
+    /* rebuild was cleared by serving it. */
+    assert_int_equal(api_callf(f,
+                               "GET",
+                               a->token,
+                               NULL,
+                               &ans,
+                               "/api/v3/agent/microservices/%s",
+                               "m1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                     200);
+    assert_true(json_is_false(json_object_get(json_object_get(ans, "microservice"), "rebuild")));
+    json_decref(ans);
+    assert_int_equal(api_callf(f,
+                               "GET",
+                               a->token,
+                               NULL,
+                               NULL,
+                               "/api/v3/agent/microservices/%s",
+                               "m3AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                     404);
+}
+
+static void test_misc_resources(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    sql(f,
+        "INSERT INTO registries (url, is_public, user_name, password, user_id) VALUES"
+        " ('private.example:5000', 0, 'me', 'secret', 1)");
+    json_t *ans = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/registries", a->token, NULL, &ans), 200);
+    json_t *regs = json_object_get(ans, "registries");
+    assert_int_equal(json_array_size(regs), 3);
+    assert_string_equal(jstr(json_array_get(regs, 2), "password"), "secret");
+    assert_string_equal(jstr(json_array_get(regs, 1), "url"), "from_cache");
+    json_decref(ans);
+
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/version", a->token, NULL, NULL), 404);
+    sql(f,
+        "INSERT INTO fog_version_commands (fog_uuid, version_command) VALUES ('" FOG
+        "', 'upgrade')");
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/version", a->token, NULL, &ans), 200);
+    assert_string_equal(jstr(ans, "versionCommand"), "upgrade");
+    char body[80];
+    (void)snprintf(body, sizeof body, "{\"key\":\"%s\",\"type\":1}", jstr(ans, "provisionKey"));
+    assert_int_equal(strlen(jstr(ans, "provisionKey")), 8);
+    json_decref(ans);
+    /* The key handed out with the version command provisions the node again. */
+    assert_int_equal(api_call(f, "POST", "/api/v3/agent/provision", NULL, body, &ans), 200);
+    char token[40];
+    (void)snprintf(token, sizeof token, "%s", jstr(ans, "token"));
+    json_decref(ans);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", a->token, NULL, NULL), 401);
+
+    assert_int_equal(
+        api_call(f, "PUT", "/api/v3/agent/hal/hw", token, "{\"info\":\"{\\\"cpu\\\":4}\"}", NULL),
+        204);
+    assert_int_equal(api_call(f, "PUT", "/api/v3/agent/hal/hw", token, "{}", NULL), 400);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/tunnel", token, NULL, NULL), 404);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/image-snapshot", token, NULL, NULL), 404);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/edgeResources", token, NULL, &ans), 200);
+    assert_int_equal(json_array_size(json_object_get(ans, "edgeResources")), 0);
+    json_decref(ans);
+    assert_int_equal(api_call(f, "DELETE", "/api/v3/agent/delete-node", token, NULL, NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", token, NULL, NULL), 401);
+}
+
 static void test_deprovision_revokes(void **state) {
     struct agent_fixture *a = *state;
     struct api_fixture *f = a->f;
@@ -454,6 +594,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_poll_sees_only_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_poll_timeout_and_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_liveness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_microservices_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misc_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deprovision_revokes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,5 +68,7 @@ extern const struct ctl_route ctl_routes_admin[];
 extern const size_t ctl_routes_admin_count;
 extern const struct ctl_route ctl_routes_agent[];
 extern const size_t ctl_routes_agent_count;
+extern const struct ctl_route ctl_routes_agent_misc[];
+extern const size_t ctl_routes_agent_misc_count;
 
 #endif
