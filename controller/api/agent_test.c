@@ -47,7 +47,7 @@ static void make_node(struct api_fixture *f, const char *key, int64_t exp_ms) {
 
 static int setup(void **state) {
     struct agent_fixture *a = calloc(1, sizeof *a);
-    a->f = api_start();
+    a->f = api_start_inproc();
     char user_token[65];
     if (a->f == NULL || api_user(a->f, "agent-owner@example.com", user_token) != 0) {
         return -1;

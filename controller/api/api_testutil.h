@@ -1,6 +1,8 @@
-/* Black-box test harness for the REST API (tests only, header-only): runs a real struct ctl_server
- * on 127.0.0.1 with an ephemeral port and a private data directory, and sends it requests with the
- * project's HTTP client. One fixture per test; everything is removed in teardown. */
+/* Black-box test harness for the REST API (tests only, header-only): runs the real
+ * iofog-controller binary (or, for tests of internals, the server in-process) on 127.0.0.1 with a
+ * free port and a private data directory, sends it requests with the project's HTTP client, and
+ * opens the same database for checks (f->store). One fixture per test; everything is removed in
+ * teardown, and a server that does not exit cleanly fails the run. */
 #ifndef CTL_API_TESTUTIL_H
 #define CTL_API_TESTUTIL_H
 
@@ -11,6 +13,13 @@
 #include "http/client.h"
 
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +27,119 @@
 
 struct api_fixture {
     char dir[256];
-    struct ctl_server *srv;
+    struct ctl_server *srv;  /* api_start_inproc only */
+    pid_t pid;               /* api_start only: the iofog-controller process */
+    struct ctl_store *store; /* the server's database, opened by the test for checks */
     struct iof_http_client *http;
     uint16_t port;
     char admin[CTL_USER_TOKEN_LEN + 1]; /* the admin credential */
 };
 
-/* Starts a server; returns NULL on failure (printing why). */
-static inline struct api_fixture *api_start(void) {
+#define API_BINARY IOFOG_BINARY_DIR "/controller/iofog-controller"
+
+/* A loopback port that was free a moment ago. */
+static inline uint16_t api_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static inline struct api_fixture *api_fixture_new(void) {
     struct api_fixture *f = calloc(1, sizeof *f);
-    struct iof_diag d = {{0}};
-    if (f == NULL || test_tmpdir_make(f->dir, sizeof f->dir) != 0) {
+    struct iof_http_client_opts opts = {.timeout_ms = 10000, .connect_timeout_ms = 2000};
+    if (f == NULL || test_tmpdir_make(f->dir, sizeof f->dir) != 0 ||
+        iof_http_client_new(&opts, &f->http) != IOF_OK) {
         free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static inline void api_stop(struct api_fixture *f);
+
+/* Starts the real iofog-controller binary (start --foreground) on a free loopback port with a
+ * private data directory and waits until it answers; returns NULL on failure (printing why). */
+static inline struct api_fixture *api_start(void) {
+    struct api_fixture *f = api_fixture_new();
+    if (f == NULL) {
+        return NULL;
+    }
+    for (int attempt = 0; attempt < 3 && f->pid == 0; attempt++) {
+        f->port = api_free_port();
+        char port[16];
+        (void)snprintf(port, sizeof port, "%u", (unsigned)f->port);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl(API_BINARY,
+                  API_BINARY,
+                  "start",
+                  "--foreground",
+                  "--bind",
+                  "127.0.0.1",
+                  "--port",
+                  port,
+                  "--data-dir",
+                  f->dir,
+                  "--log-level",
+                  "warn",
+                  (char *)NULL);
+            _exit(127);
+        }
+        if (pid < 0) {
+            break;
+        }
+        f->pid = pid;
+        char url[128];
+        (void)snprintf(url, sizeof url, "http://127.0.0.1:%s/api/v3/status", port);
+        bool up = false;
+        for (int i = 0; i < 200 && !up; i++) {
+            struct iof_http_response r;
+            struct iof_diag d;
+            if (iof_http_client_request(f->http, "GET", url, NULL, NULL, 0, &r, &d) == IOF_OK) {
+                up = r.status == 200;
+                iof_http_response_free(&r);
+            }
+            if (!up) {
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid) { /* exited: port taken? retry */
+                    f->pid = 0;
+                    break;
+                }
+                nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+            }
+        }
+        if (!up && f->pid != 0) {
+            kill(f->pid, SIGKILL);
+            (void)waitpid(f->pid, NULL, 0);
+            f->pid = 0;
+        }
+    }
+    struct iof_diag d = {{0}};
+    char db_path[300];
+    (void)snprintf(db_path, sizeof db_path, "%s/controller.sqlite", f->dir);
+    if (f->pid == 0 || ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK ||
+        ctl_store_open(db_path, &f->store, &d) != IOF_OK) {
+        fprintf(stderr, "api_start: the controller did not come up: %s\n", d.msg);
+        api_stop(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Runs the server inside the test process, for tests that need its internals (f->srv). */
+static inline struct api_fixture *api_start_inproc(void) {
+    struct api_fixture *f = api_fixture_new();
+    struct iof_diag d = {{0}};
+    if (f == NULL) {
         return NULL;
     }
     struct ctl_config cfg;
@@ -37,28 +147,57 @@ static inline struct api_fixture *api_start(void) {
     (void)snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", f->dir);
     (void)snprintf(cfg.bind, sizeof cfg.bind, "127.0.0.1");
     cfg.port = 0;
-    struct iof_http_client_opts opts = {.timeout_ms = 10000, .connect_timeout_ms = 2000};
     if (ctl_server_new(&cfg, &f->srv, &d) != IOF_OK || ctl_server_start(f->srv, &d) != IOF_OK ||
-        ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK ||
-        iof_http_client_new(&opts, &f->http) != IOF_OK) {
-        fprintf(stderr, "api_start: %s\n", d.msg);
-        ctl_server_free(f->srv);
-        (void)test_tmpdir_remove(f->dir);
-        free(f);
+        ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK) {
+        fprintf(stderr, "api_start_inproc: %s\n", d.msg);
+        api_stop(f);
         return NULL;
     }
+    f->store = f->srv->store;
     f->port = iof_http_server_port(f->srv->http);
     return f;
 }
 
-static inline void api_stop(struct api_fixture *f) {
+/* Stops the server (SIGTERM, at most 10 s) and removes everything. Returns the server process's
+ * exit status (0 when it stopped cleanly; under the sanitizers a leak makes it non-zero), or 0
+ * in-process. */
+static inline int api_stop_status(struct api_fixture *f) {
     if (f == NULL) {
-        return;
+        return 0;
     }
+    int rc = 0;
     iof_http_client_free(f->http);
-    ctl_server_free(f->srv);
+    if (f->srv != NULL) {
+        ctl_server_free(f->srv);
+    } else {
+        ctl_store_close(f->store);
+        if (f->pid > 0) {
+            kill(f->pid, SIGTERM);
+            int status = 0;
+            int i = 0;
+            while (waitpid(f->pid, &status, WNOHANG) == 0 && i++ < 200) {
+                nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+            }
+            if (i > 200) {
+                kill(f->pid, SIGKILL);
+                (void)waitpid(f->pid, &status, 0);
+                rc = -1;
+            } else {
+                rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            }
+        }
+    }
     (void)test_tmpdir_remove(f->dir);
     free(f);
+    return rc;
+}
+
+static inline void api_stop(struct api_fixture *f) {
+    int rc = api_stop_status(f);
+    if (rc != 0) {
+        fprintf(stderr, "api_stop: the controller exited with status %d\n", rc);
+        abort(); /* a server that does not stop cleanly fails the test run */
+    }
 }
 
 /* Sends method path with body_json (a JSON text or NULL) and token (NULL: no Authorization).

@@ -127,7 +127,7 @@ static void test_login_tokens_and_profile(void **state) {
     /* The token is stored only as a digest. */
     json_t *rows = NULL;
     struct iof_diag d;
-    assert_int_equal(ctl_db_query_json(ctl_store_db(f->srv->store),
+    assert_int_equal(ctl_db_query_json(ctl_store_db(f->store),
                                        "SELECT token_hash AS h FROM access_tokens",
                                        NULL,
                                        0,
