@@ -66,13 +66,8 @@ static inline struct api_fixture *api_fixture_new(void) {
 
 static inline void api_stop(struct api_fixture *f);
 
-/* Starts the real iofog-controller binary (start --foreground) on a free loopback port with a
- * private data directory and waits until it answers; returns NULL on failure (printing why). */
-static inline struct api_fixture *api_start(void) {
-    struct api_fixture *f = api_fixture_new();
-    if (f == NULL) {
-        return NULL;
-    }
+/* Starts the binary on f->dir and a free port and waits until it answers. 0 on success. */
+static inline int api_spawn(struct api_fixture *f) {
     for (int attempt = 0; attempt < 3 && f->pid == 0; attempt++) {
         f->port = api_free_port();
         char port[16];
@@ -123,10 +118,29 @@ static inline struct api_fixture *api_start(void) {
             f->pid = 0;
         }
     }
+    return f->pid != 0 ? 0 : -1;
+}
+
+/* Kills the server with SIGKILL (no clean-up at all) and reaps it. */
+static inline void api_kill9(struct api_fixture *f) {
+    if (f->pid > 0) {
+        kill(f->pid, SIGKILL);
+        (void)waitpid(f->pid, NULL, 0);
+        f->pid = 0;
+    }
+}
+
+/* Starts the real iofog-controller binary (start --foreground) on a free loopback port with a
+ * private data directory and waits until it answers; returns NULL on failure (printing why). */
+static inline struct api_fixture *api_start(void) {
+    struct api_fixture *f = api_fixture_new();
+    if (f == NULL) {
+        return NULL;
+    }
     struct iof_diag d = {{0}};
     char db_path[300];
     (void)snprintf(db_path, sizeof db_path, "%s/controller.sqlite", f->dir);
-    if (f->pid == 0 || ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK ||
+    if (api_spawn(f) != 0 || ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK ||
         ctl_store_open(db_path, &f->store, &d) != IOF_OK) {
         fprintf(stderr, "api_start: the controller did not come up: %s\n", d.msg);
         api_stop(f);
