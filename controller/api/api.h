@@ -62,5 +62,15 @@ extern const struct ctl_route ctl_routes_status[];
 extern const size_t ctl_routes_status_count;
 extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
+extern const struct ctl_route ctl_routes_catalog[];
+extern const size_t ctl_routes_catalog_count;
+extern const struct ctl_route ctl_routes_registries[];
+extern const size_t ctl_routes_registries_count;
+extern const struct ctl_route ctl_routes_edge_resource[];
+extern const size_t ctl_routes_edge_resource_count;
+extern const struct ctl_route ctl_routes_router[];
+extern const size_t ctl_routes_router_count;
+extern const struct ctl_route ctl_routes_config[];
+extern const size_t ctl_routes_config_count;
 
 #endif
