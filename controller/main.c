@@ -9,6 +9,9 @@ int main(int argc, char **argv) {
         {"start", "run the Controller (--foreground to stay attached)", ctl_cmd_start},
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
         {"controller", "status, email-activation, fog-types, version", ctl_cmd_controller},
+        {"catalog", "add, update, remove, list, info catalog items", ctl_cmd_catalog},
+        {"registry", "add, remove, update, list container registries", ctl_cmd_registry},
+        {"config", "list or change the configuration file", ctl_cmd_config},
         {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",
