@@ -10,6 +10,9 @@ int main(int argc, char **argv) {
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
         {"controller", "status, email-activation, fog-types, version", ctl_cmd_controller},
         {"user", "add, update, remove, list users; generate-token", ctl_cmd_user},
+        {"catalog", "add, update, remove, list, info catalog items", ctl_cmd_catalog},
+        {"registry", "add, remove, update, list container registries", ctl_cmd_registry},
+        {"config", "list or change the configuration file", ctl_cmd_config},
         {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",

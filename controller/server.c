@@ -67,6 +67,11 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_admin, &ctl_routes_admin_count},
         {ctl_routes_agent, &ctl_routes_agent_count},
         {ctl_routes_agent_misc, &ctl_routes_agent_misc_count},
+        {ctl_routes_catalog, &ctl_routes_catalog_count},
+        {ctl_routes_registries, &ctl_routes_registries_count},
+        {ctl_routes_edge_resource, &ctl_routes_edge_resource_count},
+        {ctl_routes_router, &ctl_routes_router_count},
+        {ctl_routes_config, &ctl_routes_config_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);

@@ -70,5 +70,15 @@ extern const struct ctl_route ctl_routes_agent[];
 extern const size_t ctl_routes_agent_count;
 extern const struct ctl_route ctl_routes_agent_misc[];
 extern const size_t ctl_routes_agent_misc_count;
+extern const struct ctl_route ctl_routes_catalog[];
+extern const size_t ctl_routes_catalog_count;
+extern const struct ctl_route ctl_routes_registries[];
+extern const size_t ctl_routes_registries_count;
+extern const struct ctl_route ctl_routes_edge_resource[];
+extern const size_t ctl_routes_edge_resource_count;
+extern const struct ctl_route ctl_routes_router[];
+extern const size_t ctl_routes_router_count;
+extern const struct ctl_route ctl_routes_config[];
+extern const size_t ctl_routes_config_count;
 
 #endif
