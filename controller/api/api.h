@@ -62,5 +62,9 @@ extern const struct ctl_route ctl_routes_status[];
 extern const size_t ctl_routes_status_count;
 extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
+extern const struct ctl_route ctl_routes_application[];
+extern const size_t ctl_routes_application_count;
+extern const struct ctl_route ctl_routes_application_template[];
+extern const size_t ctl_routes_application_template_count;
 
 #endif
