@@ -10,6 +10,8 @@ int main(int argc, char **argv) {
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
         {"controller", "status, email-activation, fog-types, version", ctl_cmd_controller},
         {"version", "print the Controller version", ctl_cmd_version},
+        {"application", "add, update, remove, list, info applications", ctl_cmd_application},
+        {"flow", "legacy name of the application command", ctl_cmd_application},
     };
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.",
