@@ -12,5 +12,6 @@ iof_err ctl_cmd_user(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_catalog(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_registry(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_config(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_application(int argc, char **argv, void *ctx);
 
 #endif

@@ -14,6 +14,8 @@ int main(int argc, char **argv) {
         {"registry", "add, remove, update, list container registries", ctl_cmd_registry},
         {"config", "list or change the configuration file", ctl_cmd_config},
         {"version", "print the Controller version", ctl_cmd_version},
+        {"application", "add, update, remove, list, info applications", ctl_cmd_application},
+        {"flow", "legacy name of the application command", ctl_cmd_application},
     };
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.",

@@ -26,7 +26,7 @@ struct agent_fixture {
 
 static void sql(struct api_fixture *f, const char *text) {
     struct iof_diag d = {{0}};
-    if (ctl_db_exec(ctl_store_db(f->srv->store), text, NULL, 0, NULL, NULL, NULL, &d) != IOF_OK) {
+    if (ctl_db_exec(ctl_store_db(f->store), text, NULL, 0, NULL, NULL, NULL, &d) != IOF_OK) {
         fail_msg("SQL failed: %s: %s", text, d.msg);
     }
 }
@@ -107,7 +107,7 @@ static void test_provisioning(void **state) {
     json_t *rows = NULL;
     struct iof_diag d;
     assert_int_equal(
-        ctl_db_query_json(ctl_store_db(f->srv->store),
+        ctl_db_query_json(ctl_store_db(f->store),
                           "SELECT t.token_hash AS h, f.fog_type_id AS type"
                           " FROM fog_access_tokens t JOIN fogs f ON f.uuid = t.fog_uuid",
                           NULL,
@@ -158,14 +158,10 @@ static void test_config(void **state) {
     /* Every agent request records the Controller's receive time. */
     json_t *row = NULL;
     struct iof_diag d;
-    assert_int_equal(ctl_db_query_json_one(ctl_store_db(f->srv->store),
-                                           "SELECT last_active AS t FROM fogs",
-                                           NULL,
-                                           0,
-                                           NULL,
-                                           &row,
-                                           &d),
-                     IOF_OK);
+    assert_int_equal(
+        ctl_db_query_json_one(
+            ctl_store_db(f->store), "SELECT last_active AS t FROM fogs", NULL, 0, NULL, &row, &d),
+        IOF_OK);
     assert_true(json_integer_value(json_object_get(row, "t")) > iof_time_now_ms() - 10000);
     json_decref(row);
 }
@@ -294,7 +290,7 @@ static void test_long_poll_sees_only_committed(void **state) {
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
     wait_held(f, 1);
-    struct ctl_db *db = ctl_store_db(f->srv->store);
+    struct ctl_db *db = ctl_store_db(f->store);
     struct iof_diag d;
     assert_int_equal(ctl_db_begin(db, &d), IOF_OK);
     assert_int_equal(ctl_changes_raise(f->srv, FOG, CTL_FLAG_ROUTING, &d), IOF_OK);
@@ -376,7 +372,7 @@ static void test_status_and_liveness(void **state) {
     assert_int_equal(api_call(f, "PUT", "/api/v3/agent/status", a->token, report, NULL), 204);
     json_t *rows = NULL;
     struct iof_diag d;
-    assert_int_equal(ctl_db_query_json(ctl_store_db(f->srv->store),
+    assert_int_equal(ctl_db_query_json(ctl_store_db(f->store),
                                        "SELECT microservice_uuid AS id, status, percentage"
                                        " FROM microservice_statuses ORDER BY id",
                                        NULL,
@@ -390,7 +386,7 @@ static void test_status_and_liveness(void **state) {
     assert_true(json_real_value(json_object_get(json_array_get(rows, 0), "percentage")) == 42.5);
     json_decref(rows);
     json_t *node = NULL;
-    assert_int_equal(ctl_db_query_json_one(ctl_store_db(f->srv->store),
+    assert_int_equal(ctl_db_query_json_one(ctl_store_db(f->store),
                                            "SELECT daemon_status AS s, ip_address AS ip,"
                                            " processed_messages AS pm, is_ready_to_upgrade AS up"
                                            " FROM fogs WHERE uuid = '" FOG "'",
@@ -421,7 +417,7 @@ static void test_status_and_liveness(void **state) {
     assert_int_equal(ctl_liveness_check(f->srv, &changed, &d), IOF_OK);
     assert_int_equal(changed, 1);
     assert_int_equal(
-        ctl_db_query_json_one(ctl_store_db(f->srv->store),
+        ctl_db_query_json_one(ctl_store_db(f->store),
                               "SELECT f.daemon_status AS s, m.status AS ms FROM fogs f,"
                               " microservice_statuses m WHERE f.uuid = '" FOG "'",
                               NULL,

@@ -80,5 +80,9 @@ extern const struct ctl_route ctl_routes_router[];
 extern const size_t ctl_routes_router_count;
 extern const struct ctl_route ctl_routes_config[];
 extern const size_t ctl_routes_config_count;
+extern const struct ctl_route ctl_routes_application[];
+extern const size_t ctl_routes_application_count;
+extern const struct ctl_route ctl_routes_application_template[];
+extern const size_t ctl_routes_application_template_count;
 
 #endif
