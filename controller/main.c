@@ -10,6 +10,8 @@ int main(int argc, char **argv) {
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
         {"controller", "status, email-activation, fog-types, version", ctl_cmd_controller},
         {"version", "print the Controller version", ctl_cmd_version},
+        {"iofog", "edge nodes: add, update, remove, list, info, keys, commands", ctl_cmd_iofog},
+        {"tunnel", "open or close a node's SSH tunnel settings, list tunnels", ctl_cmd_tunnel},
     };
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.",
