@@ -62,5 +62,9 @@ extern const struct ctl_route ctl_routes_status[];
 extern const size_t ctl_routes_status_count;
 extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
+extern const struct ctl_route ctl_routes_iofog[];
+extern const size_t ctl_routes_iofog_count;
+extern const struct ctl_route ctl_routes_tunnel[];
+extern const size_t ctl_routes_tunnel_count;
 
 #endif
