@@ -13,5 +13,7 @@ iof_err ctl_cmd_catalog(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_registry(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_config(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_application(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_iofog(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_tunnel(int argc, char **argv, void *ctx);
 
 #endif

@@ -16,6 +16,8 @@ int main(int argc, char **argv) {
         {"version", "print the Controller version", ctl_cmd_version},
         {"application", "add, update, remove, list, info applications", ctl_cmd_application},
         {"flow", "legacy name of the application command", ctl_cmd_application},
+        {"iofog", "edge nodes: add, update, remove, list, info, keys, commands", ctl_cmd_iofog},
+        {"tunnel", "open or close a node's SSH tunnel settings, list tunnels", ctl_cmd_tunnel},
     };
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.",

@@ -74,6 +74,8 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_config, &ctl_routes_config_count},
         {ctl_routes_application, &ctl_routes_application_count},
         {ctl_routes_application_template, &ctl_routes_application_template_count},
+        {ctl_routes_iofog, &ctl_routes_iofog_count},
+        {ctl_routes_tunnel, &ctl_routes_tunnel_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);

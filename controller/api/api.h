@@ -84,5 +84,9 @@ extern const struct ctl_route ctl_routes_application[];
 extern const size_t ctl_routes_application_count;
 extern const struct ctl_route ctl_routes_application_template[];
 extern const size_t ctl_routes_application_template_count;
+extern const struct ctl_route ctl_routes_iofog[];
+extern const size_t ctl_routes_iofog_count;
+extern const struct ctl_route ctl_routes_tunnel[];
+extern const size_t ctl_routes_tunnel_count;
 
 #endif
