@@ -73,9 +73,70 @@ IOF_NODISCARD iof_err ctl_route_create(struct ctl_call *call,
                                        const char *from_name,
                                        const char *to_name);
 
+/* Creates a route between two microservices given by uuid (legacy POST /routes with
+ * sourceMicroserviceUuid/destMicroserviceUuid and POST /microservices/:uuid/routes/:receiverUuid):
+ * both must be the caller's and of the same application. name NULL: r-<from name>-<to name>. */
+IOF_NODISCARD iof_err ctl_route_create_uuids(struct ctl_call *call,
+                                             const char *name,
+                                             const char *src_uuid,
+                                             const char *dst_uuid);
+
+/* Deletes the route from src_uuid to dst_uuid. IOF_ENOENT when there is none. */
+IOF_NODISCARD iof_err ctl_route_delete_uuids(struct ctl_call *call,
+                                             const char *src_uuid,
+                                             const char *dst_uuid);
+
+/* Changes the route name of application_id (body: name, from, to, or sourceMicroserviceUuid,
+ * destMicroserviceUuid; absent keys unchanged). */
+IOF_NODISCARD iof_err ctl_route_update(struct ctl_call *call,
+                                       int64_t application_id,
+                                       const char *name,
+                                       const json_t *body);
+
 /* Deletes the route name of application_id. IOF_ENOENT when there is none. */
 IOF_NODISCARD iof_err ctl_route_delete(struct ctl_call *call,
                                        int64_t application_id,
                                        const char *name);
+
+/* ---- the per-microservice sub-resources of §3.8 (msvc_extra.c) ---- */
+
+/* Adds a port mapping {internal*, external*, protocol: tcp|udp}; sets rebuild. */
+IOF_NODISCARD iof_err ctl_msvc_port_add(struct ctl_call *call,
+                                        const char *uuid,
+                                        const json_t *body);
+
+/* Removes the mappings of internal port (only that protocol when protocol is not NULL).
+ * IOF_ENOENT when there is none. Sets rebuild. */
+IOF_NODISCARD iof_err ctl_msvc_port_remove(struct ctl_call *call,
+                                           const char *uuid,
+                                           int64_t internal,
+                                           const char *protocol);
+
+/* Adds a volume mapping {hostDestination*, containerDestination*, accessMode*, type}; its id goes
+ * to *id_out. Sets rebuild. */
+IOF_NODISCARD iof_err ctl_msvc_volume_add(struct ctl_call *call,
+                                          const char *uuid,
+                                          const json_t *body,
+                                          int64_t *id_out);
+
+/* Removes volume mapping id of the microservice. IOF_ENOENT when there is none. Sets rebuild. */
+IOF_NODISCARD iof_err ctl_msvc_volume_remove(struct ctl_call *call, const char *uuid, int64_t id);
+
+/* Lifecycle: "start", "stop" or "restart" (restart = run again with a rebuild of the container).
+ * Records the desired state, raises microserviceList+microserviceConfig on its node. */
+IOF_NODISCARD iof_err ctl_msvc_lifecycle(struct ctl_call *call,
+                                         const char *uuid,
+                                         const char *action);
+
+/* Turns strace on or off (diagnostics flag on its node). */
+IOF_NODISCARD iof_err ctl_msvc_strace_set(struct ctl_call *call, const char *uuid, bool enable);
+
+/* Asks the agent for an image snapshot (isImageSnapshot flag). IOF_EINVAL when not placed. */
+IOF_NODISCARD iof_err ctl_msvc_snapshot_request(struct ctl_call *call, const char *uuid);
+
+/* Like ctl_msvc_delete, recording withCleanup for the agent. */
+IOF_NODISCARD iof_err ctl_msvc_delete_ex(struct ctl_call *call,
+                                         const char *uuid,
+                                         bool with_cleanup);
 
 #endif

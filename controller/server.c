@@ -43,6 +43,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     } groups[] = {
         {ctl_routes_status, &ctl_routes_status_count},
         {ctl_routes_user, &ctl_routes_user_count},
+        {ctl_routes_diagnostics, &ctl_routes_diagnostics_count},
+        {ctl_routes_microservices, &ctl_routes_microservices_count},
+        {ctl_routes_routing, &ctl_routes_routing_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);

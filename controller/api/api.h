@@ -62,5 +62,11 @@ extern const struct ctl_route ctl_routes_status[];
 extern const size_t ctl_routes_status_count;
 extern const struct ctl_route ctl_routes_user[];
 extern const size_t ctl_routes_user_count;
+extern const struct ctl_route ctl_routes_microservices[];
+extern const size_t ctl_routes_microservices_count;
+extern const struct ctl_route ctl_routes_diagnostics[];
+extern const size_t ctl_routes_diagnostics_count;
+extern const struct ctl_route ctl_routes_routing[];
+extern const size_t ctl_routes_routing_count;
 
 #endif
