@@ -8,5 +8,6 @@ iof_err ctl_cmd_version(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_start(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_stop(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_controller(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx);
 
 #endif

@@ -9,6 +9,9 @@ int main(int argc, char **argv) {
         {"start", "run the Controller (--foreground to stay attached)", ctl_cmd_start},
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
         {"controller", "status, email-activation, fog-types, version", ctl_cmd_controller},
+        {"microservice",
+         "add, update, remove, list, info, routes, port/volume mappings",
+         ctl_cmd_microservice},
         {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",
