@@ -76,6 +76,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_application_template, &ctl_routes_application_template_count},
         {ctl_routes_iofog, &ctl_routes_iofog_count},
         {ctl_routes_tunnel, &ctl_routes_tunnel_count},
+        {ctl_routes_diagnostics, &ctl_routes_diagnostics_count},
+        {ctl_routes_microservices, &ctl_routes_microservices_count},
+        {ctl_routes_routing, &ctl_routes_routing_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);

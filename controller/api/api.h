@@ -88,5 +88,11 @@ extern const struct ctl_route ctl_routes_iofog[];
 extern const size_t ctl_routes_iofog_count;
 extern const struct ctl_route ctl_routes_tunnel[];
 extern const size_t ctl_routes_tunnel_count;
+extern const struct ctl_route ctl_routes_microservices[];
+extern const size_t ctl_routes_microservices_count;
+extern const struct ctl_route ctl_routes_diagnostics[];
+extern const size_t ctl_routes_diagnostics_count;
+extern const struct ctl_route ctl_routes_routing[];
+extern const size_t ctl_routes_routing_count;
 
 #endif

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,6 +75,7 @@ static inline int api_spawn(struct api_fixture *f) {
         (void)snprintf(port, sizeof port, "%u", (unsigned)f->port);
         pid_t pid = fork();
         if (pid == 0) {
+            (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
             execl(API_BINARY,
                   API_BINARY,
                   "start",

@@ -363,6 +363,8 @@ CREATE TABLE microservices (
     image_snapshot TEXT NOT NULL DEFAULT '',
     marked_for_delete INTEGER NOT NULL DEFAULT 0 CHECK (marked_for_delete IN (0, 1)),
     delete_with_cleanup INTEGER NOT NULL DEFAULT 0 CHECK (delete_with_cleanup IN (0, 1)),
+    -- what the user asked for with /start and /stop (the agent runs or stops the container)
+    desired_state TEXT NOT NULL DEFAULT 'RUNNING' CHECK (desired_state IN ('RUNNING', 'STOPPED')),
     catalog_item_id INTEGER REFERENCES catalog_items (id) ON DELETE CASCADE,
     registry_id INTEGER NOT NULL DEFAULT 1 REFERENCES registries (id) ON DELETE RESTRICT,
     fog_uuid TEXT REFERENCES fogs (uuid) ON DELETE CASCADE,
