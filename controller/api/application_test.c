@@ -136,7 +136,7 @@ static void test_validation_and_duplicates(void **state) {
     st = api_call(f, "PATCH", "/api/v3/application/ghost", tok, "{}", &a);
     expect_error(st, a, 404, "NotFoundError", "Invalid application id 'ghost'");
     assert_true(app_id(f, tok, "other") > 0);
-    /* A microservices list is refused until the microservice service is linked in: 501, and the
+    /* A microservice that cannot be created (no image, no node) fails the whole deployment: the
      * application is not left behind. */
     st = api_call(f,
                   "POST",
@@ -144,7 +144,8 @@ static void test_validation_and_duplicates(void **state) {
                   tok,
                   "{\"name\":\"with-ms\",\"microservices\":[{\"name\":\"m\"}]}",
                   &a);
-    expect_error(st, a, 501, "NotImplementedError", NULL);
+    assert_int_equal(st, 400);
+    json_decref(a);
     assert_int_equal(api_call(f, "GET", "/api/v3/application/with-ms", tok, NULL, NULL), 404);
 }
 
@@ -317,8 +318,7 @@ static void test_children_flags_and_delete(void **state) {
     assert_int_equal(api_call(f, "GET", "/api/v3/application/live", tok, NULL, NULL), 404);
     assert_int_equal(app_id(f, tok, "live2"), id);
 
-    /* PUT with metadata only; a PUT that asks to reconcile microservices answers 501 while the
-     * microservice service is not linked in, and changes nothing. */
+    /* PUT with metadata only. */
     assert_int_equal(api_call(f,
                               "PUT",
                               "/api/v3/application/live2",
@@ -329,9 +329,6 @@ static void test_children_flags_and_delete(void **state) {
     assert_int_equal(api_flags(f, FOG_A), FLAGS_APP);
     api_flags_clear(f, FOG_A);
     api_flags_clear(f, FOG_B);
-    long st = api_call(f, "PUT", "/api/v3/application/live2", tok, "{\"microservices\":[]}", &a);
-    expect_error(st, a, 501, "NotImplementedError", NULL);
-    assert_int_equal(api_flags(f, FOG_A), 0);
 
     /* DELETE removes the app, its microservices and routes in one go and tells the nodes. */
     assert_int_equal(api_call(f, "DELETE", "/api/v3/application/live2", tok, NULL, NULL), 204);
@@ -344,6 +341,82 @@ static void test_children_flags_and_delete(void **state) {
     assert_int_equal(api_count(f, "SELECT count(*) AS n FROM fogs", NULL, 0), 3);
     assert_int_equal(api_call(f, "GET", "/api/v3/application/live2", tok, NULL, NULL), 404);
     assert_int_equal(api_call(f, "DELETE", "/api/v3/application/live2", tok, NULL, NULL), 404);
+}
+
+/* POST /application with microservices and routes creates them all; PUT reconciles by name
+ * (removes, updates, adds microservices and routes) and tells the nodes. */
+static void test_deploy_and_reconcile(void **state) {
+    struct api_fixture *f = *state;
+    char tok[65];
+    assert_int_equal(api_user(f, "dora@example.com", tok), 0);
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(FOG_A)};
+    assert_int_equal(api_sql(f,
+                             "INSERT INTO fogs (uuid, name, user_id, fog_type_id) VALUES"
+                             " (?, 'edge-1', 1, 1)",
+                             p,
+                             1),
+                     0);
+    const char *app = "{\"name\":\"demo\",\"isActivated\":true,\"microservices\":["
+                      "{\"name\":\"sensor\",\"agentName\":\"edge-1\",\"config\":\"{\\\"f\\\":1}\","
+                      "\"images\":[{\"containerImage\":\"demo/sensor\",\"fogTypeId\":1}]},"
+                      "{\"name\":\"viewer\",\"agentName\":\"edge-1\","
+                      "\"images\":[{\"containerImage\":\"demo/viewer\",\"fogTypeId\":1}]}],"
+                      "\"routes\":[{\"from\":\"sensor\",\"to\":\"viewer\"}]}";
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "POST", "/api/v3/application", tok, app, &a), 201);
+    json_decref(a);
+    assert_int_equal(api_flags(f, FOG_A) & FLAGS_APP, FLAGS_APP);
+    api_flags_clear(f, FOG_A);
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/demo", tok, NULL, &a), 200);
+    json_t *ms = json_object_get(a, "microservices");
+    assert_int_equal(json_array_size(ms), 2);
+    json_t *routes = json_object_get(a, "routes");
+    assert_int_equal(json_array_size(routes), 1);
+    assert_string_equal(jstr(json_array_get(routes, 0), "name"), "r-sensor-viewer");
+    assert_string_equal(jstr(json_array_get(routes, 0), "from"), "sensor");
+    json_decref(a);
+
+    /* Reconcile: viewer goes, logger comes, sensor's config changes, the route goes with viewer
+     * and a new one to logger is made. */
+    const char *desired =
+        "{\"microservices\":["
+        "{\"name\":\"sensor\",\"agentName\":\"edge-1\",\"config\":\"{\\\"f\\\":2}\","
+        "\"images\":[{\"containerImage\":\"demo/sensor\",\"fogTypeId\":1}]},"
+        "{\"name\":\"logger\",\"agentName\":\"edge-1\","
+        "\"images\":[{\"containerImage\":\"demo/logger\",\"fogTypeId\":1}]}],"
+        "\"routes\":[{\"name\":\"to-log\",\"from\":\"sensor\",\"to\":\"logger\"}]}";
+    assert_int_equal(api_call(f, "PUT", "/api/v3/application/demo", tok, desired, NULL), 204);
+    assert_int_equal(api_flags(f, FOG_A) & FLAGS_APP, FLAGS_APP);
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/demo", tok, NULL, &a), 200);
+    ms = json_object_get(a, "microservices");
+    assert_int_equal(json_array_size(ms), 2);
+    bool saw_sensor = false, saw_logger = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(ms, i, m) {
+        if (strcmp(jstr(m, "name"), "sensor") == 0) {
+            saw_sensor = true;
+            assert_string_equal(jstr(m, "config"), "{\"f\":2}");
+        }
+        saw_logger = saw_logger || strcmp(jstr(m, "name"), "logger") == 0;
+        assert_string_not_equal(jstr(m, "name"), "viewer");
+    }
+    assert_true(saw_sensor && saw_logger);
+    routes = json_object_get(a, "routes");
+    assert_int_equal(json_array_size(routes), 1);
+    assert_string_equal(jstr(json_array_get(routes, 0), "name"), "to-log");
+    assert_string_equal(jstr(json_array_get(routes, 0), "to"), "logger");
+    json_decref(a);
+
+    /* A reconcile that fails half-way (unknown node for a new microservice) changes nothing. */
+    const char *bad = "{\"microservices\":[{\"name\":\"ghost\",\"agentName\":\"nowhere\","
+                      "\"images\":[{\"containerImage\":\"x\",\"fogTypeId\":1}]}]}";
+    long st = api_call(f, "PUT", "/api/v3/application/demo", tok, bad, &a);
+    assert_true(st == 400 || st == 404);
+    json_decref(a);
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/demo", tok, NULL, &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a, "microservices")), 2);
+    json_decref(a);
 }
 
 static void test_flows(void **state) {
@@ -527,6 +600,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_validation_and_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_children_flags_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_and_reconcile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yaml_upload, setup, teardown),
         cmocka_unit_test(test_yaml_mapping),
