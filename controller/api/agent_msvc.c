@@ -1,6 +1,8 @@
 /* GET /api/v3/agent/microservices and /microservices/:uuid: the agent's view of the microservices
  * placed on its node (controller.md §4.3). Only microservices of activated applications that have
- * an image for the node's fog type are sent; `rebuild` is cleared on those sent. The children
+ * an image for the node's fog type are sent; `rebuild` is cleared on those sent. A microservice
+ * stopped with PATCH /microservices/:uuid/stop is left out, so every agent, classic ones
+ * included, stops its container; /start brings it back. The children
  * (ports, volumes, env, cmd, extra hosts, routes) are read with one query per table for the whole
  * node and attached in memory, so the number of queries does not grow with the microservices. */
 #include "controller/api/agent_api.h"
@@ -23,7 +25,8 @@ static const char SQL_MAIN[] =
     " AS \"isConsumer:bool\""
     " FROM microservices m JOIN fogs f ON f.uuid = m.fog_uuid"
     " JOIN applications a ON a.id = m.application_id AND a.is_activated = 1"
-    " WHERE m.fog_uuid = ?1 AND (?2 IS NULL OR m.uuid = ?2) ORDER BY m.created_at, m.uuid)"
+    " WHERE m.fog_uuid = ?1 AND m.desired_state = 'RUNNING'"
+    " AND (?2 IS NULL OR m.uuid = ?2) ORDER BY m.created_at, m.uuid)"
     " WHERE imageId IS NOT NULL";
 
 static const struct {

@@ -1,0 +1,219 @@
+/* The agent-facing API played end to end against the real binary: a node made with the user API,
+ * its provisioning key from the user API, the agent's view of a deployed microservice, status
+ * reports visible in the user API, stop/start reflected in the agent's view, and a long-poll
+ * answered when `iofog-controller microservice update --microservice-id ... --config ...` runs. */
+#include "controller/cli_testutil.h"
+
+#include "common/clock.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+struct e2e {
+    struct api_fixture *f;
+    char user[65];
+    char node[64];
+    char agent[64];
+    char msvc[64];
+};
+
+static int setup(void **state) {
+    struct e2e *e = calloc(1, sizeof *e);
+    e->f = api_start();
+    if (e->f == NULL || api_user(e->f, "edge-ops@example.com", e->user) != 0) {
+        return -1;
+    }
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct e2e *e = *state;
+    api_stop(e->f);
+    free(e);
+    return 0;
+}
+
+/* Node and provisioning through the user API, then an application with one microservice. */
+static void provision_and_deploy(struct e2e *e) {
+    struct api_fixture *f = e->f;
+    json_t *a = NULL;
+    assert_int_equal(
+        api_call(f, "POST", "/api/v3/iofog", e->user, "{\"name\":\"edge-1\",\"fogType\":1}", &a),
+        201);
+    (void)snprintf(e->node, sizeof e->node, "%s", jstr(a, "uuid"));
+    json_decref(a);
+    assert_int_equal(
+        api_callf(f, "GET", e->user, NULL, &a, "/api/v3/iofog/%s/provisioning-key", e->node), 201);
+    char body[128];
+    (void)snprintf(body, sizeof body, "{\"key\":\"%s\",\"type\":1}", jstr(a, "key"));
+    json_decref(a);
+    assert_int_equal(api_call(f, "POST", "/api/v3/agent/provision", NULL, body, &a), 200);
+    assert_string_equal(jstr(a, "uuid"), e->node);
+    (void)snprintf(e->agent, sizeof e->agent, "%s", jstr(a, "token"));
+    json_decref(a);
+    /* A provisioning key works once. */
+    assert_int_equal(api_call(f, "POST", "/api/v3/agent/provision", NULL, body, NULL), 404);
+
+    assert_int_equal(
+        api_call(f,
+                 "POST",
+                 "/api/v3/application",
+                 e->user,
+                 "{\"name\":\"demo\",\"isActivated\":true,\"microservices\":[{\"name\":\"sensor\","
+                 "\"agentName\":\"edge-1\",\"config\":\"{\\\"frequency\\\":1000}\","
+                 "\"images\":[{\"containerImage\":\"demo/sensor:1\",\"fogTypeId\":1}]}]}",
+                 NULL),
+        201);
+    assert_int_equal(
+        api_call(f, "GET", "/api/v3/microservices?application=demo", e->user, NULL, &a), 200);
+    json_t *m = json_array_get(json_object_get(a, "microservices"), 0);
+    (void)snprintf(e->msvc, sizeof e->msvc, "%s", jstr(m, "uuid"));
+    json_decref(a);
+    assert_int_equal(strlen(e->msvc), 32);
+}
+
+static void test_agent_view_status_and_lifecycle(void **state) {
+    struct e2e *e = *state;
+    struct api_fixture *f = e->f;
+    provision_and_deploy(e);
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/microservices", e->agent, NULL, &a), 200);
+    json_t *list = json_object_get(a, "microservices");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(jstr(json_array_get(list, 0), "imageId"), "demo/sensor:1");
+    assert_string_equal(jstr(json_array_get(list, 0), "config"), "{\"frequency\":1000}");
+    json_decref(a);
+
+    char report[1024];
+    (void)snprintf(
+        report,
+        sizeof report,
+        "{\"daemonStatus\":\"RUNNING\",\"cpuUsage\":3.5,\"memoryUsage\":64,"
+        "\"microserviceStatus\":\"[{\\\"id\\\":\\\"%s\\\",\\\"status\\\":\\\"PULLING\\\","
+        "\\\"percentage\\\":37,\\\"containerId\\\":\\\"\\\",\\\"errorMessage\\\":"
+        "\\\"slow registry\\\"}]\"}",
+        e->msvc);
+    assert_int_equal(api_call(f, "PUT", "/api/v3/agent/status", e->agent, report, NULL), 204);
+    assert_int_equal(api_callf(f, "GET", e->user, NULL, &a, "/api/v3/microservices/%s", e->msvc),
+                     200);
+    json_t *status = json_object_get(a, "status");
+    assert_string_equal(jstr(status, "status"), "PULLING");
+    assert_true(json_number_value(json_object_get(status, "percentage")) == 37);
+    assert_string_equal(jstr(status, "errorMessage"), "slow registry");
+    json_decref(a);
+    assert_int_equal(api_callf(f, "GET", e->user, NULL, &a, "/api/v3/iofog/%s", e->node), 200);
+    assert_string_equal(jstr(a, "daemonStatus"), "RUNNING");
+    json_decref(a);
+
+    /* Stop: the agent no longer gets the microservice; start: it is back. */
+    assert_int_equal(
+        api_callf(f, "PATCH", e->user, NULL, NULL, "/api/v3/microservices/%s/stop", e->msvc), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/microservices", e->agent, NULL, &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a, "microservices")), 0);
+    json_decref(a);
+    assert_int_equal(
+        api_callf(f, "PATCH", e->user, NULL, NULL, "/api/v3/microservices/%s/start", e->msvc), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/microservices", e->agent, NULL, &a), 200);
+    assert_int_equal(json_array_size(json_object_get(a, "microservices")), 1);
+    json_decref(a);
+
+    /* Deprovisioned: the token is refused. */
+    assert_int_equal(api_call(f, "POST", "/api/v3/agent/deprovision", e->agent, "{}", NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", e->agent, NULL, NULL), 401);
+}
+
+struct poll {
+    struct api_fixture *f;
+    const char *token;
+    long status;
+    json_t *answer;
+    int64_t done_ms;
+};
+
+static void *poll_main(void *arg) {
+    struct poll *p = arg;
+    struct iof_http_client_opts opts = {.timeout_ms = 40000, .connect_timeout_ms = 2000};
+    struct iof_http_client *c = NULL;
+    if (iof_http_client_new(&opts, &c) != IOF_OK) {
+        p->status = -1;
+        return NULL;
+    }
+    char url[256], auth[100];
+    (void)snprintf(url,
+                   sizeof url,
+                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=30",
+                   (unsigned)p->f->port);
+    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
+    const char *headers[] = {auth, NULL};
+    struct iof_diag d;
+    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
+        IOF_OK) {
+        p->status = -1;
+    }
+    p->done_ms = iof_time_mono_ms();
+    iof_http_client_free(c);
+    return NULL;
+}
+
+static void test_cli_update_wakes_long_poll(void **state) {
+    struct e2e *e = *state;
+    struct api_fixture *f = e->f;
+    provision_and_deploy(e);
+    /* Acknowledge what deployment raised, so the poll has to wait. */
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", e->agent, NULL, &a), 200);
+    char ack[64];
+    (void)snprintf(ack, sizeof ack, "{\"lastUpdated\":\"%s\"}", jstr(a, "lastUpdated"));
+    json_decref(a);
+    assert_int_equal(api_call(f, "PATCH", "/api/v3/agent/config/changes", e->agent, ack, NULL),
+                     200);
+
+    struct poll p = {.f = f, .token = e->agent};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+    nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
+    assert_int_equal(p.done_ms, 0); /* held */
+    char out[4096];
+    int64_t cli_start = iof_time_mono_ms();
+    assert_int_equal(cli_run(f,
+                             true,
+                             out,
+                             sizeof out,
+                             "microservice",
+                             "update",
+                             "--microservice-id",
+                             e->msvc,
+                             "--config",
+                             "{\"myCustomValue\": true, \"someSecretKey\": \"private-value\"}",
+                             NULL),
+                     0);
+    int64_t cli_end = iof_time_mono_ms();
+    pthread_join(t, NULL);
+    assert_int_equal(p.status, 200);
+    assert_true(json_is_true(json_object_get(p.answer, "microserviceConfig")));
+    json_decref(p.answer);
+    print_message("long-poll answered %lld ms after the CLI started (CLI ran %lld ms)\n",
+                  (long long)(p.done_ms - cli_start),
+                  (long long)(cli_end - cli_start));
+    /* The change is committed before the CLI gets its answer, and wakes the poll at once. */
+    assert_true(p.done_ms - cli_end <= 100);
+
+    assert_int_equal(
+        api_callf(f, "GET", e->agent, NULL, &a, "/api/v3/agent/microservices/%s", e->msvc), 200);
+    assert_non_null(strstr(jstr(json_object_get(a, "microservice"), "config"), "private-value"));
+    json_decref(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_agent_view_status_and_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_update_wakes_long_poll, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
