@@ -2,6 +2,7 @@
  * §7.1), plus the helpers the other service files share (msvc_internal.h). */
 #include "controller/msvc_internal.h"
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -681,143 +682,167 @@ iof_err ctl_msvc_check_ports(struct ctl_call *call, const char *uuid) {
     return err;
 }
 
-/* ---- GET shape ---- */
+/* ---- GET shape ----
+ * A set of microservices is loaded with a fixed number of queries whatever its size: one for the
+ * rows, one per child table (joined to the same selection), children attached in memory. */
 
-static iof_err add_rows(struct ctl_call *call,
-                        json_t *obj,
-                        const char *key,
-                        const char *sql,
-                        const char *uuid,
-                        size_t n_uuid,
-                        const char *flatten) {
-    const struct ctl_db_value p[] = {CTL_DB_TEXT(uuid), CTL_DB_TEXT(uuid)};
-    json_t *rows = NULL;
-    iof_err err = ctl_db_query_json(db_of(call), sql, p, n_uuid, &rows, call->d);
+/* The selection is "FROM microservices m LEFT JOIN applications a ... WHERE <where>"; every
+ * query below repeats it with the same parameters. */
+#define MSVC_FROM " FROM microservices m LEFT JOIN applications a ON a.id = m.application_id"
+
+static const char MSVC_COLUMNS[] =
+    "SELECT m.uuid, m.name, m.config, m.root_host_access AS \"rootHostAccess:bool\","
+    " m.log_size AS logSize, m.marked_for_delete AS \"delete:bool\","
+    " m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS catalogItemId,"
+    " m.registry_id AS registryId, m.fog_uuid AS iofogUuid, m.user_id AS userId,"
+    " m.application_id AS applicationId, m.application_id AS flowId, a.name AS application,"
+    " m.desired_state AS desiredState" MSVC_FROM;
+
+static const struct {
+    const char *key;
+    const char *select; /* columns, "uuid" first; the child table joined to the selection */
+    const char *order;
+    const char *flatten; /* single column kept as the array item, or NULL for objects */
+} msvc_children[] = {
+    {"ports",
+     "SELECT c.microservice_uuid AS uuid, c.port_internal AS internal,"
+     " c.port_external AS external, c.protocol" MSVC_FROM
+     " JOIN microservice_ports c ON c.microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     NULL},
+    {"volumeMappings",
+     "SELECT c.microservice_uuid AS uuid, c.id, c.host_destination AS hostDestination,"
+     " c.container_destination AS containerDestination, c.access_mode AS accessMode,"
+     " c.type" MSVC_FROM " JOIN volume_mappings c ON c.microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     NULL},
+    {"routes",
+     "SELECT c.source_microservice_uuid AS uuid, c.dest_microservice_uuid AS d" MSVC_FROM
+     " JOIN routings c ON c.source_microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     "d"},
+    {"env",
+     "SELECT c.microservice_uuid AS uuid, c.key, c.value" MSVC_FROM
+     " JOIN microservice_envs c ON c.microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     NULL},
+    {"cmd",
+     "SELECT c.microservice_uuid AS uuid, c.cmd" MSVC_FROM
+     " JOIN microservice_args c ON c.microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     "cmd"},
+    {"extraHosts",
+     "SELECT c.microservice_uuid AS uuid, c.name, c.template AS address, c.value" MSVC_FROM
+     " JOIN microservice_extra_hosts c ON c.microservice_uuid = m.uuid",
+     " ORDER BY c.id",
+     NULL},
+    {"images",
+     "SELECT m.uuid AS uuid, c.container_image AS containerImage, c.fog_type_id AS "
+     "fogTypeId" MSVC_FROM " JOIN catalog_item_images c ON c.microservice_uuid = m.uuid"
+     " OR c.catalog_item_id = m.catalog_item_id",
+     " ORDER BY c.fog_type_id",
+     NULL},
+};
+
+static const char MSVC_STATUS[] =
+    "SELECT c.microservice_uuid AS uuid, c.status, c.operating_duration AS operatingDuration,"
+    " c.start_time AS startTime, c.cpu_usage AS cpuUsage, c.memory_usage AS memoryUsage,"
+    " c.container_id AS containerId, c.percentage, c.error_message AS errorMessage" MSVC_FROM
+    " JOIN microservice_statuses c ON c.microservice_uuid = m.uuid";
+
+static iof_err select_rows(struct ctl_call *call,
+                           const char *head,
+                           const char *where,
+                           const char *order,
+                           const struct ctl_db_value *p,
+                           size_t n,
+                           json_t **rows) {
+    struct iof_buf sql;
+    iof_buf_init(&sql, 8192);
+    iof_err err = iof_buf_printf(&sql, "%s WHERE %s%s", head, where, order);
+    if (err == IOF_OK) {
+        err = ctl_db_query_json(db_of(call), (const char *)sql.data, p, n, rows, call->d);
+    } else {
+        err = iof_fail(call->d, IOF_EINTERNAL, "query too long");
+    }
+    iof_buf_free(&sql);
+    return err;
+}
+
+/* The GET shapes of the microservices matching where/p (no ownership check), in order. */
+static iof_err msvc_json_many(struct ctl_call *call,
+                              const char *where,
+                              const char *order,
+                              const struct ctl_db_value *p,
+                              size_t n,
+                              json_t **out) {
+    json_t *list = NULL;
+    iof_err err = select_rows(call, MSVC_COLUMNS, where, order, p, n, &list);
     if (err != IOF_OK) {
         return err;
     }
-    if (flatten != NULL) {
-        json_t *flat = json_array();
-        size_t i;
+    json_t *by_uuid = json_object();
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) {
+        for (size_t c = 0; c < sizeof msvc_children / sizeof msvc_children[0]; c++) {
+            json_object_set_new(m, msvc_children[c].key, json_array());
+        }
+        json_object_set_new(m, "status", json_pack("{s:s}", "status", "QUEUED"));
+        json_object_set(by_uuid, json_string_value(json_object_get(m, "uuid")), m);
+    }
+    for (size_t c = 0; err == IOF_OK && c <= sizeof msvc_children / sizeof msvc_children[0]; c++) {
+        bool status = c == sizeof msvc_children / sizeof msvc_children[0];
+        json_t *rows = NULL;
+        err = select_rows(call,
+                          status ? MSVC_STATUS : msvc_children[c].select,
+                          where,
+                          status ? "" : msvc_children[c].order,
+                          p,
+                          n,
+                          &rows);
         json_t *row;
         json_array_foreach(rows, i, row) {
-            (void)json_array_append(flat, json_object_get(row, flatten));
+            json_t *owner =
+                json_object_get(by_uuid, json_string_value(json_object_get(row, "uuid")));
+            if (owner == NULL) {
+                continue;
+            }
+            json_object_del(row, "uuid");
+            if (status) {
+                json_object_set(owner, "status", row);
+            } else if (msvc_children[c].flatten != NULL) {
+                json_array_append(json_object_get(owner, msvc_children[c].key),
+                                  json_object_get(row, msvc_children[c].flatten));
+            } else {
+                json_array_append(json_object_get(owner, msvc_children[c].key), row);
+            }
         }
         json_decref(rows);
-        rows = flat;
     }
-    if (rows == NULL || json_object_set_new(obj, key, rows) != 0) {
-        return iof_fail(call->d, IOF_ENOMEM, "out of memory");
+    json_decref(by_uuid);
+    if (err != IOF_OK) {
+        json_decref(list);
+        return err;
     }
+    *out = list;
     return IOF_OK;
 }
 
 /* The GET shape of a microservice known to exist (no ownership check). */
 static iof_err msvc_json(struct ctl_call *call, const char *uuid, json_t **out) {
     const struct ctl_db_value p[] = {CTL_DB_TEXT(uuid)};
-    json_t *obj = NULL;
-    iof_err err = ctl_db_query_json_one(
-        db_of(call),
-        "SELECT m.uuid, m.name, m.config, m.root_host_access AS \"rootHostAccess:bool\","
-        " m.log_size AS logSize, m.marked_for_delete AS \"delete:bool\","
-        " m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS catalogItemId,"
-        " m.registry_id AS registryId, m.fog_uuid AS iofogUuid, m.user_id AS userId,"
-        " m.application_id AS applicationId, m.application_id AS flowId, a.name AS application,"
-        " m.desired_state AS desiredState"
-        " FROM microservices m LEFT JOIN applications a ON a.id = m.application_id"
-        " WHERE m.uuid = ?",
-        p,
-        1,
-        "Invalid microservice UUID",
-        &obj,
-        call->d);
+    json_t *list = NULL;
+    iof_err err = msvc_json_many(call, "m.uuid = ?", "", p, 1, &list);
     if (err != IOF_OK) {
         return err;
     }
-    json_t *status = NULL;
-    if ((err = add_rows(call,
-                        obj,
-                        "ports",
-                        "SELECT port_internal AS internal, port_external AS external, protocol"
-                        " FROM microservice_ports WHERE microservice_uuid = ? ORDER BY id",
-                        uuid,
-                        1,
-                        NULL)) ||
-        (err = add_rows(call,
-                        obj,
-                        "volumeMappings",
-                        "SELECT id, host_destination AS hostDestination,"
-                        " container_destination AS containerDestination, access_mode AS"
-                        " accessMode, type FROM volume_mappings WHERE microservice_uuid = ?"
-                        " ORDER BY id",
-                        uuid,
-                        1,
-                        NULL)) ||
-        (err = add_rows(call,
-                        obj,
-                        "routes",
-                        "SELECT dest_microservice_uuid AS d FROM routings"
-                        " WHERE source_microservice_uuid = ? ORDER BY id",
-                        uuid,
-                        1,
-                        "d")) ||
-        (err = add_rows(call,
-                        obj,
-                        "env",
-                        "SELECT key, value FROM microservice_envs WHERE microservice_uuid = ?"
-                        " ORDER BY id",
-                        uuid,
-                        1,
-                        NULL)) ||
-        (err = add_rows(call,
-                        obj,
-                        "cmd",
-                        "SELECT cmd FROM microservice_args WHERE microservice_uuid = ? ORDER BY id",
-                        uuid,
-                        1,
-                        "cmd")) ||
-        (err = add_rows(call,
-                        obj,
-                        "extraHosts",
-                        "SELECT name, template AS address, value FROM microservice_extra_hosts"
-                        " WHERE microservice_uuid = ? ORDER BY id",
-                        uuid,
-                        1,
-                        NULL)) ||
-        (err = add_rows(call,
-                        obj,
-                        "images",
-                        "SELECT container_image AS containerImage, fog_type_id AS fogTypeId"
-                        " FROM catalog_item_images WHERE microservice_uuid = ? OR catalog_item_id"
-                        " = (SELECT catalog_item_id FROM microservices WHERE uuid = ?)"
-                        " ORDER BY fog_type_id",
-                        uuid,
-                        2,
-                        NULL))) {
-        json_decref(obj);
-        return err;
+    json_t *one = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    if (one == NULL) {
+        return iof_fail(call->d, IOF_ENOENT, "Invalid microservice UUID");
     }
-    if ((err = ctl_db_query_json_one(
-             db_of(call),
-             "SELECT status, operating_duration AS operatingDuration, start_time AS startTime,"
-             " cpu_usage AS cpuUsage, memory_usage AS memoryUsage, container_id AS containerId,"
-             " percentage, error_message AS errorMessage FROM microservice_statuses"
-             " WHERE microservice_uuid = ?",
-             p,
-             1,
-             "no status",
-             &status,
-             call->d)) == IOF_ENOENT) {
-        status = json_pack("{s:s}", "status", "QUEUED");
-    } else if (err != IOF_OK) {
-        json_decref(obj);
-        return err;
-    }
-    if (json_object_set_new(obj, "status", status) != 0) {
-        json_decref(obj);
-        return iof_fail(call->d, IOF_ENOMEM, "out of memory");
-    }
-    *out = obj;
+    *out = one;
     return IOF_OK;
 }
 
@@ -836,41 +861,14 @@ iof_err ctl_msvc_list_json(struct ctl_call *call, int64_t application_id, json_t
                                      CTL_DB_INT(call->user_id),
                                      CTL_DB_INT(application_id),
                                      CTL_DB_INT(application_id)};
-    json_t *rows = NULL;
-    iof_err err = ctl_db_query_json(db_of(call),
-                                    "SELECT m.uuid FROM microservices m"
-                                    " JOIN applications a ON a.id = m.application_id"
-                                    " WHERE m.marked_for_delete = 0 AND (? = 1 OR m.user_id = ?)"
-                                    " AND (? = 0 OR m.application_id = ?)"
-                                    " ORDER BY a.name, m.name",
-                                    p,
-                                    4,
-                                    &rows,
-                                    call->d);
-    if (err != IOF_OK) {
-        return err;
-    }
-    json_t *list = json_array();
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        json_t *m = NULL;
-        if (list == NULL) {
-            err = iof_fail(call->d, IOF_ENOMEM, "out of memory");
-        }
-        if (err == IOF_OK &&
-            (err = msvc_json(call, json_string_value(json_object_get(row, "uuid")), &m)) ==
-                IOF_OK) {
-            (void)json_array_append_new(list, m);
-        }
-    }
-    json_decref(rows);
-    if (err != IOF_OK) {
-        json_decref(list);
-        return err;
-    }
-    *out = list;
-    return IOF_OK;
+    return msvc_json_many(
+        call,
+        "a.id IS NOT NULL AND m.marked_for_delete = 0 AND (? = 1 OR m.user_id = ?)"
+        " AND (? = 0 OR m.application_id = ?)",
+        " ORDER BY a.name, m.name",
+        p,
+        4,
+        out);
 }
 
 /* ---- create ---- */
