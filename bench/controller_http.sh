@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Controller HTTP benchmark (not a test): requests/s and latency of GET /api/v3/status and of
+# GET /api/v3/microservices?application=<app> with 100 microservices, under wrk on loopback, and
+# the server's memory idle and under load (RSS, PSS and private dirty from /proc/<pid>).
+# Usage: bench/controller_http.sh [--build DIR] [--seconds N] [--connections N]
+# Prints a Markdown table. Targets (issue "Controller REST API"): idle RSS <= 16 MB,
+# >= 30,000 requests/s for /status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build/release
+seconds=10
+conns=64
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --connections) conns=$2; shift 2 ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown option: $1" >&2; exit 2 ;;
+    esac
+done
+command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)" >&2; exit 1; }
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
+bin="$build/controller/iofog-controller"
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" start --foreground --bind 127.0.0.1 --port "$port" --data-dir "$dir" --log-level error &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+url="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -sf "$url/api/v3/status" >/dev/null && break; sleep 0.1; done
+
+mem() { # RSS PSS PrivateDirty in MB
+    awk '/^Rss:/{r=$2} /^Pss:/{p=$2} /^Private_Dirty:/{d=$2} END{printf "%.1f %.1f %.1f\n", r/1024, p/1024, d/1024}' \
+        "/proc/$pid/smaps_rollup"
+}
+sleep 1
+read -r idle_rss idle_pss idle_pd <<<"$(mem)"
+
+# Fixture: a user, a node, an application with 100 microservices (through the API, admin credential).
+admin=$(cat "$dir/admin-token")
+api() { curl -sf -X "$1" "$url$2" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
+api POST /api/v3/user/signup '{"firstName":"Bench","lastName":"Mark","email":"bench@example.com","password":"password1"}' >/dev/null
+api POST /api/v3/iofog '{"name":"bench-node","fogType":1}' >/dev/null
+api POST /api/v3/application '{"name":"bench","isActivated":true}' >/dev/null
+for i in $(seq 1 100); do
+    api POST /api/v3/microservices "{\"name\":\"m$i\",\"application\":\"bench\",\"agentName\":\"bench-node\",\"config\":\"{}\",\"images\":[{\"containerImage\":\"bench/m:$i\",\"fogTypeId\":1}]}" >/dev/null
+done
+token=$(curl -sf -X POST "$url/api/v3/user/login" -d '{"email":"bench@example.com","password":"password1"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
+count=$(curl -sf "$url/api/v3/microservices?application=bench" -H "Authorization: $token" \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["microservices"]))')
+
+run() { # path -> "req/s p50 p99"
+    wrk -t2 -c"$conns" -d"${seconds}s" --latency -H "Authorization: $token" "$url$1" 2>&1 | awk '
+        /Requests\/sec/ {rps=$2}
+        /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+        END {print rps, p50, p99}'
+}
+read -r s_rps s_p50 s_p99 <<<"$(run /api/v3/status)"
+(sleep $((seconds / 2)); mem > "$dir/mem-load") &
+sampler=$!
+read -r m_rps m_p50 m_p99 <<<"$(run "/api/v3/microservices?application=bench")"
+wait "$sampler"
+read -r load_rss load_pss load_pd <"$dir/mem-load"
+
+echo "| figure | value | target |"
+echo "|---|---|---|"
+echo "| GET /api/v3/status | $s_rps req/s, p50 $s_p50, p99 $s_p99 | >= 30,000 req/s |"
+echo "| GET /api/v3/microservices?application=bench ($count microservices) | $m_rps req/s, p50 $m_p50, p99 $m_p99 | - |"
+echo "| memory idle (RSS / PSS / private dirty) | $idle_rss / $idle_pss / $idle_pd MB | RSS <= 16 MB |"
+echo "| memory under load (RSS / PSS / private dirty) | $load_rss / $load_pss / $load_pd MB | - |"
+echo
+echo "wrk -t2 -c$conns -d${seconds}s on 127.0.0.1, $(nproc) cores, $(date -u +%Y-%m-%d)"
