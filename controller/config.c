@@ -27,6 +27,7 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     cfg->log_level = IOF_LOG_INFO;
     cfg->http_threads = 2;
     cfg->user_token_ttl_s = 3600;
+    cfg->user_token_max_lifetime_s = 7 * 24 * 3600;
     (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
     cfg->liveness_interval_ms = 2000;
 }
@@ -71,7 +72,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         return iof_fail(d, IOF_EINVAL, "%s: %s", path, jd.msg);
     }
     iof_err err = IOF_OK;
-    int64_t port = 0, threads = 0, ttl = 0, live = 0;
+    int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
@@ -80,7 +81,9 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_string(j, "bind", IOF_JSON_OPTIONAL, &bind, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "logLevel", IOF_JSON_OPTIONAL, &level, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "natsUrl", IOF_JSON_OPTIONAL, &nats, d)) != IOF_OK ||
-        (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK) {
+        (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK ||
+        (err = iof_json_get_int(
+             j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK) {
         json_decref(j);
         return err;
     }
@@ -103,6 +106,13 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
             err = iof_fail(d, IOF_EINVAL, "%s: userTokenExpirationSeconds must be >= 60", path);
         } else {
             cfg->user_token_ttl_s = ttl;
+        }
+    }
+    if (err == IOF_OK && max_life != 0) {
+        if (max_life < 60) {
+            err = iof_fail(d, IOF_EINVAL, "%s: userTokenMaxLifetimeSeconds must be >= 60", path);
+        } else {
+            cfg->user_token_max_lifetime_s = max_life;
         }
     }
     if (err == IOF_OK && nats != NULL) {

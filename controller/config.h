@@ -19,11 +19,13 @@ struct ctl_config {
     enum iof_log_level log_level; /* --log-level, IOFOG_LOG_LEVEL, file "logLevel"; default info */
     unsigned http_threads;        /* file "httpThreads"; default 2 */
     int64_t user_token_ttl_s;     /* file "userTokenExpirationSeconds"; default 3600 (sliding) */
-    char nats_url[512];           /* handed to agents as natsUrl: --nats-url,
-                                     IOFOG_CONTROLLER_NATS_URL, file "natsUrl";
-                                     default nats://127.0.0.1:4222 */
-    int64_t liveness_interval_ms; /* node liveness check period; file "livenessIntervalMs";
-                                     default 2000 */
+    int64_t user_token_max_lifetime_s; /* cap on sliding: file "userTokenMaxLifetimeSeconds";
+                                          default 7 days */
+    char nats_url[512];                /* handed to agents as natsUrl: --nats-url,
+                                          IOFOG_CONTROLLER_NATS_URL, file "natsUrl";
+                                          default nats://127.0.0.1:4222 */
+    int64_t liveness_interval_ms;      /* node liveness check period; file "livenessIntervalMs";
+                                          default 2000 */
 };
 
 /* Fills cfg with the built-in defaults. */

@@ -17,7 +17,7 @@
 
 /* Agent tokens do not expire by time: they are revoked by deprovisioning or node deletion, so a
  * node that was offline for long comes back without being provisioned again. */
-#define AGENT_TOKEN_LEN   32
+#define AGENT_TOKEN_LEN   48                     /* 48 symbols of 46: 265 bits */
 #define AGENT_TOKEN_NEVER INT64_C(4102444800000) /* 2100-01-01 */
 #define MAX_WAIT_S        60
 

@@ -57,7 +57,7 @@ static int setup(void **state) {
     long st = api_call(
         a->f, "POST", "/api/v3/agent/provision", NULL, "{\"key\":\"KEY23456\",\"type\":1}", &ans);
     const char *t = jstr(ans, "token");
-    if (st != 200 || strcmp(jstr(ans, "uuid"), FOG) != 0 || strlen(t) != 32) {
+    if (st != 200 || strcmp(jstr(ans, "uuid"), FOG) != 0 || strlen(t) != 48) {
         json_decref(ans);
         return -1;
     }
@@ -553,7 +553,7 @@ static void test_misc_resources(void **state) {
     json_decref(ans);
     /* The key handed out with the version command provisions the node again. */
     assert_int_equal(api_call(f, "POST", "/api/v3/agent/provision", NULL, body, &ans), 200);
-    char token[40];
+    char token[64];
     (void)snprintf(token, sizeof token, "%s", jstr(ans, "token"));
     json_decref(ans);
     assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", a->token, NULL, NULL), 401);

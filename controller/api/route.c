@@ -63,7 +63,9 @@ static iof_err authenticate(struct ctl_call *call) {
     }
     int64_t now = iof_time_now_ms();
     int64_t ttl_ms = call->srv->cfg.user_token_ttl_s * 1000;
-    return ctl_store_token_use(call->srv->store, hash, now, now + ttl_ms, &call->user_id, call->d);
+    int64_t max_ms = call->srv->cfg.user_token_max_lifetime_s * 1000;
+    return ctl_store_token_use(
+        call->srv->store, hash, now, now + ttl_ms, now - max_ms, &call->user_id, call->d);
 }
 
 /* An agent token names its node; every authenticated agent request also records the Controller's

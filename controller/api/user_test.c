@@ -154,8 +154,61 @@ static void test_login_tokens_and_profile(void **state) {
     assert_int_equal(
         api_call(f, "PATCH", "/api/v3/user/profile", token, "{\"firstName\":\"G\"}", NULL), 400);
 
+    /* Sliding expiry is capped by an absolute lifetime (7 days by default). */
+    char sql[200];
+    (void)snprintf(sql,
+                   sizeof sql,
+                   "UPDATE access_tokens SET created_at = created_at - %lld",
+                   8LL * 24 * 3600 * 1000);
+    assert_int_equal(ctl_db_exec(ctl_store_db(f->store), sql, NULL, 0, NULL, NULL, NULL, &d),
+                     IOF_OK);
+    assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, NULL), 401);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/login",
+                              NULL,
+                              "{\"email\":\"grace@example.com\",\"password\":\"password1\"}",
+                              &a),
+                     200);
+    (void)snprintf(token, sizeof token, "%s", jstr(a, "accessToken"));
+    json_decref(a);
     assert_int_equal(api_call(f, "POST", "/api/v3/user/logout", token, NULL, NULL), 204);
     assert_int_equal(api_call(f, "GET", "/api/v3/user/profile", token, NULL, NULL), 401);
+}
+
+/* Oversized and malformed bodies get a JSON 4xx and write nothing. */
+static void test_bad_bodies(void **state) {
+    struct api_fixture *f = *state;
+    size_t n = 5 * 1024 * 1024;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "POST", "/api/v3/user/signup", NULL, big, &a), 413);
+    assert_string_equal(jstr(a, "name"), "PayloadTooLargeError");
+    json_decref(a);
+    free(big);
+    assert_int_equal(api_call(f, "POST", "/api/v3/user/signup", NULL, "{\"firstName\":", &a), 400);
+    assert_string_equal(jstr(a, "name"), "ValidationError");
+    json_decref(a);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/user/signup",
+                              NULL,
+                              "{\"firstName\":7,\"lastName\":\"Abcd\",\"email\":\"a@b.co\","
+                              "\"password\":\"password1\"}",
+                              &a),
+                     400);
+    assert_string_equal(jstr(a, "message"), "Invalid format for field 'firstName'");
+    json_decref(a);
+    json_t *rows = NULL;
+    struct iof_diag d;
+    assert_int_equal(
+        ctl_db_query_json(ctl_store_db(f->store), "SELECT id FROM users", NULL, 0, &rows, &d),
+        IOF_OK);
+    assert_int_equal(json_array_size(rows), 0);
+    json_decref(rows);
 }
 
 static void test_password_change(void **state) {
@@ -224,6 +277,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_status_and_fog_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signup_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_tokens_and_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_credential_and_delete, setup, teardown),
     };

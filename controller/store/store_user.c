@@ -27,7 +27,7 @@ static const char SQL_TOKEN_INSERT[] =
     "INSERT INTO access_tokens (user_id, token_hash, expiration_time) VALUES (?, ?, ?)";
 static const char SQL_TOKEN_USE[] =
     "UPDATE access_tokens SET expiration_time = ? WHERE token_hash = ? AND expiration_time > ?"
-    " RETURNING user_id";
+    " AND created_at > ? RETURNING user_id";
 static const char SQL_TOKENS_DELETE[] = "DELETE FROM access_tokens WHERE user_id = ?";
 
 void ctl_store_user_clear(struct ctl_store_user *u) {
@@ -193,12 +193,15 @@ iof_err ctl_store_token_use(struct ctl_store *store,
                             const char *token_hash,
                             int64_t now_ms,
                             int64_t new_expires_ms,
+                            int64_t issued_after_ms,
                             int64_t *user_id,
                             struct iof_diag *d) {
-    const struct ctl_db_value p[] = {
-        CTL_DB_INT(new_expires_ms), CTL_DB_TEXT(token_hash), CTL_DB_INT(now_ms)};
+    const struct ctl_db_value p[] = {CTL_DB_INT(new_expires_ms),
+                                     CTL_DB_TEXT(token_hash),
+                                     CTL_DB_INT(now_ms),
+                                     CTL_DB_INT(issued_after_ms)};
     int64_t id = 0;
-    iof_err err = ctl_db_exec(store->db, SQL_TOKEN_USE, p, 3, read_id, &id, NULL, d);
+    iof_err err = ctl_db_exec(store->db, SQL_TOKEN_USE, p, 4, read_id, &id, NULL, d);
     if (err != IOF_OK) {
         return err;
     }

@@ -66,13 +66,14 @@ IOF_NODISCARD iof_err ctl_store_token_add(struct ctl_store *store,
                                           int64_t expires_ms,
                                           struct iof_diag *d);
 
-/* Finds the user of an unexpired token (expiration after now_ms) and, in the same statement,
- * slides its expiration to new_expires_ms (the classic sliding lifetime). IOF_EAUTH when the digest
- * is unknown or expired. */
+/* Finds the user of an unexpired token (expiration after now_ms, issued after issued_after_ms: the
+ * absolute lifetime) and, in the same statement, slides its expiration to new_expires_ms (the
+ * classic sliding lifetime). IOF_EAUTH when the digest is unknown or expired. */
 IOF_NODISCARD iof_err ctl_store_token_use(struct ctl_store *store,
                                           const char *token_hash,
                                           int64_t now_ms,
                                           int64_t new_expires_ms,
+                                          int64_t issued_after_ms,
                                           int64_t *user_id,
                                           struct iof_diag *d);
 
