@@ -16,11 +16,11 @@ int main(int argc, char **argv) {
         {"microservice",
          "add, update, remove, list, info, routes, port/volume mappings",
          ctl_cmd_microservice},
-        {"version", "print the Controller version", ctl_cmd_version},
         {"application", "add, update, remove, list, info applications", ctl_cmd_application},
         {"flow", "legacy name of the application command", ctl_cmd_application},
         {"iofog", "edge nodes: add, update, remove, list, info, keys, commands", ctl_cmd_iofog},
         {"tunnel", "open or close a node's SSH tunnel settings, list tunnels", ctl_cmd_tunnel},
+        {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.",
