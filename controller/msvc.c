@@ -56,18 +56,15 @@ iof_err ctl_msvc_find(struct ctl_call *call, const char *uuid, struct ctl_msvc_r
 }
 
 iof_err ctl_msvc_tx_begin(struct ctl_call *call, bool *owned) {
-    struct iof_diag tmp = {{0}};
-    iof_err err = ctl_db_begin(db_of(call), &tmp);
+    if (ctl_db_in_tx(db_of(call))) {
+        *owned = false; /* the caller's transaction: it commits or rolls back */
+        return IOF_OK;
+    }
+    iof_err err = ctl_db_begin(db_of(call), call->d);
     if (err == IOF_OK) {
         *owned = true;
-        return IOF_OK;
     }
-    if (err == IOF_EINTERNAL) {
-        /* Another thread's transaction would have made us wait: this thread holds one. */
-        *owned = false;
-        return IOF_OK;
-    }
-    return iof_fail(call->d, err, "%s", tmp.msg);
+    return err;
 }
 
 iof_err ctl_msvc_tx_end(struct ctl_call *call, bool owned, iof_err err) {

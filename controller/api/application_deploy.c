@@ -1,21 +1,9 @@
 /* Deploying an application's microservices and routes through the microservice service
- * (controller/msvc.h of the wt/msvc branch): create on POST /application (and its YAML and
+ * (controller/msvc.h): create on POST /application (and its YAML and
  * template forms), reconcile by name on PUT /application/:name and PUT /application/yaml/:name.
  *
- * NOT COMPILED in the wt/apps branch (msvc.h is not there). How it plugs in at merge time:
- *   1. git rm controller/api/application_deploy_stub.c
- *   2. git mv controller/api/application_deploy.c.in controller/api/application_deploy.c
- *   3. build; the only interface used is the one agreed for msvc.h:
- *        ctl_msvc_create(call, application_id, body, uuid_out[33])
- *        ctl_msvc_update(call, uuid, body)
- *        ctl_msvc_delete(call, uuid)
- *        ctl_route_create(call, application_id, name, from_name, to_name)
- *        ctl_route_delete(call, application_id, name)
- *      all called inside the transaction the application handler opened (they must not open
- *      their own; they raise their own change flags with ctl_changes_raise).
- *   4. in application_test.c the two "501 NotImplementedError" checks become real deployments
- *      (expect 201/204 and the microservices in GET /application/:name).
- *   5. optionally replace ctl_app_msvcs_json (application_msvc.c) by ctl_msvc_list_json.
+ * It runs inside the transaction the application handler opened: the microservice functions
+ * (controller/msvc.h) join it and raise their own change flags.
  *
  * Semantics (controller.md §3.6):
  *   - create: every microservice of spec.microservices is created in the application (its
