@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,14 @@ static iof_err write_pid(const struct ctl_config *cfg, struct iof_diag *d) {
 
 /* Runs until SIGTERM/SIGINT. ready_fd (or -1) receives one byte once listening. */
 static iof_err serve(const struct ctl_config *cfg, int ready_fd, struct iof_diag *d) {
+    /* Each held long-poll is an open connection: make room for max_connections descriptors. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)cfg->max_connections + 64) {
+        rl.rlim_cur = rl.rlim_max < (rlim_t)cfg->max_connections + 64
+                          ? rl.rlim_max
+                          : (rlim_t)cfg->max_connections + 64;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

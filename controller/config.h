@@ -18,6 +18,8 @@ struct ctl_config {
     uint16_t port;                /* --port, IOFOG_CONTROLLER_PORT, file "port"; default 51121 */
     enum iof_log_level log_level; /* --log-level, IOFOG_LOG_LEVEL, file "logLevel"; default info */
     unsigned http_threads;        /* file "httpThreads"; default 2 */
+    unsigned max_connections;     /* file "maxConnections"; default 16384 (agents' long-polls
+                                     hold one each); the soft fd limit is raised to fit */
     int64_t user_token_ttl_s;     /* file "userTokenExpirationSeconds"; default 3600 (sliding) */
     int64_t user_token_max_lifetime_s; /* cap on sliding: file "userTokenMaxLifetimeSeconds";
                                           default 7 days */

@@ -43,6 +43,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             .threads = cfg->http_threads,
             .max_body = 4 * 1024 * 1024,
             .connection_timeout_s = 120,
+            .max_connections = cfg->max_connections,
         };
         err = iof_http_server_new(&hc, &srv->http);
         if (err != IOF_OK) {

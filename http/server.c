@@ -385,6 +385,8 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                    srv->cfg.connection_timeout_s,
                                    MHD_OPTION_THREAD_POOL_SIZE,
                                    pool,
+                                   MHD_OPTION_CONNECTION_LIMIT,
+                                   srv->cfg.max_connections != 0 ? srv->cfg.max_connections : 4096u,
                                    MHD_OPTION_END);
     if (srv->daemon == NULL) {
         IOF_ERROR("http",

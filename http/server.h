@@ -37,6 +37,8 @@ struct iof_http_config {
     size_t max_body;               /* request body limit, 0: 1 MiB; larger bodies get 413 */
     unsigned threads;              /* polling threads, 0: 1; more than 1 makes a pool */
     unsigned connection_timeout_s; /* idle connection timeout, 0: none */
+    unsigned max_connections;      /* open connections at most (held ones included), 0: 4096;
+                                      the process needs that many file descriptors */
     const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
 };
 

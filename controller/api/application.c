@@ -413,7 +413,7 @@ static iof_err post_app(struct ctl_call *call) {
 }
 
 static iof_err get_app(struct ctl_call *call) {
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *out = NULL;
     iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), false, &app);
     if (err == IOF_OK) {
@@ -423,7 +423,7 @@ static iof_err get_app(struct ctl_call *call) {
 }
 
 static iof_err patch_app(struct ctl_call *call) {
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *body = NULL;
     iof_err err = ctl_body(call, &body);
     if (err == IOF_OK) {
@@ -433,7 +433,7 @@ static iof_err patch_app(struct ctl_call *call) {
 }
 
 static iof_err put_app(struct ctl_call *call) {
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *body = NULL;
     iof_err err = ctl_body(call, &body);
     if (err == IOF_OK) {
@@ -443,7 +443,7 @@ static iof_err put_app(struct ctl_call *call) {
 }
 
 static iof_err del_app(struct ctl_call *call) {
-    struct ctl_app app;
+    struct ctl_app app = {0};
     iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), true, &app);
     return err != IOF_OK ? err : delete_app(call, &app);
 }
@@ -463,7 +463,7 @@ static iof_err post_app_yaml(struct ctl_call *call) {
 }
 
 static iof_err put_app_yaml(struct ctl_call *call) {
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *doc = NULL, *body = NULL;
     iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), true, &app);
     if (err == IOF_OK) {
@@ -493,7 +493,7 @@ static iof_err list_flows(struct ctl_call *call) {
 
 static iof_err get_flow(struct ctl_call *call) {
     int64_t id = 0;
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *out = NULL;
     iof_err err = flow_id_param(call, &id);
     if (err == IOF_OK) {
@@ -507,7 +507,7 @@ static iof_err get_flow(struct ctl_call *call) {
 
 static iof_err patch_flow(struct ctl_call *call) {
     int64_t id = 0;
-    struct ctl_app app;
+    struct ctl_app app = {0};
     json_t *body = NULL;
     iof_err err = ctl_body(call, &body);
     if (err == IOF_OK) {
@@ -521,7 +521,7 @@ static iof_err patch_flow(struct ctl_call *call) {
 
 static iof_err del_flow(struct ctl_call *call) {
     int64_t id = 0;
-    struct ctl_app app;
+    struct ctl_app app = {0};
     iof_err err = flow_id_param(call, &id);
     if (err == IOF_OK) {
         err = ctl_app_find_id(call, id, true, &app);
