@@ -27,6 +27,7 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     cfg->log_level = IOF_LOG_INFO;
     cfg->http_threads = 2;
     cfg->max_connections = 16384;
+    cfg->connection_memory = 8192;
     cfg->user_token_ttl_s = 3600;
     cfg->user_token_max_lifetime_s = 7 * 24 * 3600;
     (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
@@ -73,7 +74,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         return iof_fail(d, IOF_EINVAL, "%s: %s", path, jd.msg);
     }
     iof_err err = IOF_OK;
-    int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0;
+    int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
@@ -85,7 +86,9 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK ||
         (err = iof_json_get_int(
              j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK ||
-        (err = iof_json_get_int(j, "maxConnections", IOF_JSON_OPTIONAL, &max_conn, d)) != IOF_OK) {
+        (err = iof_json_get_int(j, "maxConnections", IOF_JSON_OPTIONAL, &max_conn, d)) != IOF_OK ||
+        (err = iof_json_get_int(j, "connectionMemoryBytes", IOF_JSON_OPTIONAL, &conn_mem, d)) !=
+            IOF_OK) {
         json_decref(j);
         return err;
     }
@@ -108,6 +111,13 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
             err = iof_fail(d, IOF_EINVAL, "%s: userTokenExpirationSeconds must be >= 60", path);
         } else {
             cfg->user_token_ttl_s = ttl;
+        }
+    }
+    if (err == IOF_OK && conn_mem != 0) {
+        if (conn_mem < 2048 || conn_mem > 1048576) {
+            err = iof_fail(d, IOF_EINVAL, "%s: connectionMemoryBytes must be 2048-1048576", path);
+        } else {
+            cfg->connection_memory = (size_t)conn_mem;
         }
     }
     if (err == IOF_OK && max_conn != 0) {

@@ -18,6 +18,10 @@ struct ctl_config {
     uint16_t port;                /* --port, IOFOG_CONTROLLER_PORT, file "port"; default 51121 */
     enum iof_log_level log_level; /* --log-level, IOFOG_LOG_LEVEL, file "logLevel"; default info */
     unsigned http_threads;        /* file "httpThreads"; default 2 */
+    size_t connection_memory;     /* per-connection request-head memory: file
+                                     "connectionMemoryBytes"; default 8192 (heads up to ~4 KiB).
+                                     4096 holds 10,000 long-polls in ~83 MB but limits heads
+                                     to ~1.5 KiB */
     unsigned max_connections;     /* file "maxConnections"; default 16384 (agents' long-polls
                                      hold one each); the soft fd limit is raised to fit */
     int64_t user_token_ttl_s;     /* file "userTokenExpirationSeconds"; default 3600 (sliding) */

@@ -44,6 +44,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             .max_body = 4 * 1024 * 1024,
             .connection_timeout_s = 120,
             .max_connections = cfg->max_connections,
+            .connection_memory = cfg->connection_memory,
         };
         err = iof_http_server_new(&hc, &srv->http);
         if (err != IOF_OK) {

@@ -387,6 +387,9 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                    pool,
                                    MHD_OPTION_CONNECTION_LIMIT,
                                    srv->cfg.max_connections != 0 ? srv->cfg.max_connections : 4096u,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                   srv->cfg.connection_memory != 0 ? srv->cfg.connection_memory
+                                                                   : (size_t)32768,
                                    MHD_OPTION_END);
     if (srv->daemon == NULL) {
         IOF_ERROR("http",

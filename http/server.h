@@ -39,6 +39,9 @@ struct iof_http_config {
     unsigned connection_timeout_s; /* idle connection timeout, 0: none */
     unsigned max_connections;      /* open connections at most (held ones included), 0: 4096;
                                       the process needs that many file descriptors */
+    size_t connection_memory;      /* libmicrohttpd's per-connection pool, which holds the
+                                      request line and headers (bodies are not kept there);
+                                      0: 32 KiB. What a held request costs in memory. */
     const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
 };
 
