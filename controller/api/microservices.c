@@ -2,6 +2,7 @@
  * the lifecycle routes /start, /stop, /restart (spec README). Handlers parse the request and call
  * the service layer (controller/msvc.h), which validates, checks ownership and raises flags. */
 #include "controller/api/api.h"
+#include "controller/api/application.h"
 
 #include "common/json.h"
 #include "controller/msvc.h"
@@ -70,6 +71,68 @@ static iof_err create(struct ctl_call *call) {
     json_t *ans = json_pack("{s:s, s:O}", "uuid", uuid, "name", json_object_get(m, "name"));
     json_decref(m);
     return ctl_reply(call, 201, ans);
+}
+
+/* A kind Microservice upload (multipart field `microservice`) as an MsvcCreate/MsvcUpdate body.
+ * metadata.name may be "<application>/<microservice>". */
+static iof_err yaml_body(struct ctl_call *call, json_t **out) {
+    json_t *doc = NULL;
+    iof_err err = ctl_app_upload_yaml(call, "microservice", "Microservice", &doc);
+    if (err != IOF_OK) {
+        return err;
+    }
+    const char *full = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+    const json_t *spec = json_object_get(doc, "spec");
+    char app[256] = {0};
+    const char *name = full;
+    const char *slash = full != NULL ? strchr(full, '/') : NULL;
+    if (slash != NULL && (size_t)(slash - full) < sizeof app) {
+        memcpy(app, full, (size_t)(slash - full));
+        name = slash + 1;
+    }
+    json_t *body = NULL;
+    if (full == NULL) {
+        err = iof_fail(call->d, IOF_EINVAL, "Invalid YAML format: missing metadata.name property");
+    } else if (spec == NULL || !json_is_object(spec)) {
+        err = iof_fail(call->d, IOF_EINVAL, "Invalid format for field 'spec'");
+    } else {
+        err = ctl_yaml_microservice_body(spec, app[0] != '\0' ? app : NULL, &body, call->d);
+    }
+    if (err == IOF_OK && json_object_get(body, "name") == NULL &&
+        json_object_set_new(body, "name", json_string(name)) != 0) {
+        err = iof_fail(call->d, IOF_ENOMEM, "out of memory");
+    }
+    json_decref(doc);
+    if (err != IOF_OK) {
+        json_decref(body);
+        return err;
+    }
+    *out = body;
+    return IOF_OK;
+}
+
+static iof_err create_yaml(struct ctl_call *call) {
+    json_t *body = NULL;
+    char uuid[CTL_UUID_LEN + 1];
+    iof_err err = yaml_body(call, &body);
+    if (err == IOF_OK) {
+        err = ctl_msvc_create(call, 0, body, uuid);
+    }
+    json_t *ans = err == IOF_OK
+                      ? json_pack("{s:s, s:O}", "uuid", uuid, "name", json_object_get(body, "name"))
+                      : NULL;
+    json_decref(body);
+    return err != IOF_OK ? err : ctl_reply(call, 201, ans);
+}
+
+static iof_err patch_yaml(struct ctl_call *call) {
+    json_t *body = NULL;
+    iof_err err = yaml_body(call, &body);
+    if (err == IOF_OK) {
+        err = ctl_msvc_update(call, iof_http_param(call->req, "uuid"), body);
+    }
+    json_decref(body);
+    return err != IOF_OK ? err : ctl_reply(call, 204, NULL);
 }
 
 static iof_err get_one(struct ctl_call *call) {
@@ -385,6 +448,8 @@ const struct ctl_route ctl_routes_microservices[] = {
     {"GET", "/api/v3/microservices/public-ports", public_ports, CTL_AUTH_USER},
     {"GET", "/api/v3/microservices", list, CTL_AUTH_USER},
     {"POST", "/api/v3/microservices", create, CTL_AUTH_USER},
+    {"POST", "/api/v3/microservices/yaml", create_yaml, CTL_AUTH_USER},
+    {"PATCH", "/api/v3/microservices/yaml/:uuid", patch_yaml, CTL_AUTH_USER},
     {"GET", "/api/v3/microservices/:uuid", get_one, CTL_AUTH_USER},
     {"PATCH", "/api/v3/microservices/:uuid", patch, CTL_AUTH_USER},
     {"DELETE", "/api/v3/microservices/:uuid", delete_one, CTL_AUTH_USER},
