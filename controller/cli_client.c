@@ -113,3 +113,46 @@ iof_err ctl_cli_run(const struct ctl_config *cfg,
     json_decref(answer);
     return err;
 }
+
+iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path) {
+    struct iof_diag d = {{0}};
+    char token[CTL_USER_TOKEN_LEN + 1];
+    iof_err err = ctl_admin_token_read(cfg->data_dir, token, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
+        return err;
+    }
+    char url[256], auth[CTL_USER_TOKEN_LEN + 32];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)cfg->port, path);
+    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    const char *headers[] = {auth, NULL};
+    struct iof_http_client_opts opts = {
+        .timeout_ms = 300000, .connect_timeout_ms = 3000, .max_response = (size_t)600 << 20};
+    struct iof_http_client *c = NULL;
+    struct iof_http_response r;
+    if ((err = iof_http_client_new(&opts, &c)) != IOF_OK ||
+        (err = iof_http_client_request(c, "GET", url, headers, NULL, 0, &r, &d)) != IOF_OK) {
+        iof_http_client_free(c);
+        fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
+        return err;
+    }
+    iof_http_client_free(c);
+    if (r.status < 200 || r.status >= 300) {
+        json_t *ans = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+        err = ctl_cli_check(r.status, ans);
+        json_decref(ans);
+    } else {
+        FILE *f = fopen(out_path, "wbe");
+        if (f == NULL || fwrite(r.body.data, 1, r.body.len, f) != r.body.len) {
+            fprintf(stderr, "iofog-controller: cannot write %s\n", out_path);
+            err = IOF_EIO;
+        } else {
+            printf("%s (%zu bytes)\n", out_path, r.body.len);
+        }
+        if (f != NULL && fclose(f) != 0) {
+            err = IOF_EIO;
+        }
+    }
+    iof_http_response_free(&r);
+    return err;
+}

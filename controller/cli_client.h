@@ -37,6 +37,10 @@ iof_err ctl_cli_run(const struct ctl_config *cfg,
                     long user_id,
                     const char *what);
 
+/* GETs path and writes the body to the file out_path (created or replaced) when the answer is
+ * 2xx; other answers are reported like ctl_cli_check. Returns the category. */
+iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path);
+
 /* Prints value as indented JSON on stdout. */
 void ctl_cli_print_json(const json_t *value);
 

@@ -136,10 +136,76 @@ static void test_user_commands(void **state) {
     assert_null(strstr(out, "linus@example.com"));
 }
 
+static void test_diagnostics_commands(void **state) {
+    struct api_fixture *f = *state;
+    char tok[65], out[8192];
+    assert_int_equal(api_user(f, "diag@example.com", tok), 0);
+    assert_int_equal(
+        api_call(f, "POST", "/api/v3/iofog", tok, "{\"name\":\"edge-1\",\"fogType\":1}", NULL),
+        201);
+    assert_int_equal(
+        api_call(f,
+                 "POST",
+                 "/api/v3/application",
+                 tok,
+                 "{\"name\":\"demo\",\"microservices\":[{\"name\":\"m\",\"agentName\":\"edge-1\","
+                 "\"images\":[{\"containerImage\":\"x:1\",\"fogTypeId\":1}]}]}",
+                 NULL),
+        201);
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/microservices?application=demo", tok, NULL, &a),
+                     200);
+    char uuid[64];
+    (void)snprintf(uuid,
+                   sizeof uuid,
+                   "%s",
+                   jstr(json_array_get(json_object_get(a, "microservices"), 0), "uuid"));
+    json_decref(a);
+    char port[16];
+    (void)snprintf(port, sizeof port, "%u", (unsigned)f->port);
+#define DIAG(...)                                                                                  \
+    cli_run(f,                                                                                     \
+            false,                                                                                 \
+            out,                                                                                   \
+            sizeof out,                                                                            \
+            "diagnostics",                                                                         \
+            __VA_ARGS__,                                                                           \
+            "--controller-port",                                                                   \
+            port,                                                                                  \
+            "--data-dir",                                                                          \
+            f->dir,                                                                                \
+            NULL)
+    assert_int_equal(DIAG("strace-update", "-i", uuid, "--enable"), 0);
+    assert_non_null(strstr(out, "strace enabled"));
+    assert_int_equal(DIAG("strace-info", "-i", uuid, "-f", "string"), 0);
+    assert_non_null(strstr(out, "\"data\""));
+    assert_int_equal(DIAG("strace-update", "-i", uuid), 2);       /* neither flag */
+    assert_int_equal(DIAG("strace-info", "-i", "nosuchuuid"), 3); /* not found */
+    assert_int_equal(DIAG("image-snapshot-create", "-i", uuid), 0);
+    assert_int_equal(DIAG("image-snapshot-get", "-i", uuid), 3); /* nothing uploaded yet */
+    assert_int_equal(DIAG("strace-ftp-post",
+                          "-i",
+                          uuid,
+                          "-h",
+                          "ftp.example",
+                          "-p",
+                          "21",
+                          "-u",
+                          "u",
+                          "-s",
+                          "p",
+                          "-d",
+                          "/"),
+                     7); /* refused: no FTP client in this Controller */
+    assert_int_equal(DIAG("fly", "-i", uuid), 2);
+#undef DIAG
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_controller_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diagnostics_commands, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@ iof_err ctl_cmd_start(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_stop(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_controller(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_user(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_diagnostics(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_catalog(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_registry(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_config(int argc, char **argv, void *ctx);

@@ -20,6 +20,7 @@ int main(int argc, char **argv) {
         {"flow", "legacy name of the application command", ctl_cmd_application},
         {"iofog", "edge nodes: add, update, remove, list, info, keys, commands", ctl_cmd_iofog},
         {"tunnel", "open or close a node's SSH tunnel settings, list tunnels", ctl_cmd_tunnel},
+        {"diagnostics", "strace and image snapshots of a microservice", ctl_cmd_diagnostics},
         {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",
