@@ -41,7 +41,14 @@ iof_err ctl_cli_run(const struct ctl_config *cfg,
  * 2xx; other answers are reported like ctl_cli_check. Returns the category. */
 iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path);
 
-/* Prints value as indented JSON on stdout. */
+/* Takes the options every subcommand shares out of argv (shifting the rest down, updating *argc):
+ * --output json|table (also --output=...) and --controller-url URL (env IOFOG_CONTROLLER_URL),
+ * the Controller to talk to instead of http://127.0.0.1:<port>; a trailing /api/v3 is accepted.
+ * IOF_EINVAL with a message on stderr for a bad value. Process-wide: the CLI runs one command. */
+IOF_NODISCARD iof_err ctl_cli_take_global_options(int *argc, char **argv);
+
+/* Prints an answer on stdout: indented JSON, or with --output table a table (the rows of the
+ * answer's list, else its fields as key/value lines). */
 void ctl_cli_print_json(const json_t *value);
 
 /* Turns an error answer ({"name","message"}) into a category and prints the message on stderr.

@@ -136,6 +136,56 @@ static void test_user_commands(void **state) {
     assert_null(strstr(out, "linus@example.com"));
 }
 
+static void test_global_options(void **state) {
+    struct api_fixture *f = *state;
+    char out[8192], tok[65], url[128];
+    assert_int_equal(api_user(f, "table@example.com", tok), 0);
+    assert_int_equal(api_user(f, "chart@example.com", tok), 0);
+    assert_int_equal(cli_run(f, true, out, sizeof out, "user", "list", "--output", "table", NULL),
+                     0);
+    assert_non_null(strstr(out, "email"));
+    assert_non_null(strstr(out, "table@example.com"));
+    assert_non_null(strstr(out, "chart@example.com"));
+    assert_null(strstr(out, "{")); /* no JSON */
+    assert_int_equal(
+        cli_run(f, true, out, sizeof out, "controller", "status", "--output=table", NULL), 0);
+    assert_non_null(strstr(out, "status"));
+    assert_non_null(strstr(out, "online"));
+    assert_int_equal(cli_run(f, true, out, sizeof out, "user", "list", "--output", "yaml", NULL),
+                     2);
+    /* --controller-url picks the server (the port flag is not needed), /api/v3 accepted. */
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v3/", (unsigned)f->port);
+    assert_int_equal(cli_run(f,
+                             false,
+                             out,
+                             sizeof out,
+                             "--controller-url",
+                             url,
+                             "controller",
+                             "status",
+                             "--data-dir",
+                             f->dir,
+                             NULL),
+                     0);
+    assert_non_null(strstr(out, "online"));
+    assert_int_equal(cli_run(f,
+                             false,
+                             out,
+                             sizeof out,
+                             "controller",
+                             "status",
+                             "--data-dir",
+                             f->dir,
+                             "--controller-url",
+                             "ftp://x",
+                             NULL),
+                     2);
+    setenv("IOFOG_CONTROLLER_URL", url, 1);
+    assert_int_equal(
+        cli_run(f, false, out, sizeof out, "controller", "status", "--data-dir", f->dir, NULL), 0);
+    unsetenv("IOFOG_CONTROLLER_URL");
+}
+
 static void test_diagnostics_commands(void **state) {
     struct api_fixture *f = *state;
     char tok[65], out[8192];
@@ -206,6 +256,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_controller_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diagnostics_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_global_options, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,12 @@
 #include "controller/commands.h"
 
 #include "common/cli.h"
+#include "controller/cli_client.h"
 
 int main(int argc, char **argv) {
+    if (ctl_cli_take_global_options(&argc, argv) != IOF_OK) {
+        return iof_cli_exit_code(IOF_EINVAL);
+    }
     static const struct iof_cli_command commands[] = {
         {"start", "run the Controller (--foreground to stay attached)", ctl_cmd_start},
         {"stop", "stop a Controller started in the background", ctl_cmd_stop},
@@ -24,7 +28,10 @@ int main(int argc, char **argv) {
         {"version", "print the Controller version", ctl_cmd_version},
     };
     return iof_cli_dispatch("iofog-controller",
-                            "The ioFog-compatible Controller: catalog, nodes and applications.",
+                            "The ioFog-compatible Controller: catalog, nodes and applications.\n"
+                            "Options for every command: --output json|table, --controller-url URL\n"
+                            "(env IOFOG_CONTROLLER_URL; default http://127.0.0.1:<port>), and\n"
+                            "--data-dir DIR, where the admin credential is read.",
                             commands,
                             sizeof commands / sizeof commands[0],
                             argc,
