@@ -449,12 +449,9 @@ static iof_err del_app(struct ctl_call *call) {
 }
 
 static iof_err post_app_yaml(struct ctl_call *call) {
-    json_t *doc = NULL, *body = NULL;
-    iof_err err = ctl_app_upload_yaml(call, "application", "Application", &doc);
-    if (err == IOF_OK) {
-        err = ctl_yaml_application_body(doc, &body, call->d);
-    }
-    json_decref(doc);
+    json_t *body = NULL;
+    iof_err err =
+        ctl_app_upload_body(call, "application", "Application", ctl_yaml_application_body, &body);
     if (err == IOF_OK) {
         err = create_app(call, body);
     }
@@ -464,15 +461,12 @@ static iof_err post_app_yaml(struct ctl_call *call) {
 
 static iof_err put_app_yaml(struct ctl_call *call) {
     struct ctl_app app = {0};
-    json_t *doc = NULL, *body = NULL;
+    json_t *body = NULL;
     iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), true, &app);
     if (err == IOF_OK) {
-        err = ctl_app_upload_yaml(call, "application", "Application", &doc);
+        err = ctl_app_upload_body(
+            call, "application", "Application", ctl_yaml_application_body, &body);
     }
-    if (err == IOF_OK) {
-        err = ctl_yaml_application_body(doc, &body, call->d);
-    }
-    json_decref(doc);
     if (err == IOF_OK) {
         err = update_app(call, &app, body, true);
     }

@@ -77,6 +77,16 @@ IOF_NODISCARD iof_err ctl_app_upload_yaml(struct ctl_call *call,
                                           const char *kind,
                                           json_t **out);
 
+/* ctl_app_upload_yaml followed by convert (ctl_yaml_application_body or ctl_yaml_template_body):
+ * the request body of an upload route. *out is a new reference. */
+IOF_NODISCARD iof_err ctl_app_upload_body(struct ctl_call *call,
+                                          const char *field,
+                                          const char *kind,
+                                          iof_err (*convert)(const json_t *doc,
+                                                             json_t **out,
+                                                             struct iof_diag *d),
+                                          json_t **out);
+
 /* An iofogctl Microservice spec (ecosystem.md §2.1: name, agent.name, images{x86, arm, registry,
  * catalogId}, container{...}, config, application) as the body of POST /microservices
  * (MsvcCreate). application_name (may be NULL) is set as "application" when the spec has none.

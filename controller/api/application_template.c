@@ -663,12 +663,9 @@ static iof_err post_template(struct ctl_call *call) {
 }
 
 static iof_err post_template_yaml(struct ctl_call *call) {
-    json_t *doc = NULL, *body = NULL;
-    iof_err err = ctl_app_upload_yaml(call, "template", "ApplicationTemplate", &doc);
-    if (err == IOF_OK) {
-        err = ctl_yaml_template_body(doc, &body, call->d);
-    }
-    json_decref(doc);
+    json_t *body = NULL;
+    iof_err err =
+        ctl_app_upload_body(call, "template", "ApplicationTemplate", ctl_yaml_template_body, &body);
     if (err == IOF_OK) {
         err = create(call, body);
     }
@@ -734,12 +731,9 @@ static iof_err put_template(struct ctl_call *call) {
 }
 
 static iof_err put_template_yaml(struct ctl_call *call) {
-    json_t *doc = NULL, *body = NULL;
-    iof_err err = ctl_app_upload_yaml(call, "template", "ApplicationTemplate", &doc);
-    if (err == IOF_OK) {
-        err = ctl_yaml_template_body(doc, &body, call->d);
-    }
-    json_decref(doc);
+    json_t *body = NULL;
+    iof_err err =
+        ctl_app_upload_body(call, "template", "ApplicationTemplate", ctl_yaml_template_body, &body);
     if (err == IOF_OK) {
         err = replace(call, body);
     }

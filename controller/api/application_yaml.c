@@ -55,6 +55,20 @@ ctl_app_upload_yaml(struct ctl_call *call, const char *field, const char *kind, 
     return IOF_OK;
 }
 
+iof_err ctl_app_upload_body(struct ctl_call *call,
+                            const char *field,
+                            const char *kind,
+                            iof_err (*convert)(const json_t *doc, json_t **out, struct iof_diag *d),
+                            json_t **out) {
+    json_t *doc = NULL;
+    iof_err err = ctl_app_upload_yaml(call, field, kind, &doc);
+    if (err == IOF_OK) {
+        err = convert(doc, out, call->d);
+    }
+    json_decref(doc);
+    return err;
+}
+
 static const char *metadata_name(const json_t *doc) {
     return json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
 }
