@@ -6,6 +6,16 @@
 
 int main(int argc, char **argv) {
     static const struct iof_cli_command commands[] = {
+        {"start", "start the Agent daemon (--foreground to stay attached)", agent_cmd_start},
+        {"stop", "stop the daemon and remove its microservices", agent_cmd_stop},
+        {"status", "show the daemon's state and the Controller connection", agent_cmd_status},
+        {"info", "show every setting and the node's uuid", agent_cmd_info},
+        {"provision", "provision this node with a key from the Controller", agent_cmd_provision},
+        {"deprovision", "detach this node from its Controller", agent_cmd_deprovision},
+        {"config",
+         "change settings (-a <controller url>, -sf, ...; `config defaults`)",
+         agent_cmd_config},
+        {"prune", "remove unused Docker images", agent_cmd_prune},
         {"version", "print the Agent version", agent_cmd_version},
     };
     return iof_cli_dispatch("iofog-agent",

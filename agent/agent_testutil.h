@@ -1,0 +1,201 @@
+/* Test harness for the Agent's integration tests: a real Controller (controller/api/api_testutil.h)
+ * with a user and a node, and a real iofog-agent daemon started in the foreground with its own
+ * config directory and free Local API port, driven through its CLI. */
+#ifndef AGENT_TESTUTIL_H
+#define AGENT_TESTUTIL_H
+
+#include "controller/api/api_testutil.h"
+
+#include "common/clock.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENT_BINARY IOFOG_BINARY_DIR "/agent/iofog-agent"
+
+struct agent_fixture {
+    struct api_fixture *ctl;
+    char user[65];       /* user token */
+    char node[64];       /* node uuid */
+    char dir[400];       /* agent config dir (data and logs below it) */
+    uint16_t local_port; /* agent Local API port */
+    pid_t pid;           /* agent daemon, 0 when not running */
+};
+
+/* Runs `iofog-agent <args>` with --config-dir; stdout+stderr into out (may be NULL). Returns the
+ * exit code (-1 if it could not run). */
+static inline int
+agent_cli(struct agent_fixture *a, char *out, size_t out_len, const char *fmt, ...)
+    IOF_PRINTF(4, 5);
+static inline int
+agent_cli(struct agent_fixture *a, char *out, size_t out_len, const char *fmt, ...) {
+    char args[1024], cmd[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    (void)snprintf(cmd, sizeof cmd, "%s %s --config-dir %s 2>&1", AGENT_BINARY, args, a->dir);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return -1;
+    }
+    size_t n = 0;
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) {
+        if (out != NULL && n + 1 < out_len) {
+            size_t k = got < out_len - 1 - n ? got : out_len - 1 - n;
+            memcpy(out + n, buf, k);
+            n += k;
+        }
+    }
+    if (out != NULL) {
+        out[n] = '\0';
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A Controller with a user "agent-tests@example.com" and a node named `node_name`; the agent's
+ * config dir configured to reach it (not started). NULL on failure. */
+static inline struct agent_fixture *agent_fixture_new(const char *node_name) {
+    struct agent_fixture *a = calloc(1, sizeof *a);
+    a->ctl = api_start();
+    if (a->ctl == NULL || api_user(a->ctl, "agent-tests@example.com", a->user) != 0) {
+        return NULL;
+    }
+    char body[256];
+    (void)snprintf(body, sizeof body, "{\"name\":\"%s\",\"fogType\":1}", node_name);
+    json_t *ans = NULL;
+    if (api_call(a->ctl, "POST", "/api/v3/iofog", a->user, body, &ans) != 201) {
+        return NULL;
+    }
+    (void)snprintf(a->node, sizeof a->node, "%s", jstr(ans, "uuid"));
+    json_decref(ans);
+    (void)snprintf(a->dir, sizeof a->dir, "%s/agent", a->ctl->dir);
+    a->local_port = api_free_port();
+    char out[2048];
+    int rc = agent_cli(a,
+                       out,
+                       sizeof out,
+                       "config -a http://127.0.0.1:%u/api/v3/ -dl %s/data -ld %s/log -lp %u -sf 2",
+                       (unsigned)a->ctl->port,
+                       a->dir,
+                       a->dir,
+                       (unsigned)a->local_port);
+    if (rc != 0) {
+        fprintf(stderr, "agent config failed (%d): %s\n", rc, out);
+        return NULL;
+    }
+    return a;
+}
+
+/* A fresh provisioning key for the fixture's node. */
+static inline int agent_fixture_key(struct agent_fixture *a, char key[64]) {
+    json_t *ans = NULL;
+    if (api_callf(
+            a->ctl, "GET", a->user, NULL, &ans, "/api/v3/iofog/%s/provisioning-key", a->node) !=
+        201) {
+        return -1;
+    }
+    (void)snprintf(key, 64, "%s", jstr(ans, "key"));
+    json_decref(ans);
+    return 0;
+}
+
+/* Starts the daemon in the foreground as a child and waits (≤ 10 s) until its CLI answers. */
+static inline int agent_daemon_spawn(struct agent_fixture *a) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char log[500];
+        (void)snprintf(log, sizeof log, "%s.log", a->dir);
+        FILE *lf = fopen(log, "a");
+        if (lf != NULL) {
+            dup2(fileno(lf), STDERR_FILENO);
+        }
+        execl(AGENT_BINARY,
+              AGENT_BINARY,
+              "start",
+              "--foreground",
+              "--config-dir",
+              a->dir,
+              (char *)NULL);
+        _exit(127);
+    }
+    a->pid = pid;
+    for (int i = 0; i < 100; i++) {
+        if (agent_cli(a, NULL, 0, "status") == 0) {
+            return 0;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            a->pid = 0;
+            return -1;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    }
+    return -1;
+}
+
+/* SIGTERM and wait (≤ 30 s). Returns the exit status (0 clean), -1 if it had to be killed. */
+static inline int agent_daemon_term(struct agent_fixture *a) {
+    if (a->pid == 0) {
+        return 0;
+    }
+    kill(a->pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        int st;
+        if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
+            a->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    }
+    kill(a->pid, SIGKILL);
+    waitpid(a->pid, NULL, 0);
+    a->pid = 0;
+    return -1;
+}
+
+static inline void agent_daemon_kill9(struct agent_fixture *a) {
+    if (a->pid != 0) {
+        kill(a->pid, SIGKILL);
+        waitpid(a->pid, NULL, 0);
+        a->pid = 0;
+    }
+}
+
+/* Polls `iofog-agent status` until it contains needle or timeout_ms passes; 0 when found. */
+static inline int agent_wait_status(struct agent_fixture *a, const char *needle, int timeout_ms) {
+    int64_t end = iof_time_mono_ms() + timeout_ms;
+    char out[8192];
+    do {
+        if (agent_cli(a, out, sizeof out, "status") == 0 && strstr(out, needle) != NULL) {
+            return 0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    } while (iof_time_mono_ms() < end);
+    fprintf(stderr, "status never showed '%s'; last:\n%s\n", needle, out);
+    return -1;
+}
+
+/* Stops the daemon (a non-clean exit fails the test through the return value) and the
+ * Controller. */
+static inline int agent_fixture_free(struct agent_fixture *a) {
+    if (a == NULL) {
+        return 0;
+    }
+    int rc = agent_daemon_term(a);
+    if (a->ctl != NULL) {
+        api_stop(a->ctl);
+    }
+    free(a);
+    return rc;
+}
+
+#endif

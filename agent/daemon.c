@@ -1,0 +1,509 @@
+/* The Agent daemon's lifecycle and the operations the CLI asks for: provision, deprovision,
+ * configure, stop. The sync and status threads live in sync.c and status.c. */
+#include "agent/daemon_internal.h"
+
+#include "agent/cache.h"
+#include "agent/engine/engine.h"
+#include "agent/localapi/localapi.h"
+#include "agent/upstream.h"
+#include "common/log.h"
+#include "http/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+void agent_daemon_config(struct agent_daemon *a, struct agent_config *out) {
+    pthread_mutex_lock(&a->mu);
+    *out = a->cfg;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void on_engine_change(void *ctx) {
+    struct agent_daemon *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    a->status_soon = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static iof_err gps_get(void *ctx, char *lat, size_t lat_len, char *lon, size_t lon_len) {
+    struct agent_daemon *a = ctx;
+    char coords[64];
+    pthread_mutex_lock(&a->mu);
+    memcpy(coords, a->cfg.gps_coordinates, sizeof coords);
+    pthread_mutex_unlock(&a->mu);
+    char *comma = strchr(coords, ',');
+    if (comma == NULL) {
+        (void)snprintf(lat, lat_len, "0");
+        (void)snprintf(lon, lon_len, "0");
+        return IOF_OK;
+    }
+    *comma = '\0';
+    (void)snprintf(lat, lat_len, "%s", coords);
+    (void)snprintf(lon, lon_len, "%s", comma + 1);
+    return IOF_OK;
+}
+
+static iof_err gps_set(void *ctx, const char *lat, const char *lon) {
+    struct agent_daemon *a = ctx;
+    char coords[80];
+    (void)snprintf(coords, sizeof coords, "%s,%s", lat, lon);
+    struct iof_diag d = {{0}};
+    pthread_mutex_lock(&a->mu);
+    struct agent_config c = a->cfg;
+    iof_err err = agent_config_set(&c, "gps", coords, &d);
+    if (err == IOF_OK) {
+        (void)snprintf(c.gps_mode, sizeof c.gps_mode, "dynamic");
+        err = agent_config_save(&c, &d);
+        if (err == IOF_OK) {
+            a->cfg = c;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (err != IOF_OK) {
+        IOF_WARN("agent", "gps_set_failed reason=\"%s\"", d.msg);
+    }
+    return err;
+}
+
+iof_err
+agent_daemon_new(const struct agent_config *cfg, struct agent_daemon **out, struct iof_diag *d) {
+    struct agent_daemon *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    a->cfg = *cfg;
+    a->start_ms = iof_time_now_ms();
+    a->link = cfg->iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
+    a->resync = true;
+    iof_err err =
+        agent_config_admin_token(cfg->config_dir, true, a->admin_token, sizeof a->admin_token, d);
+    if (err != IOF_OK) {
+        agent_daemon_free(a);
+        return err;
+    }
+    *out = a;
+    return IOF_OK;
+}
+
+static iof_err make_dirs(const struct agent_config *c, struct iof_diag *d) {
+    const char *dirs[] = {c->disk_directory, c->log_directory};
+    for (size_t i = 0; i < 2; i++) {
+        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
+            return iof_fail(d, IOF_EIO, "cannot create %s: %s", dirs[i], strerror(errno));
+        }
+    }
+    return IOF_OK;
+}
+
+static iof_err start_server(struct agent_daemon *a,
+                            const char *bind,
+                            struct iof_http_server **out,
+                            struct iof_diag *d) {
+    struct iof_http_config hc = {
+        .bind_addr = bind,
+        .port = a->cfg.local_api_port,
+        .max_body = 4u << 20,
+        .threads = 2,
+        .max_connections = 1024,
+        .connection_memory = 16384,
+    };
+    struct iof_http_server *srv = NULL;
+    iof_err err = iof_http_server_new(&hc, &srv);
+    if (err == IOF_OK) {
+        err = agent_admin_register(a, srv);
+    }
+    if (err == IOF_OK) {
+        err = agent_localapi_register(a->api, srv);
+    }
+    if (err == IOF_OK) {
+        err = iof_http_server_start(srv);
+    }
+    if (err != IOF_OK) {
+        iof_http_server_free(srv);
+        return iof_fail(
+            d, err, "cannot serve the Local API on %s:%u", bind, (unsigned)a->cfg.local_api_port);
+    }
+    *out = srv;
+    return IOF_OK;
+}
+
+iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
+    struct agent_config c = a->cfg;
+    iof_err err = make_dirs(&c, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    const char *docker_url = c.docker_url;
+    struct agent_engine_config ec = {
+        .docker_url = docker_url,
+        .agent_uuid = c.iofog_uuid,
+        .host_address = NULL,
+        .time_zone = c.time_zone,
+        .on_change = on_engine_change,
+        .ctx = a,
+    };
+    if ((err = agent_engine_new(&ec, &a->engine)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create the container engine");
+    }
+    if (agent_engine_bridge_gateway(a->engine, a->bridge_gateway, sizeof a->bridge_gateway) !=
+        IOF_OK) {
+        a->bridge_gateway[0] = '\0';
+    }
+    struct agent_localapi_config lc = {
+        .data_dir = c.disk_directory,
+        .log_dir = c.log_directory,
+        .hooks = {.ctx = a, .gps_get = gps_get, .gps_set = gps_set},
+    };
+    if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create the Local API");
+    }
+    if ((err = start_server(a, c.local_api_bind, &a->http, d)) != IOF_OK) {
+        return err;
+    }
+    if (strcmp(c.local_api_bind, "127.0.0.1") == 0 && a->bridge_gateway[0] != '\0') {
+        struct iof_diag bd = {{0}};
+        if (start_server(a, a->bridge_gateway, &a->http_bridge, &bd) != IOF_OK) {
+            IOF_WARN("agent",
+                     "bridge_listen_failed address=%s reason=\"%s\"",
+                     a->bridge_gateway,
+                     bd.msg);
+        }
+    }
+
+    /* Offline start: run what ran before until the Controller says otherwise. */
+    json_t *ms = NULL, *regs = NULL, *ers = NULL;
+    struct iof_diag cd = {{0}};
+    if (agent_cache_read(c.config_dir, "microservices", &ms, &cd) != IOF_OK && cd.msg[0] != '\0') {
+        IOF_DEBUG("agent", "cache_unused reason=\"%s\"", cd.msg);
+    }
+    if (agent_cache_read(c.config_dir, "registries", &regs, NULL) != IOF_OK) {
+        regs = NULL;
+    }
+    if (agent_cache_read(c.config_dir, "edge_resources", &ers, NULL) != IOF_OK) {
+        ers = NULL;
+    }
+    if (c.iofog_uuid[0] != '\0' && (ms != NULL || regs != NULL || ers != NULL)) {
+        IOF_INFO("agent",
+                 "cache_loaded microservices=%zu",
+                 ms != NULL ? json_array_size(ms) : (size_t)0);
+        agent_daemon_apply(a, ms, regs != NULL ? regs : json_array(), ers, false);
+    }
+    json_decref(ms);
+    json_decref(regs);
+    json_decref(ers);
+
+    if ((err = agent_engine_start(a->engine)) != IOF_OK) {
+        return iof_fail(d, err, "cannot start the container engine");
+    }
+    if (pthread_create(&a->sync_thread, NULL, agent_sync_main, a) != 0) {
+        return iof_fail(d, IOF_EINTERNAL, "cannot start the sync thread");
+    }
+    if (pthread_create(&a->status_thread, NULL, agent_status_main, a) != 0) {
+        pthread_mutex_lock(&a->mu);
+        a->stopping = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->sync_thread, NULL);
+        return iof_fail(d, IOF_EINTERNAL, "cannot start the status thread");
+    }
+    a->threads_started = true;
+    IOF_INFO("agent",
+             "started port=%u bind=%s bridge=%s uuid=%s",
+             (unsigned)c.local_api_port,
+             c.local_api_bind,
+             a->bridge_gateway[0] != '\0' ? a->bridge_gateway : "-",
+             c.iofog_uuid[0] != '\0' ? c.iofog_uuid : "-");
+    return IOF_OK;
+}
+
+void agent_daemon_wait(struct agent_daemon *a) {
+    (void)a;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    IOF_INFO("agent", "stopping signal=%d", sig);
+}
+
+void agent_daemon_request_stop(struct agent_daemon *a, bool remove_containers) {
+    pthread_mutex_lock(&a->mu);
+    a->remove_on_exit = remove_containers;
+    pthread_mutex_unlock(&a->mu);
+    kill(getpid(), SIGTERM);
+}
+
+void agent_daemon_free(struct agent_daemon *a) {
+    if (a == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    bool remove = a->remove_on_exit;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->threads_started) {
+        pthread_join(a->sync_thread, NULL);
+        pthread_join(a->status_thread, NULL);
+    }
+    if (a->api != NULL) {
+        agent_localapi_stop(a->api);
+    }
+    iof_http_server_free(a->http_bridge);
+    iof_http_server_free(a->http);
+    if (a->engine != NULL && remove && agent_engine_remove_all(a->engine) != IOF_OK) {
+        IOF_WARN("agent", "remove_containers_failed");
+    }
+    agent_engine_free(a->engine);
+    agent_localapi_free(a->api);
+    json_decref(a->microservices);
+    json_decref(a->registries);
+    json_decref(a->edge_resources);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+void agent_daemon_apply(struct agent_daemon *a,
+                        json_t *microservices,
+                        json_t *registries,
+                        json_t *edge_resources,
+                        bool write_cache) {
+    pthread_mutex_lock(&a->mu);
+    if (registries != NULL) {
+        json_decref(a->registries);
+        a->registries = json_incref(registries);
+    }
+    if (microservices != NULL) {
+        json_decref(a->microservices);
+        a->microservices = json_incref(microservices);
+    }
+    if (edge_resources != NULL) {
+        json_decref(a->edge_resources);
+        a->edge_resources = json_incref(edge_resources);
+    }
+    json_t *ms = json_incref(a->microservices);
+    json_t *regs = a->registries != NULL ? json_incref(a->registries) : json_array();
+    char config_dir[512];
+    memcpy(config_dir, a->cfg.config_dir, sizeof config_dir);
+    a->status_soon = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+
+    struct iof_diag d = {{0}};
+    if ((microservices != NULL || registries != NULL) && ms != NULL &&
+        agent_engine_set_desired(a->engine, ms, regs) != IOF_OK) {
+        IOF_ERROR("agent", "engine_rejected_desired_state");
+    }
+    if (microservices != NULL &&
+        agent_localapi_set_microservices(a->api, microservices) != IOF_OK) {
+        IOF_ERROR("agent", "localapi_rejected_microservices");
+    }
+    if (edge_resources != NULL &&
+        agent_localapi_set_edge_resources(a->api, edge_resources) != IOF_OK) {
+        IOF_ERROR("agent", "localapi_rejected_edge_resources");
+    }
+    if (write_cache) {
+        const struct {
+            const char *name;
+            json_t *v;
+        } caches[] = {{"microservices", microservices},
+                      {"registries", registries},
+                      {"edge_resources", edge_resources}};
+        for (size_t i = 0; i < 3; i++) {
+            if (caches[i].v != NULL &&
+                agent_cache_write(config_dir, caches[i].name, caches[i].v, &d) != IOF_OK) {
+                IOF_WARN(
+                    "agent", "cache_write_failed name=%s reason=\"%s\"", caches[i].name, d.msg);
+            }
+        }
+    }
+    json_decref(ms);
+    json_decref(regs);
+}
+
+iof_err agent_daemon_provision(struct agent_daemon *a,
+                               const char *key,
+                               json_t **result,
+                               struct iof_diag *d) {
+    if (key == NULL || key[0] == '\0') {
+        return iof_fail(d, IOF_EINVAL, "a provisioning key is required");
+    }
+    struct agent_config c;
+    agent_daemon_config(a, &c);
+    if (c.iofog_uuid[0] != '\0') {
+        struct iof_diag dd = {{0}};
+        if (agent_daemon_deprovision(a, true, &dd) != IOF_OK) {
+            IOF_WARN("agent", "deprovision_before_provision_failed reason=\"%s\"", dd.msg);
+        }
+        agent_daemon_config(a, &c);
+    }
+    struct agent_upstream *u = NULL;
+    iof_err err = agent_upstream_new(15000, c.controller_cert, &u);
+    if (err != IOF_OK) {
+        return iof_fail(d, err, "cannot create an HTTP client");
+    }
+    json_t *body = json_pack("{sssi}", "key", key, "type", agent_config_fog_type_code(&c));
+    json_t *answer = NULL;
+    err = body == NULL ? IOF_ENOMEM
+                       : agent_upstream_call(
+                             u, c.controller_url, "", "POST", "agent/provision", body, &answer, d);
+    json_decref(body);
+    agent_upstream_free(u);
+    if (err != IOF_OK) {
+        return err;
+    }
+    const char *uuid = json_string_value(json_object_get(answer, "uuid"));
+    const char *token = json_string_value(json_object_get(answer, "token"));
+    if (uuid == NULL || token == NULL || strlen(uuid) >= sizeof c.iofog_uuid ||
+        strlen(token) >= sizeof c.access_token) {
+        json_decref(answer);
+        return iof_fail(d, IOF_EPROTO, "the Controller's provisioning answer lacks uuid or token");
+    }
+    pthread_mutex_lock(&a->mu);
+    c = a->cfg;
+    (void)snprintf(c.iofog_uuid, sizeof c.iofog_uuid, "%s", uuid);
+    (void)snprintf(c.access_token, sizeof c.access_token, "%s", token);
+    err = agent_config_save_credentials(&c, d);
+    if (err == IOF_OK) {
+        a->cfg = c;
+        a->link = LINK_NOT_CONNECTED;
+        a->resync = true;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (err == IOF_OK && agent_engine_set_agent_uuid(a->engine, uuid) != IOF_OK) {
+        IOF_WARN("agent", "engine_uuid_not_set");
+    }
+    if (err == IOF_OK) {
+        IOF_INFO("agent", "provisioned uuid=%s", uuid);
+        *result = json_pack("{ssss}", "status", "ok", "uuid", uuid);
+    }
+    json_decref(answer);
+    return err;
+}
+
+iof_err
+agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct iof_diag *d) {
+    struct agent_config c;
+    agent_daemon_config(a, &c);
+    if (c.iofog_uuid[0] == '\0') {
+        return iof_fail(d, IOF_ECONFLICT, "this Agent is not provisioned");
+    }
+    if (notify_controller) {
+        struct agent_upstream *u = NULL;
+        if (agent_upstream_new(15000, c.controller_cert, &u) == IOF_OK) {
+            json_t *uuids = json_array();
+            pthread_mutex_lock(&a->mu);
+            size_t i;
+            json_t *m;
+            json_array_foreach(a->microservices, i, m) {
+                json_t *id = json_object_get(m, "uuid");
+                if (json_is_string(id)) {
+                    json_array_append(uuids, id);
+                }
+            }
+            pthread_mutex_unlock(&a->mu);
+            json_t *body = json_pack("{so}", "microserviceUuids", uuids);
+            struct iof_diag ud = {{0}};
+            if (agent_upstream_call(u,
+                                    c.controller_url,
+                                    c.access_token,
+                                    "POST",
+                                    "agent/deprovision",
+                                    body,
+                                    NULL,
+                                    &ud) != IOF_OK) {
+                IOF_WARN("agent", "controller_deprovision_failed reason=\"%s\"", ud.msg);
+            }
+            json_decref(body);
+            agent_upstream_free(u);
+        }
+    }
+    pthread_mutex_lock(&a->mu);
+    c = a->cfg;
+    c.iofog_uuid[0] = '\0';
+    c.access_token[0] = '\0';
+    iof_err err = agent_config_save_credentials(&c, d);
+    if (err == IOF_OK) {
+        a->cfg = c;
+        a->link = LINK_NOT_PROVISIONED;
+        json_decref(a->microservices);
+        a->microservices = NULL;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (err != IOF_OK) {
+        return err;
+    }
+    /* Classic deprovision stops (does not remove) this agent's containers. */
+    if (agent_engine_stop_all(a->engine) != IOF_OK) {
+        IOF_WARN("agent", "stop_containers_failed");
+    }
+    json_t *none = json_array();
+    if (agent_localapi_set_microservices(a->api, none) != IOF_OK) {
+        IOF_WARN("agent", "localapi_reset_failed");
+    }
+    json_decref(none);
+    IOF_INFO("agent", "deprovisioned notified=%s", notify_controller ? "true" : "false");
+    return IOF_OK;
+}
+
+iof_err agent_daemon_configure(struct agent_daemon *a,
+                               int argc,
+                               const char *const *argv,
+                               json_t **messages,
+                               struct iof_diag *d) {
+    pthread_mutex_lock(&a->mu);
+    struct agent_config c = a->cfg;
+    json_t *msgs = NULL;
+    iof_err err = agent_config_apply_args(&c, argc, argv, &msgs, d);
+    if (err == IOF_OK) {
+        err = agent_config_save(&c, d);
+        if (err == IOF_OK) {
+            bool url_changed = strcmp(c.controller_url, a->cfg.controller_url) != 0;
+            a->cfg = c;
+            if (url_changed) {
+                a->resync = true;
+                a->link = c.iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
+            }
+            pthread_cond_broadcast(&a->cv);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (err != IOF_OK) {
+        json_decref(msgs);
+        return err;
+    }
+    /* Tell the Controller now rather than after the sync thread's long-poll returns. */
+    struct agent_upstream *u = NULL;
+    if (c.iofog_uuid[0] != '\0' && agent_upstream_new(10000, c.controller_cert, &u) == IOF_OK) {
+        json_t *mine = agent_config_controller_json(&c);
+        struct iof_diag ud = {{0}};
+        if (mine != NULL &&
+            agent_upstream_call(
+                u, c.controller_url, c.access_token, "PATCH", "agent/config", mine, NULL, &ud) !=
+                IOF_OK) {
+            IOF_WARN("agent", "config_push_failed reason=\"%s\"", ud.msg);
+        }
+        json_decref(mine);
+        agent_upstream_free(u);
+    }
+    *messages = msgs;
+    return IOF_OK;
+}

@@ -1,0 +1,164 @@
+/* The Agent daemon against the real Controller, through its CLI: provisioning with a key from the
+ * user API, `status` reporting the Controller link, the node's status visible in the user API, a
+ * config change made in the Controller reaching the agent through the long-poll, a reused key
+ * refused, deprovisioning, and the CLI's validation messages and exit codes. */
+#include "agent/agent_testutil.h"
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+static int setup(void **state) {
+    struct agent_fixture *a = agent_fixture_new("edge-daemon");
+    if (a == NULL) {
+        return -1;
+    }
+    *state = a;
+    return 0;
+}
+
+static int teardown(void **state) {
+    return agent_fixture_free(*state) == 0 ? 0 : -1;
+}
+
+static void test_cli_without_daemon(void **state) {
+    struct agent_fixture *a = *state;
+    char out[4096];
+    /* Not running: status says so and exits "unavailable". */
+    assert_int_equal(agent_cli(a, out, sizeof out, "status"), 7);
+    assert_non_null(strstr(out, "not running"));
+    /* Offline config applies classic validation. */
+    assert_int_equal(agent_cli(a, out, sizeof out, "config -sf abc"), 2);
+    assert_non_null(strstr(out, "Option -sf has invalid value: abc"));
+    assert_int_equal(agent_cli(a, out, sizeof out, "config -d 0"), 2);
+    assert_non_null(strstr(out, "Disk limit range must be 1 to 1048576 GB"));
+    assert_int_equal(agent_cli(a, out, sizeof out, "config -c http://x"), 2);
+    assert_non_null(strstr(out, "Unsupported protocol scheme"));
+    assert_int_equal(agent_cli(a, out, sizeof out, "--help"), 0);
+    assert_non_null(strstr(out, "provision"));
+    assert_int_equal(agent_cli(a, out, sizeof out, "start --help"), 0);
+    assert_int_equal(agent_cli(a, out, sizeof out, "config --help"), 0);
+    assert_non_null(strstr(out, "-sf"));
+}
+
+static void test_provision_status_and_changes(void **state) {
+    struct agent_fixture *a = *state;
+    char out[8192], key[64];
+    assert_int_equal(agent_daemon_spawn(a), 0);
+    assert_int_equal(agent_cli(a, out, sizeof out, "status"), 0);
+    assert_non_null(strstr(out, "not provisioned"));
+
+    /* A wrong key: not found, exit 3. */
+    assert_int_equal(agent_cli(a, out, sizeof out, "provision NOSUCHKEY"), 3);
+
+    assert_int_equal(agent_fixture_key(a, key), 0);
+    assert_int_equal(agent_cli(a, out, sizeof out, "provision %s", key), 0);
+    assert_non_null(strstr(out, a->node));
+    assert_int_equal(agent_wait_status(a, ": ok", 5000), 0);
+    /* credentials.json is private */
+    char path[512];
+    struct stat st;
+    (void)snprintf(path, sizeof path, "%s/credentials.json", a->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    (void)snprintf(path, sizeof path, "%s/local-api", a->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* The status report reaches the Controller. */
+    json_t *ans = NULL;
+    int64_t end = iof_time_mono_ms() + 5000;
+    bool running = false;
+    while (!running && iof_time_mono_ms() < end) {
+        assert_int_equal(api_callf(a->ctl, "GET", a->user, NULL, &ans, "/api/v3/iofog/%s", a->node),
+                         200);
+        running = strcmp(jstr(ans, "daemonStatus"), "RUNNING") == 0;
+        json_decref(ans);
+        if (!running) {
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        }
+    }
+    assert_true(running);
+
+    /* A setting changed in the Controller reaches the agent through the long-poll. */
+    int64_t t0 = iof_time_mono_ms();
+    char body[64];
+    (void)snprintf(body, sizeof body, "{\"statusFrequency\":7}");
+    assert_int_equal(api_callf(a->ctl, "PATCH", a->user, body, NULL, "/api/v3/iofog/%s", a->node),
+                     204);
+    bool seen = false;
+    while (!seen && iof_time_mono_ms() - t0 < 5000) {
+        assert_int_equal(agent_cli(a, out, sizeof out, "info"), 0);
+        char *line = strstr(out, "status-update-frequency");
+        seen = line != NULL && strstr(line, ": 7\n") != NULL;
+        if (!seen) {
+            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        }
+    }
+    assert_true(seen);
+    printf("controller setting applied by the agent after %lld ms\n",
+           (long long)(iof_time_mono_ms() - t0));
+
+    /* A setting changed on the agent reaches the Controller. */
+    assert_int_equal(agent_cli(a, out, sizeof out, "config -sf 3 -cf 11"), 0);
+    end = iof_time_mono_ms() + 5000;
+    bool pushed = false;
+    while (!pushed && iof_time_mono_ms() < end) {
+        assert_int_equal(api_callf(a->ctl, "GET", a->user, NULL, &ans, "/api/v3/iofog/%s", a->node),
+                         200);
+        pushed = json_integer_value(json_object_get(ans, "changeFrequency")) == 11;
+        json_decref(ans);
+        if (!pushed) {
+            nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+        }
+    }
+    assert_true(pushed);
+
+    /* Invalid flags through the daemon: classic message, exit 2, valid ones still applied. */
+    assert_int_equal(agent_cli(a, out, sizeof out, "config -lc 1000 -ll debug"), 2);
+    assert_non_null(strstr(out, "Log file count range must be 1 to 100"));
+    assert_int_equal(agent_cli(a, out, sizeof out, "info"), 0);
+    assert_non_null(strstr(out, "DEBUG"));
+
+    /* The key was single-use. */
+    char again[256];
+    (void)snprintf(again, sizeof again, "{\"key\":\"%s\",\"type\":1}", key);
+    assert_int_equal(api_call(a->ctl, "POST", "/api/v3/agent/provision", NULL, again, NULL), 404);
+
+    /* Deprovision: the agent forgets its token, the Controller refuses it. */
+    char token[256] = "";
+    (void)snprintf(path, sizeof path, "%s/credentials.json", a->dir);
+    json_t *cred = json_load_file(path, 0, NULL);
+    assert_non_null(cred);
+    (void)snprintf(token, sizeof token, "%s", jstr(cred, "accessToken"));
+    json_decref(cred);
+    assert_int_equal(agent_cli(a, out, sizeof out, "deprovision"), 0);
+    assert_int_equal(agent_wait_status(a, "not provisioned", 3000), 0);
+    assert_int_equal(api_call(a->ctl, "GET", "/api/v3/agent/config", token, NULL, NULL), 401);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* The admin route refuses a wrong token. */
+    struct iof_http_client *http = NULL;
+    assert_int_equal(iof_http_client_new(NULL, &http), IOF_OK);
+    char url[128];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u/v2/status", (unsigned)a->local_port);
+    const char *hdr[] = {"Authorization: wrong", NULL};
+    struct iof_http_response r;
+    assert_int_equal(iof_http_client_request(http, "GET", url, hdr, NULL, 0, &r, NULL), IOF_OK);
+    assert_int_equal(r.status, 401);
+    iof_http_response_free(&r);
+    iof_http_client_free(http);
+
+    assert_int_equal(agent_daemon_term(a), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cli_without_daemon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provision_status_and_changes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

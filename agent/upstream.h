@@ -1,0 +1,35 @@
+/* The Agent's client of the Controller's agent API (/api/v3/agent/..., agent.md §3): one
+ * connection, the agent token, classic JSON bodies, and the mapping of answers to error
+ * categories. Not thread-safe: each thread that talks to the Controller owns one. */
+#ifndef AGENT_UPSTREAM_H
+#define AGENT_UPSTREAM_H
+
+#include "common/error.h"
+
+#include <jansson.h>
+
+struct agent_upstream;
+
+/* timeout_ms bounds each request (a long-poll client needs wait + a margin). ca_file: PEM bundle
+ * trusted besides the system's for https, NULL or a missing file: the system's only. */
+IOF_NODISCARD iof_err agent_upstream_new(long timeout_ms,
+                                         const char *ca_file,
+                                         struct agent_upstream **out);
+void agent_upstream_free(struct agent_upstream *u);
+
+/* method + base_url (ending "/api/v3/") + path ("agent/config", "status"); token "" sends no
+ * Authorization. body NULL sends "{}" on methods with a body. On success (2xx) *out is the
+ * answer (new reference, {} for an empty body) when out is not NULL.
+ * Errors: IOF_EIO / IOF_ETIMEOUT the Controller is unreachable; IOF_EAUTH 401 or 403 (token
+ * rejected); IOF_ENOENT 404; IOF_EINVAL 400; IOF_EREMOTE other statuses (the Controller's
+ * message in d). */
+IOF_NODISCARD iof_err agent_upstream_call(struct agent_upstream *u,
+                                          const char *base_url,
+                                          const char *token,
+                                          const char *method,
+                                          const char *path,
+                                          const json_t *body,
+                                          json_t **out,
+                                          struct iof_diag *d);
+
+#endif
