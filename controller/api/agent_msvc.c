@@ -2,7 +2,9 @@
  * placed on its node (controller.md §4.3). Only microservices of activated applications that have
  * an image for the node's fog type are sent; `rebuild` is cleared on those sent. A microservice
  * stopped with PATCH /microservices/:uuid/stop is left out, so every agent, classic ones
- * included, stops its container; /start brings it back. The children
+ * included, stops its container; /start brings it back. An agent that can stop a container
+ * without removing it asks with ?includeStopped=true and gets stopped ones too; every item carries
+ * our added key desiredState (RUNNING or STOPPED). The children
  * (ports, volumes, env, cmd, extra hosts, routes) are read with one query per table for the whole
  * node and attached in memory, so the number of queries does not grow with the microservices. */
 #include "controller/api/agent_api.h"
@@ -21,11 +23,12 @@ static const char SQL_MAIN[] =
     " m.rebuild AS \"rebuild:bool\", m.root_host_access AS \"rootHostAccess:bool\","
     " m.log_size AS logSize, m.registry_id AS registryId, m.image_snapshot AS imageSnapshot,"
     " m.marked_for_delete AS \"delete:bool\", m.delete_with_cleanup AS \"deleteWithCleanup:bool\","
+    " m.desired_state AS desiredState,"
     " EXISTS (SELECT 1 FROM routings r WHERE r.dest_microservice_uuid = m.uuid)"
     " AS \"isConsumer:bool\""
     " FROM microservices m JOIN fogs f ON f.uuid = m.fog_uuid"
     " JOIN applications a ON a.id = m.application_id AND a.is_activated = 1"
-    " WHERE m.fog_uuid = ?1 AND m.desired_state = 'RUNNING'"
+    " WHERE m.fog_uuid = ?1 AND (m.desired_state = 'RUNNING' OR ?3 = 1)"
     " AND (?2 IS NULL OR m.uuid = ?2) ORDER BY m.created_at, m.uuid)"
     " WHERE imageId IS NOT NULL";
 
@@ -70,8 +73,12 @@ static const struct {
 static iof_err load(struct ctl_call *call, const char *only, json_t **out) {
     struct ctl_db *db = ctl_store_db(call->srv->store);
     json_t *list = NULL;
-    const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid), CTL_DB_TEXT(only)};
-    iof_err err = ctl_db_query_json(db, SQL_MAIN, p, 2, &list, call->d);
+    const char *stopped = iof_http_query(call->req, "includeStopped");
+    const struct ctl_db_value p[] = {
+        CTL_DB_TEXT(call->fog_uuid),
+        CTL_DB_TEXT(only),
+        CTL_DB_INT(stopped != NULL && strcmp(stopped, "true") == 0 ? 1 : 0)};
+    iof_err err = ctl_db_query_json(db, SQL_MAIN, p, 3, &list, call->d);
     if (err != IOF_OK) {
         return err;
     }
