@@ -4,7 +4,8 @@
  * stopped with PATCH /microservices/:uuid/stop is left out, so every agent, classic ones
  * included, stops its container; /start brings it back. An agent that can stop a container
  * without removing it asks with ?includeStopped=true and gets stopped ones too; every item carries
- * our added key desiredState (RUNNING or STOPPED). The children
+ * our added keys desiredState (RUNNING or STOPPED), name and application (as the newest ioFog
+ * line sends them). The children
  * (ports, volumes, env, cmd, extra hosts, routes) are read with one query per table for the whole
  * node and attached in memory, so the number of queries does not grow with the microservices. */
 #include "controller/api/agent_api.h"
@@ -23,7 +24,7 @@ static const char SQL_MAIN[] =
     " m.rebuild AS \"rebuild:bool\", m.root_host_access AS \"rootHostAccess:bool\","
     " m.log_size AS logSize, m.registry_id AS registryId, m.image_snapshot AS imageSnapshot,"
     " m.marked_for_delete AS \"delete:bool\", m.delete_with_cleanup AS \"deleteWithCleanup:bool\","
-    " m.desired_state AS desiredState,"
+    " m.desired_state AS desiredState, m.name, a.name AS application, a.id AS applicationId,"
     " EXISTS (SELECT 1 FROM routings r WHERE r.dest_microservice_uuid = m.uuid)"
     " AS \"isConsumer:bool\""
     " FROM microservices m JOIN fogs f ON f.uuid = m.fog_uuid"
