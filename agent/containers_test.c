@@ -1,0 +1,347 @@
+/* The Agent running microservices for the real Controller on the real Docker Engine, images built
+ * locally (scripts/test-image.sh, registry from_cache): creation to RUNNING, an env change
+ * recreating the container, stop and start, kill -9 of the agent and adoption of the same
+ * containers, offline operation from the cache with the Controller gone, a missing image reported
+ * as FAILED while the rest runs, delete, and delete with cleanup removing the image. */
+#include "agent/agent_testutil.h"
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#define IMAGE         "iofog-agent-e2e/busy:1"
+#define IMAGE_CLEANUP "iofog-agent-e2e/cleanup:1"
+
+struct ctx {
+    struct agent_fixture *a;
+    int app_id;
+};
+
+/* Output of a shell command, trimmed; "" on failure. */
+static void sh(char *out, size_t len, const char *fmt, ...) IOF_PRINTF(3, 4);
+static void sh(char *out, size_t len, const char *fmt, ...) {
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return;
+    }
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
+        out[--n] = '\0';
+    }
+}
+
+static void container_id(const char *msvc, char *out, size_t len) {
+    sh(out, len, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", msvc);
+}
+
+static void container_state(const char *msvc, char *out, size_t len) {
+    sh(out, len, "docker inspect -f '{{.State.Status}}' iofog_%s 2>/dev/null", msvc);
+}
+
+static int count_containers(const char *node) {
+    char out[64];
+    sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", node);
+    return atoi(out);
+}
+
+/* The Controller's view of a microservice's status (and error), "" when unknown. */
+static void msvc_status(
+    struct agent_fixture *a, const char *uuid, char *st, size_t len, char *err, size_t err_len) {
+    json_t *ans = NULL;
+    st[0] = '\0';
+    if (err != NULL) {
+        err[0] = '\0';
+    }
+    if (api_callf(a->ctl, "GET", a->user, NULL, &ans, "/api/v3/microservices/%s", uuid) == 200) {
+        json_t *s = json_object_get(ans, "status");
+        (void)snprintf(st,
+                       len,
+                       "%s",
+                       json_string_value(json_object_get(s, "status")) != NULL
+                           ? json_string_value(json_object_get(s, "status"))
+                           : "");
+        if (err != NULL) {
+            const char *e = json_string_value(json_object_get(s, "errorMessage"));
+            (void)snprintf(err, err_len, "%s", e != NULL ? e : "");
+        }
+    }
+    json_decref(ans);
+}
+
+/* Waits until the Controller shows status want; returns the ms it took, -1 on timeout. */
+static int64_t
+wait_msvc(struct agent_fixture *a, const char *uuid, const char *want, int timeout_ms) {
+    int64_t t0 = iof_time_mono_ms();
+    char st[32] = "";
+    while (iof_time_mono_ms() - t0 < timeout_ms) {
+        msvc_status(a, uuid, st, sizeof st, NULL, 0);
+        if (strcmp(st, want) == 0) {
+            return iof_time_mono_ms() - t0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    }
+    fprintf(stderr, "microservice %s: wanted %s, last %s\n", uuid, want, st);
+    return -1;
+}
+
+static int wait_container(const char *msvc, const char *state, int timeout_ms) {
+    int64_t t0 = iof_time_mono_ms();
+    char st[32];
+    do {
+        container_state(msvc, st, sizeof st);
+        if (strcmp(st, state) == 0) {
+            return 0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    } while (iof_time_mono_ms() - t0 < timeout_ms);
+    fprintf(stderr, "container iofog_%s: wanted %s, last '%s'\n", msvc, state, st);
+    return -1;
+}
+
+/* Adds a microservice to the test application; returns its uuid in out. */
+static void add_msvc(struct ctx *c, const char *name, const char *image, char out[64]) {
+    char body[512];
+    (void)snprintf(body,
+                   sizeof body,
+                   "{\"name\":\"%s\",\"application\":\"e2e\",\"iofogUuid\":\"%s\","
+                   "\"registryId\":2,\"config\":\"{}\","
+                   "\"images\":[{\"containerImage\":\"%s\",\"fogTypeId\":1}]}",
+                   name,
+                   c->a->node,
+                   image);
+    json_t *ans = NULL;
+    assert_int_equal(api_call(c->a->ctl, "POST", "/api/v3/microservices", c->a->user, body, &ans),
+                     201);
+    (void)snprintf(out, 64, "%s", jstr(ans, "uuid"));
+    json_decref(ans);
+}
+
+static int setup(void **state) {
+    if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
+        system("bash scripts/test-image.sh " IMAGE " >/dev/null") != 0 ||
+        system("bash scripts/test-image.sh " IMAGE_CLEANUP " >/dev/null") != 0) {
+        fprintf(stderr, "no Docker Engine or no test image\n");
+        return -1;
+    }
+    struct ctx *c = calloc(1, sizeof *c);
+    c->a = agent_fixture_new("edge-e2e");
+    if (c->a == NULL) {
+        return -1;
+    }
+    if (api_call(c->a->ctl,
+                 "POST",
+                 "/api/v3/application",
+                 c->a->user,
+                 "{\"name\":\"e2e\",\"isActivated\":true}",
+                 NULL) != 201) {
+        return -1;
+    }
+    char key[64], out[2048];
+    if (agent_daemon_spawn(c->a) != 0 || agent_fixture_key(c->a, key) != 0 ||
+        agent_cli(c->a, out, sizeof out, "provision %s", key) != 0 ||
+        agent_wait_status(c->a, ": ok", 5000) != 0) {
+        fprintf(stderr, "agent did not come up: %s\n", out);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct ctx *c = *state;
+    char out[256];
+    int rc = c->a->pid != 0 ? agent_cli(c->a, out, sizeof out, "stop") : 0;
+    if (c->a->pid != 0) {
+        for (int i = 0; i < 300; i++) { /* `stop` makes the foreground daemon exit */
+            int st;
+            if (waitpid(c->a->pid, &st, WNOHANG) == c->a->pid) {
+                c->a->pid = 0;
+                break;
+            }
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        }
+    }
+    int left = count_containers(c->a->node);
+    sh(out,
+       sizeof out,
+       "docker rm -f $(docker ps -aq --filter label=iofog-uuid=%s) 2>/dev/null",
+       c->a->node);
+    int frc = agent_fixture_free(c->a);
+    free(c);
+    if (rc != 0 || left != 0 || frc != 0) {
+        fprintf(stderr, "teardown: stop rc=%d, containers left %d, exit %d\n", rc, left, frc);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_lifecycle(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char m1[64], id1[128], id2[128];
+
+    add_msvc(c, "busy", IMAGE, m1);
+    int64_t ms = wait_msvc(a, m1, "RUNNING", 10000);
+    assert_true(ms >= 0);
+    printf("creation -> RUNNING in the Controller: %lld ms\n", (long long)ms);
+    assert_true(ms <= 2000);
+    container_id(m1, id1, sizeof id1);
+    assert_int_equal(strlen(id1), 64);
+
+    /* The container as the spec README wants it. */
+    char out[512];
+    sh(out,
+       sizeof out,
+       "docker inspect -f '{{.HostConfig.Privileged}} {{index .Config.Labels \"iofog-uuid\"}}' "
+       "iofog_%s",
+       m1);
+    char want[128];
+    (void)snprintf(want, sizeof want, "false %s", a->node);
+    assert_string_equal(out, want);
+    sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
+    char selfname[100];
+    (void)snprintf(selfname, sizeof selfname, "\"SELFNAME=%s\"", m1);
+    assert_non_null(strstr(out, selfname));
+
+    /* An env change recreates the container. */
+    assert_int_equal(api_callf(a->ctl,
+                               "PATCH",
+                               a->user,
+                               "{\"env\":[{\"key\":\"GREETING\",\"value\":\"hi\"}]}",
+                               NULL,
+                               "/api/v3/microservices/%s",
+                               m1),
+                     204);
+    int64_t t0 = iof_time_mono_ms();
+    do {
+        container_id(m1, id2, sizeof id2);
+        if (strlen(id2) == 64 && strcmp(id1, id2) != 0) {
+            break;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    } while (iof_time_mono_ms() - t0 < 10000);
+    assert_string_not_equal(id1, id2);
+    assert_int_equal(wait_container(m1, "running", 10000), 0);
+    sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
+    assert_non_null(strstr(out, "GREETING=hi"));
+
+    /* Stop keeps the container, start runs it again. */
+    assert_int_equal(
+        api_callf(a->ctl, "PATCH", a->user, NULL, NULL, "/api/v3/microservices/%s/stop", m1), 204);
+    assert_int_equal(wait_container(m1, "exited", 15000), 0);
+    assert_true(wait_msvc(a, m1, "STOPPED", 10000) >= 0);
+    assert_int_equal(
+        api_callf(a->ctl, "PATCH", a->user, NULL, NULL, "/api/v3/microservices/%s/start", m1), 204);
+    assert_int_equal(wait_container(m1, "running", 15000), 0);
+    assert_true(wait_msvc(a, m1, "RUNNING", 10000) >= 0);
+
+    /* A missing image fails clearly; the rest keeps running. */
+    char bad[64], st[32], err[512];
+    add_msvc(c, "missing", "iofog-agent-e2e/does-not-exist:1", bad);
+    assert_true(wait_msvc(a, bad, "FAILED", 15000) >= 0);
+    msvc_status(a, bad, st, sizeof st, err, sizeof err);
+    printf("missing image errorMessage: %s\n", err);
+    assert_non_null(strstr(err, "does-not-exist"));
+    assert_int_equal(wait_container(m1, "running", 1000), 0);
+
+    /* Delete removes the container; delete with cleanup removes the image too. */
+    assert_int_equal(
+        api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", bad), 204);
+    char m3[64];
+    add_msvc(c, "cleanup", IMAGE_CLEANUP, m3);
+    assert_true(wait_msvc(a, m3, "RUNNING", 10000) >= 0);
+    assert_int_equal(api_callf(a->ctl,
+                               "DELETE",
+                               a->user,
+                               "{\"withCleanup\":true}",
+                               NULL,
+                               "/api/v3/microservices/%s",
+                               m3),
+                     204);
+    assert_int_equal(
+        api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", m1), 204);
+    t0 = iof_time_mono_ms();
+    do {
+        container_state(m1, st, sizeof st);
+        container_state(m3, err, sizeof err);
+        sh(out, sizeof out, "docker image inspect " IMAGE_CLEANUP " >/dev/null 2>&1 && echo y");
+        if (st[0] == '\0' && err[0] == '\0' && out[0] == '\0') {
+            break;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    } while (iof_time_mono_ms() - t0 < 15000);
+    assert_string_equal(st, "");
+    assert_string_equal(err, "");
+    assert_string_equal(out, ""); /* the image is gone */
+    sh(out, sizeof out, "docker image inspect " IMAGE " >/dev/null 2>&1 && echo y");
+    assert_string_equal(out, "y"); /* a plain delete keeps it */
+}
+
+static void test_restart_adopts_and_offline(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char m[3][64], before[3][128], after[128];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        (void)snprintf(name, sizeof name, "busy-%d", i);
+        add_msvc(c, name, IMAGE, m[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_true(wait_msvc(a, m[i], "RUNNING", 15000) >= 0);
+        container_id(m[i], before[i], sizeof before[i]);
+    }
+    assert_int_equal(count_containers(a->node), 3);
+
+    /* kill -9 of the agent, then a restart: the same containers are adopted. */
+    agent_daemon_kill9(a);
+    assert_int_equal(agent_daemon_spawn(a), 0);
+    assert_int_equal(agent_wait_status(a, ": ok", 10000), 0);
+    sleep(2); /* give a wrong reconcile time to show itself */
+    for (int i = 0; i < 3; i++) {
+        container_id(m[i], after, sizeof after);
+        assert_string_equal(before[i], after);
+    }
+    assert_int_equal(count_containers(a->node), 3);
+
+    /* Controller gone: containers keep running, a killed one is restarted from the cache, also
+     * across an agent restart. */
+    api_kill9(a->ctl);
+    agent_daemon_kill9(a);
+    char out[256];
+    sh(out, sizeof out, "docker kill iofog_%s >/dev/null 2>&1; echo done", m[1]);
+    assert_int_equal(agent_daemon_spawn(a), 0);
+    assert_int_equal(wait_container(m[1], "running", 15000), 0);
+    assert_int_equal(wait_container(m[0], "running", 1000), 0);
+    assert_int_equal(wait_container(m[2], "running", 1000), 0);
+    assert_int_equal(agent_wait_status(a, "not connected", 5000), 0);
+    assert_int_equal(count_containers(a->node), 3);
+
+    /* Controller back (new port): statuses converge. */
+    assert_int_equal(api_spawn(a->ctl), 0);
+    assert_int_equal(
+        agent_cli(
+            a, out, sizeof out, "config -a http://127.0.0.1:%u/api/v3/", (unsigned)a->ctl->port),
+        0);
+    assert_int_equal(agent_wait_status(a, ": ok", 15000), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(wait_msvc(a, m[i], "RUNNING", 15000) >= 0);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_adopts_and_offline, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
