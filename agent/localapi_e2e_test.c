@@ -1,0 +1,286 @@
+/* The Local API of the real Agent, provisioned to the real Controller, played by a WebSocket test
+ * client (ws/client.h, not the SDK): configuration fetch, 0x0C within 100 ms of
+ * `iofog-controller microservice update --microservice-id <uuid> --config ...`, publish -> receipt
+ * -> delivery to the routed receiver and none to a non-routed one, REST next/query, and an archive
+ * query that spans an agent restart. */
+#include "agent/agent_testutil.h"
+
+#include "common/base64.h"
+#include "controller/cli_testutil.h"
+#include "http/client.h"
+#include "iomessage/iomessage.h"
+#include "ws/client.h"
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#define IMAGE "iofog-agent-e2e/busy:1"
+
+struct ctx {
+    struct agent_fixture *a;
+    char pub[64], recv[64], other[64];
+};
+
+static void add_msvc(struct agent_fixture *a, const char *name, char out[64]) {
+    char body[512];
+    (void)snprintf(body,
+                   sizeof body,
+                   "{\"name\":\"%s\",\"application\":\"bus\",\"iofogUuid\":\"%s\","
+                   "\"registryId\":2,\"config\":\"{\\\"n\\\":1}\","
+                   "\"images\":[{\"containerImage\":\"" IMAGE "\",\"fogTypeId\":1}]}",
+                   name,
+                   a->node);
+    json_t *ans = NULL;
+    assert_int_equal(api_call(a->ctl, "POST", "/api/v3/microservices", a->user, body, &ans), 201);
+    (void)snprintf(out, 64, "%s", jstr(ans, "uuid"));
+    json_decref(ans);
+}
+
+/* POST a JSON body to the agent's Local API; returns the status, *out the parsed answer. */
+static long local_post(struct agent_fixture *a, const char *path, const char *body, json_t **out) {
+    struct iof_http_client *http = NULL;
+    assert_int_equal(iof_http_client_new(NULL, &http), IOF_OK);
+    char url[256];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)a->local_port, path);
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    struct iof_http_response r;
+    assert_int_equal(iof_http_client_request(http, "POST", url, hdr, body, strlen(body), &r, NULL),
+                     IOF_OK);
+    long st = r.status;
+    if (out != NULL) {
+        *out = json_loads((const char *)r.body.data, 0, NULL);
+    }
+    iof_http_response_free(&r);
+    iof_http_client_free(http);
+    return st;
+}
+
+static struct iof_ws_client *
+open_socket(struct agent_fixture *a, const char *kind, const char *id) {
+    char path[200];
+    (void)snprintf(path, sizeof path, "/v2/%s/socket/id/%s", kind, id);
+    struct iof_ws_client *c = NULL;
+    struct iof_diag d = {{0}};
+    iof_err err = iof_ws_client_connect("127.0.0.1", a->local_port, path, 5000, NULL, &c, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "ws connect %s: %s\n", path, d.msg);
+    }
+    assert_int_equal(err, IOF_OK);
+    return c;
+}
+
+static int setup(void **state) {
+    if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
+        system("bash scripts/test-image.sh " IMAGE " >/dev/null") != 0) {
+        return -1;
+    }
+    struct ctx *c = calloc(1, sizeof *c);
+    c->a = agent_fixture_new("edge-bus");
+    if (c->a == NULL || api_call(c->a->ctl,
+                                 "POST",
+                                 "/api/v3/application",
+                                 c->a->user,
+                                 "{\"name\":\"bus\",\"isActivated\":true}",
+                                 NULL) != 201) {
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct ctx *c = *state;
+    char out[256];
+    int rc = agent_cli(c->a, out, sizeof out, "stop");
+    for (int i = 0; i < 300 && c->a->pid != 0; i++) {
+        int st;
+        if (waitpid(c->a->pid, &st, WNOHANG) == c->a->pid) {
+            c->a->pid = 0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    }
+    int frc = agent_fixture_free(c->a);
+    free(c);
+    return rc == 0 && frc == 0 ? 0 : -1;
+}
+
+static void provision(struct ctx *c) {
+    char key[64], out[1024];
+    assert_int_equal(agent_daemon_spawn(c->a), 0);
+    assert_int_equal(agent_fixture_key(c->a, key), 0);
+    assert_int_equal(agent_cli(c->a, out, sizeof out, "provision %s", key), 0);
+    assert_int_equal(agent_wait_status(c->a, ": ok", 5000), 0);
+}
+
+/* Waits until /v2/config/get knows id (the agent has the microservice list). */
+static json_t *wait_config(struct agent_fixture *a, const char *id) {
+    char body[128];
+    (void)snprintf(body, sizeof body, "{\"id\":\"%s\"}", id);
+    int64_t t0 = iof_time_mono_ms();
+    json_t *ans = NULL;
+    while (iof_time_mono_ms() - t0 < 10000) {
+        if (local_post(a, "/v2/config/get", body, &ans) == 200) {
+            return ans;
+        }
+        json_decref(ans);
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    }
+    fail_msg("config for %s never became available", id);
+    return NULL;
+}
+
+static void test_config_signal(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    provision(c);
+    add_msvc(a, "conf", c->pub);
+    json_t *cfg = wait_config(a, c->pub);
+    assert_string_equal(jstr(cfg, "status"), "okay");
+    assert_string_equal(jstr(cfg, "config"), "{\"n\":1}"); /* double-encoded */
+    json_decref(cfg);
+
+    struct iof_ws_client *ws = open_socket(a, "control", c->pub);
+    char data_dir[300];
+    (void)snprintf(data_dir, sizeof data_dir, "%s", a->ctl->dir);
+    char cmd[1024];
+    (void)snprintf(cmd,
+                   sizeof cmd,
+                   "%s microservice update --microservice-id %s --config '{\"n\":2}' --port %u "
+                   "--data-dir %s >/dev/null 2>&1",
+                   API_BINARY,
+                   c->pub,
+                   (unsigned)a->ctl->port,
+                   data_dir);
+    int64_t t0 = iof_time_mono_ms();
+    assert_int_equal(system(cmd), 0);
+    int64_t t_cli = iof_time_mono_ms();
+    struct iof_ws_msg m = {0};
+    assert_int_equal(iof_ws_client_recv(ws, 5000, &m), IOF_OK);
+    int64_t t1 = iof_time_mono_ms();
+    assert_int_equal(m.len, 1);
+    assert_int_equal(m.data[0], 0x0C);
+    iof_ws_msg_free(&m);
+    printf("0x0C %lld ms after the CLI started, %lld ms after it returned\n",
+           (long long)(t1 - t0),
+           (long long)(t1 - t_cli));
+    assert_true(t1 - t_cli <= 100);
+    uint8_t ack = 0x0B;
+    assert_int_equal(iof_ws_client_send(ws, IOF_WS_BINARY, &ack, 1), IOF_OK);
+    cfg = wait_config(a, c->pub);
+    assert_string_equal(jstr(cfg, "config"), "{\"n\":2}");
+    json_decref(cfg);
+    iof_ws_client_free(ws);
+}
+
+static void test_messages_and_archive(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    provision(c);
+    add_msvc(a, "pub", c->pub);
+    add_msvc(a, "recv", c->recv);
+    add_msvc(a, "other", c->other);
+    char body[256];
+    (void)snprintf(body,
+                   sizeof body,
+                   "{\"name\":\"r1\",\"application\":\"bus\",\"from\":\"pub\",\"to\":\"recv\"}");
+    assert_int_equal(api_call(a->ctl, "POST", "/api/v3/routes", a->user, body, NULL), 201);
+    json_t *cfg = wait_config(a, c->other);
+    json_decref(cfg);
+    nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL); /* routes arrive too */
+
+    struct iof_ws_client *rx = open_socket(a, "message", c->recv);
+    struct iof_ws_client *other = open_socket(a, "message", c->other);
+    struct iof_ws_client *tx = open_socket(a, "message", c->pub);
+    int64_t sent_at = iof_time_now_ms();
+    struct iof_msg msg = {.version = 4,
+                          .publisher = c->pub,
+                          .infotype = "text",
+                          .infoformat = "utf-8",
+                          .contentdata = (const uint8_t *)"hello\0bus",
+                          .contentdata_len = 9};
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
+    assert_int_equal(iof_ws_client_send(tx, IOF_WS_BINARY, frame, frame_len), IOF_OK);
+    free(frame);
+
+    /* receipt */
+    struct iof_ws_msg m = {0};
+    assert_int_equal(iof_ws_client_recv(tx, 5000, &m), IOF_OK);
+    char id[256];
+    int64_t ts = 0;
+    assert_int_equal(iof_msg_receipt_parse(m.data, m.len, id, sizeof id, &ts, NULL), IOF_OK);
+    iof_ws_msg_free(&m);
+    assert_int_equal(strlen(id), 32);
+    assert_true(ts >= sent_at - 1000 && ts <= iof_time_now_ms() + 1000);
+
+    /* delivery to the routed receiver with the same identity */
+    assert_int_equal(iof_ws_client_recv(rx, 5000, &m), IOF_OK);
+    const uint8_t *inner = NULL;
+    size_t inner_len = 0;
+    assert_int_equal(iof_msg_frame_parse(m.data, m.len, &inner, &inner_len, NULL), IOF_OK);
+    struct iof_msg *got = NULL;
+    assert_int_equal(iof_msg_decode(inner, inner_len, &got, NULL), IOF_OK);
+    assert_string_equal(got->id, id);
+    assert_int_equal(got->timestamp, ts);
+    assert_string_equal(got->publisher, c->pub);
+    assert_int_equal(got->contentdata_len, 9);
+    assert_memory_equal(got->contentdata, "hello\0bus", 9);
+    iof_msg_free(got);
+    iof_ws_msg_free(&m);
+    uint8_t ack = 0x0B;
+    assert_int_equal(iof_ws_client_send(rx, IOF_WS_BINARY, &ack, 1), IOF_OK);
+    /* nothing for the receiver without a route */
+    assert_int_equal(iof_ws_client_recv(other, 300, &m), IOF_ETIMEOUT);
+    iof_ws_client_free(rx);
+    iof_ws_client_free(other);
+    iof_ws_client_free(tx);
+
+    /* REST publish, then next for the receiver (no socket open now) */
+    char b64[32];
+    assert_int_equal(iof_base64_encode((const uint8_t *)"rest", 4, b64, sizeof b64), IOF_OK);
+    (void)snprintf(body,
+                   sizeof body,
+                   "{\"publisher\":\"%s\",\"version\":4,\"infotype\":\"text\","
+                   "\"infoformat\":\"utf-8\",\"contentdata\":\"%s\"}",
+                   c->pub,
+                   b64);
+    json_t *ans = NULL;
+    assert_int_equal(local_post(a, "/v2/messages/new", body, &ans), 200);
+    assert_string_equal(jstr(ans, "status"), "okay");
+    json_decref(ans);
+    (void)snprintf(body, sizeof body, "{\"id\":\"%s\"}", c->recv);
+    assert_int_equal(local_post(a, "/v2/messages/next", body, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "count")), 1);
+    json_decref(ans);
+
+    /* The archive answers queries across an agent restart. */
+    assert_int_equal(agent_daemon_term(a), 0);
+    assert_int_equal(agent_daemon_spawn(a), 0);
+    assert_int_equal(agent_wait_status(a, ": ok", 5000), 0);
+    json_decref(wait_config(a, c->recv));
+    (void)snprintf(body,
+                   sizeof body,
+                   "{\"id\":\"%s\",\"timeframestart\":%lld,\"timeframeend\":%lld,"
+                   "\"publishers\":[\"%s\"]}",
+                   c->recv,
+                   (long long)(sent_at - 1000),
+                   (long long)(iof_time_now_ms() + 1000),
+                   c->pub);
+    assert_int_equal(local_post(a, "/v2/messages/query", body, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "count")), 2);
+    json_t *first = json_array_get(json_object_get(ans, "messages"), 0);
+    assert_string_equal(jstr(first, "id"), id);
+    json_decref(ans);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messages_and_archive, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
