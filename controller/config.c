@@ -14,7 +14,8 @@ const char ctl_config_flags_help[] =
     "  --bind ADDR        address to listen on (default 0.0.0.0; env IOFOG_CONTROLLER_BIND)\n"
     "  --data-dir DIR     database, credentials and files (default /var/lib/iofog-controller;\n"
     "                     env IOFOG_CONTROLLER_DATA_DIR); DIR/controller.json may hold\n"
-    "                     port, bind, logLevel, httpThreads, userTokenExpirationSeconds\n"
+    "                     port, bind, logLevel, httpThreads, userTokenExpirationSeconds,\n"
+    "                     imageSnapshotMaxBytes\n"
     "  --log-level LEVEL  debug, info, warn or error (default info; env IOFOG_LOG_LEVEL)\n"
     "  --nats-url URL     NATS server(s) agents use across nodes, comma-separated\n"
     "                     (default nats://127.0.0.1:4222; env IOFOG_CONTROLLER_NATS_URL)\n";
@@ -32,6 +33,7 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     cfg->user_token_max_lifetime_s = 7 * 24 * 3600;
     (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
     cfg->liveness_interval_ms = 2000;
+    cfg->image_snapshot_max_bytes = (uint64_t)2 << 30;
 }
 
 static iof_err parse_port(const char *text, const char *what, uint16_t *out, struct iof_diag *d) {
@@ -75,6 +77,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     iof_err err = IOF_OK;
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
+    int64_t snap_max = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
@@ -88,6 +91,8 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
              j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "maxConnections", IOF_JSON_OPTIONAL, &max_conn, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "connectionMemoryBytes", IOF_JSON_OPTIONAL, &conn_mem, d)) !=
+            IOF_OK ||
+        (err = iof_json_get_int(j, "imageSnapshotMaxBytes", IOF_JSON_OPTIONAL, &snap_max, d)) !=
             IOF_OK) {
         json_decref(j);
         return err;
@@ -142,6 +147,13 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
             err = iof_fail(d, IOF_EINVAL, "%s: livenessIntervalMs must be 50-600000", path);
         } else {
             cfg->liveness_interval_ms = live;
+        }
+    }
+    if (err == IOF_OK && snap_max != 0) {
+        if (snap_max < 1024 || snap_max > ((int64_t)1 << 40)) {
+            err = iof_fail(d, IOF_EINVAL, "%s: imageSnapshotMaxBytes must be 1024-2^40", path);
+        } else {
+            cfg->image_snapshot_max_bytes = (uint64_t)snap_max;
         }
     }
     if (err == IOF_OK && bind != NULL) {

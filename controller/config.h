@@ -32,6 +32,8 @@ struct ctl_config {
                                           default nats://127.0.0.1:4222 */
     int64_t liveness_interval_ms;      /* node liveness check period; file "livenessIntervalMs";
                                           default 2000 */
+    uint64_t image_snapshot_max_bytes; /* largest image snapshot upload (whole request body);
+                                          file "imageSnapshotMaxBytes"; default 2 GiB */
 };
 
 /* Fills cfg with the built-in defaults. */

@@ -3,6 +3,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "controller/snapshot.h"
 #include "controller/store/db_json.h"
 
 #include <pthread.h>
@@ -87,6 +88,13 @@ static void *run(void *arg) {
         iof_err err = ctl_liveness_check(l->srv, NULL, &d);
         if (err != IOF_OK) {
             IOF_WARN("controller", "liveness_check_failed error=%s", iof_diag_text(&d, err));
+        }
+        /* Microservices also go with their application, node or user: their snapshot files are
+         * collected here rather than at each of those places. */
+        iof_diag_clear(&d);
+        err = ctl_snapshot_sweep(l->srv, NULL, &d);
+        if (err != IOF_OK) {
+            IOF_WARN("controller", "snapshot_sweep_failed error=%s", iof_diag_text(&d, err));
         }
         pthread_mutex_lock(&l->mu);
     }

@@ -1,6 +1,7 @@
 /* Node liveness by the Controller's own receive time (spec README "Node liveness"): a RUNNING
  * node whose last request arrived more than 3 x statusFrequency seconds ago becomes UNKNOWN,
- * with its microservices, and microservices marked for deletion on it are removed. */
+ * with its microservices, and microservices marked for deletion on it are removed. The same
+ * thread removes the image snapshot files of deleted microservices (controller/snapshot.h). */
 #ifndef CTL_LIVENESS_H
 #define CTL_LIVENESS_H
 

@@ -85,6 +85,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);
     }
+    if (err == IOF_OK) {
+        err = ctl_api_register_agent_uploads(srv, d);
+    }
     if (err != IOF_OK) {
         ctl_server_free(srv);
         return err;

@@ -27,6 +27,12 @@ struct iof_http_route {
     bool tail; /* last segment is "*" */
     iof_http_handler handler;
     void *ctx;
+    /* upload routes only (upload true): the options with owned copies of the strings */
+    bool upload;
+    uint64_t upload_max;
+    char *upload_dir;
+    char *upload_field;
+    iof_http_handler admit;
 };
 
 struct iof_http_router {
@@ -133,6 +139,8 @@ struct iof_http_server {
     bool upgrades_closed;
 };
 
+struct iof_http_upload_state; /* upload.c */
+
 struct iof_http_request {
     struct iof_http_server *srv;
     struct MHD_Connection *conn;
@@ -149,7 +157,9 @@ struct iof_http_request {
     struct iof_http_header_kv headers[IOF_HTTP_MAX_EXTRA_HEADERS];
     size_t nheaders;
     struct iof_buf body;
-    size_t discarded; /* body bytes dropped after the limit was hit */
+    const struct iof_http_route *upload_route; /* set at the head for an upload route */
+    struct iof_http_upload_state *upload;      /* owned; once the upload was admitted */
+    size_t discarded;                          /* body bytes dropped after the limit was hit */
     bool too_big;
     bool started;
     bool in_handler;
@@ -171,6 +181,17 @@ struct iof_http_request {
     void *upgrade_ctx;
     bool upgrade_called; /* upgrade_cb has run (it runs exactly once once set) */
 };
+
+/* upload.c (streamed request bodies) */
+/* The admitted request's file (and multipart parser). IOF_EIO or IOF_EINVAL (a Content-Type that
+ * is not multipart/form-data) with the reason in d. */
+IOF_NODISCARD iof_err iof_http_upload_begin(struct iof_http_request *req, struct iof_diag *d);
+/* Takes the next body bytes; false once the route's limit is exceeded (the file is emptied). */
+bool iof_http_upload_data(struct iof_http_request *req, const void *data, size_t len);
+/* The body is complete: finishes the multipart parse. */
+void iof_http_upload_end(struct iof_http_request *req);
+/* Closes and removes the file unless it was kept. NULL upload: no-op. */
+void iof_http_upload_free(struct iof_http_request *req);
 
 /* upgrade.c: runs the upgrade callback with fd -1 if it has not run yet (upgrade never happened).
  */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define CORS_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 #define CORS_HEADERS "Authorization, Content-Type, Request-Id, X-Request-Id"
@@ -136,6 +137,7 @@ void iof_http_request_free(struct iof_http_request *req) {
         free(req->headers[i].name);
         free(req->headers[i].value);
     }
+    iof_http_upload_free(req);
     free(req->pending.content_type);
     free(req->pending.body);
     json_decref(req->json);
@@ -327,6 +329,33 @@ iof_err iof_http_respond(struct iof_http_request *req,
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, len > 0 ? (void *)(uintptr_t)body : empty, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
+        return IOF_ENOMEM;
+    }
+    if (content_type != NULL &&
+        MHD_add_response_header(resp, "Content-Type", content_type) != MHD_YES) {
+        MHD_destroy_response(resp);
+        return IOF_EINVAL;
+    }
+    return iof_http_queue(req, status, resp);
+}
+
+iof_err iof_http_respond_fd(
+    struct iof_http_request *req, int status, const char *content_type, int fd, uint64_t size) {
+    iof_err err = can_answer(req);
+    if (err == IOF_OK && (status < 100 || status > 999 || status == 101 || fd < 0 ||
+                          (content_type != NULL && !value_ok(content_type)))) {
+        err = IOF_EINVAL;
+    }
+    if (err != IOF_OK) {
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return err;
+    }
+    /* MHD closes fd when the response is destroyed, including on the failures below. */
+    struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+    if (resp == NULL) {
+        (void)close(fd);
         return IOF_ENOMEM;
     }
     if (content_type != NULL &&

@@ -12,6 +12,8 @@ static void route_clear(struct iof_http_route *rt) {
     free(rt->segments);
     free(rt->method);
     free(rt->pattern);
+    free(rt->upload_dir);
+    free(rt->upload_field);
 }
 
 void iof_http_router_free(struct iof_http_router *r) {

@@ -1,11 +1,13 @@
 /* HTTP server lifecycle and the libmicrohttpd callbacks: request creation, body accumulation with
- * the size limit, dispatch to routes or the built-in answers, and the ordered shutdown. */
+ * the size limit (or, for upload routes, admission at the head and the body streamed to a file),
+ * dispatch to routes or the built-in answers, and the ordered shutdown. */
 #include "common/clock.h"
 #include "common/log.h"
 #include "http/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +84,47 @@ iof_err iof_http_server_route(struct iof_http_server *srv,
         return IOF_ECONFLICT;
     }
     return iof_http_router_add(&srv->router, method, pattern, h, ctx);
+}
+
+iof_err iof_http_server_route_upload(struct iof_http_server *srv,
+                                     const char *method,
+                                     const char *pattern,
+                                     const struct iof_http_upload_opts *opts,
+                                     iof_http_handler h,
+                                     void *ctx) {
+    if (srv->started) {
+        return IOF_ECONFLICT;
+    }
+    if (opts == NULL) {
+        return IOF_EINVAL;
+    }
+    const char *dir = opts->dir;
+    if (dir == NULL || *dir == '\0') {
+        dir = getenv("TMPDIR");
+    }
+    if (dir == NULL || *dir == '\0') {
+        dir = "/tmp";
+    }
+    char *dir_copy = strdup(dir);
+    char *field_copy = opts->multipart_field != NULL ? strdup(opts->multipart_field) : NULL;
+    if (dir_copy == NULL || (opts->multipart_field != NULL && field_copy == NULL)) {
+        free(dir_copy);
+        free(field_copy);
+        return IOF_ENOMEM;
+    }
+    iof_err err = iof_http_router_add(&srv->router, method, pattern, h, ctx);
+    if (err != IOF_OK) {
+        free(dir_copy);
+        free(field_copy);
+        return err;
+    }
+    struct iof_http_route *rt = &srv->router.routes[srv->router.count - 1];
+    rt->upload = true;
+    rt->upload_max = opts->max_bytes != 0 ? opts->max_bytes : srv->cfg.max_body;
+    rt->upload_dir = dir_copy;
+    rt->upload_field = field_copy;
+    rt->admit = opts->admit;
+    return IOF_OK;
 }
 
 void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler h, void *ctx) {
@@ -260,7 +303,48 @@ static bool dispatch(struct iof_http_request *req) {
     return answer_error(req, err, iof_diag_text(&d, err));
 }
 
-/* First call for a request: the headers are in. Checks Content-Length and answers preflights. */
+/* The body limit of the request: the upload route's, else max_body. */
+static uint64_t body_limit(const struct iof_http_request *req) {
+    return req->upload_route != NULL ? req->upload_route->upload_max
+                                     : (uint64_t)req->srv->cfg.max_body;
+}
+
+static bool answer_too_big(struct iof_http_request *req) {
+    char msg[96];
+    (void)snprintf(msg, sizeof msg, "The request body exceeds %" PRIu64 " bytes", body_limit(req));
+    return answer_error(req, IOF_E2BIG, msg);
+}
+
+/* An upload route's head: admit runs, then the file is made. Returns false when not even an
+ * error answer could be queued. */
+static bool admit_upload(struct iof_http_request *req) {
+    const struct iof_http_route *rt = req->upload_route;
+    struct iof_diag d;
+    iof_diag_clear(&d);
+    iof_err err = IOF_OK;
+    if (rt->admit != NULL) {
+        req->in_handler = true;
+        err = rt->admit(req, &d, rt->ctx);
+        req->in_handler = false;
+        if (req->answered) {
+            return true;
+        }
+        if (req->hold != IOF_HTTP_HOLD_NONE || req->upgrade_cb != NULL) {
+            IOF_ERROR("http", "bug_admit_held_or_upgraded id=%s", req->id);
+            return false;
+        }
+    }
+    if (err == IOF_OK) {
+        err = iof_http_upload_begin(req, &d);
+        if (err == IOF_EINVAL) {
+            return answer_error(req, err, iof_diag_text(&d, err));
+        }
+    }
+    return err == IOF_OK || answer_error(req, err, iof_diag_text(&d, err));
+}
+
+/* First call for a request: the headers are in. Finds an upload route, checks Content-Length,
+ * admits uploads and answers preflights. */
 static enum MHD_Result
 on_headers(struct iof_http_request *req, const char *method, const char *version) {
     req->started = true;
@@ -269,21 +353,37 @@ on_headers(struct iof_http_request *req, const char *method, const char *version
     if (iof_http_request_prepare(req) != IOF_OK) {
         return MHD_NO;
     }
+    bool preflight = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
+    if (!preflight) {
+        const struct iof_http_route *route = NULL;
+        char allow[IOF_HTTP_ALLOW_MAX];
+        if (iof_http_router_match(&req->srv->router,
+                                  method,
+                                  req->path,
+                                  &route,
+                                  req->params,
+                                  &req->nparams,
+                                  req->path_buf + strlen(req->path) + 1,
+                                  allow) == IOF_HTTP_MATCH_FOUND &&
+            route->upload) {
+            req->upload_route = route;
+        }
+    }
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl != NULL) {
         errno = 0;
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (errno != 0 || end == cl || n > req->srv->cfg.max_body) {
+        if (errno != 0 || end == cl || n > body_limit(req)) {
             req->too_big = true;
-            char msg[96];
-            (void)snprintf(
-                msg, sizeof msg, "The request body exceeds %zu bytes", req->srv->cfg.max_body);
-            return answer_error(req, IOF_E2BIG, msg) ? MHD_YES : MHD_NO;
+            return answer_too_big(req) ? MHD_YES : MHD_NO;
         }
     }
-    if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+    if (preflight) {
         return answer_preflight(req) ? MHD_YES : MHD_NO;
+    }
+    if (req->upload_route != NULL) {
+        return admit_upload(req) ? MHD_YES : MHD_NO;
     }
     return MHD_YES;
 }
@@ -309,7 +409,9 @@ static enum MHD_Result on_access(void *cls,
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!req->too_big && !req->answered) {
+        if (!req->too_big && !req->answered && req->upload != NULL) {
+            req->too_big = !iof_http_upload_data(req, upload_data, n);
+        } else if (!req->too_big && !req->answered) {
             iof_err err = iof_buf_append(&req->body, upload_data, n);
             if (err == IOF_E2BIG) {
                 req->too_big = true;
@@ -334,10 +436,10 @@ static enum MHD_Result on_access(void *cls,
         return req->answered ? MHD_YES : MHD_NO;
     }
     if (req->too_big) {
-        char msg[96];
-        (void)snprintf(
-            msg, sizeof msg, "The request body exceeds %zu bytes", req->srv->cfg.max_body);
-        return answer_error(req, IOF_E2BIG, msg) ? MHD_YES : MHD_NO;
+        return answer_too_big(req) ? MHD_YES : MHD_NO;
+    }
+    if (req->upload != NULL) {
+        iof_http_upload_end(req);
     }
     return dispatch(req) ? MHD_YES : MHD_NO;
 }

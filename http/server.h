@@ -16,7 +16,12 @@
  * Errors: a handler that fails returns an iof_err without answering; the server then answers with
  * iof_http_status_for(err) and the body {"name": iof_err_name(err), "message": <diag text>}.
  * The built-in answers (no route 404, wrong method 405 with Allow, body too large 413) use the same
- * body shape. */
+ * body shape.
+ *
+ * Bodies: a normal route gets its body in memory (at most max_body bytes), and is chosen once the
+ * whole body is in. An upload route (iof_http_server_route_upload) is chosen as soon as the request
+ * head arrives; its body goes to a file instead of memory (see "Uploads" below), so a body of
+ * hundreds of MB costs a file descriptor and a few tens of KiB. */
 #ifndef IOF_HTTP_SERVER_H
 #define IOF_HTTP_SERVER_H
 
@@ -95,6 +100,61 @@ IOF_NODISCARD iof_err iof_http_server_route(struct iof_http_server *srv,
                                             const char *pattern,
                                             iof_http_handler h,
                                             void *ctx);
+
+/* ---- Uploads ----------------------------------------------------------------------------------
+ * An upload route streams its request body to a file: each piece is written as it arrives, so the
+ * memory an upload costs does not depend on its size. The route is matched when the request head
+ * arrives; then, in order:
+ *   1. a Content-Length over max_bytes is answered 413 at once (the body is never read);
+ *   2. admit (optional) runs, with the same contract as a handler except that returning IOF_OK
+ *      without answering accepts the upload. Anything it answers (or the error it returns) is the
+ *      answer and the body is not read: a client that asked "Expect: 100-continue" never sends it,
+ *      others are disconnected after the answer. Use it for what can be checked from the head
+ *      alone (credentials, whether an upload is expected at all), so refused uploads cost nothing;
+ *   3. the body goes to an anonymous file created in dir (O_TMPFILE, or mkstemp where the file
+ *      system has no O_TMPFILE; mode 0600). With multipart_field set, only the bytes of that part
+ *      of a multipart/form-data body are written (http/multipart.h, streaming parser); without
+ *      it, the raw body. Once more than max_bytes body bytes arrived (chunked uploads) the file is
+ *      emptied, the rest of the body is read and dropped and the answer is 413;
+ *   4. when the body is complete the handler runs as for any route; iof_http_upload_file gives it
+ *      the file, iof_http_upload_keep gives the file a name. A file not kept is gone when the
+ *      request ends (also when the client disconnects half-way).
+ * iof_http_body is empty on upload routes. */
+struct iof_http_upload_opts {
+    uint64_t max_bytes;          /* body limit in bytes (multipart framing included); 0: max_body */
+    const char *dir;             /* where the file is made (copied); NULL: $TMPDIR, else /tmp */
+    const char *multipart_field; /* NULL: the raw body; else that part of a multipart/form-data
+                                    body (copied) */
+    iof_http_handler admit;      /* NULL: every upload is accepted; gets the route's ctx */
+};
+
+/* Adds an upload route (see above); same pattern rules, order and errors as iof_http_server_route.
+ * Before start only. */
+IOF_NODISCARD iof_err iof_http_server_route_upload(struct iof_http_server *srv,
+                                                   const char *method,
+                                                   const char *pattern,
+                                                   const struct iof_http_upload_opts *opts,
+                                                   iof_http_handler h,
+                                                   void *ctx);
+
+/* In the handler of an upload route: the received file and its size. *fd is borrowed (the server
+ * closes it when the request ends); its file offset is unspecified, read it with pread(2).
+ * The error the upload met, with its message in d: IOF_ENOENT "Required field 'x' is missing",
+ * IOF_EINVAL "Invalid multipart body: ..." (or a non-multipart Content-Type), IOF_EIO when the
+ * file could not be written (disk full). IOF_ECONFLICT on a request of another kind of route. */
+IOF_NODISCARD iof_err iof_http_upload_file(struct iof_http_request *req,
+                                           int *fd,
+                                           uint64_t *size,
+                                           struct iof_diag *d);
+
+/* In the handler of an upload route, after iof_http_upload_file succeeded: gives the received file
+ * the name path, replacing any file there atomically (readers see the old file or the whole new
+ * one, never a part). path must be on the file system of the route's dir (IOF_EIO otherwise). The
+ * file keeps mode 0600 and is not fsync'ed (that would stall the polling thread). At most once
+ * per request (IOF_ECONFLICT). */
+IOF_NODISCARD iof_err iof_http_upload_keep(struct iof_http_request *req,
+                                           const char *path,
+                                           struct iof_diag *d);
 
 /* Before start only. With a fallback set, requests that match no route (neither path nor method)
  * go to h instead of the built-in 404/405. NULL h restores the built-in answers. */
@@ -176,6 +236,12 @@ IOF_NODISCARD iof_err iof_http_respond(struct iof_http_request *req,
                                        const char *content_type,
                                        const void *body,
                                        size_t len);
+
+/* Answers with the first size bytes of the file fd, sent from the file by the kernel (sendfile)
+ * while the connection can take them: no copy in memory whatever the size. Takes fd in every case
+ * (closed after the answer or on failure). content_type NULL sends no Content-Type. */
+IOF_NODISCARD iof_err iof_http_respond_fd(
+    struct iof_http_request *req, int status, const char *content_type, int fd, uint64_t size);
 
 /* Answers with value serialised as application/json. Steals the reference to value (released even
  * on failure). NULL value sends an empty body without Content-Type (e.g. 204). */

@@ -1,15 +1,18 @@
 /* The smaller agent-facing resources (controller.md §4): registries (with credentials: agents
- * only), tunnel, strace, version command, HAL info, node deletion, edge resources and the image
- * snapshot request. */
+ * only), tunnel, strace, version command, HAL info, node deletion, edge resources, and the image
+ * snapshot: the request (GET) and the upload (PUT, streamed to a file, controller/snapshot.h). */
 #include "controller/api/agent_api.h"
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/random.h"
+#include "controller/snapshot.h"
 #include "controller/store/db_json.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static iof_err reply_rows(struct ctl_call *call, const char *key, const char *sql) {
     json_t *rows = NULL;
@@ -267,6 +270,99 @@ static iof_err get_image_snapshot(struct ctl_call *call) {
                                         &row,
                                         call->d);
     return err != IOF_OK ? err : ctl_reply(call, 200, row);
+}
+
+/* The microservice of this node whose snapshot was asked for; IOF_EINVAL (classic
+ * ValidationError, the only error the classic route knows besides 401) when there is none. */
+static iof_err pending_snapshot(struct ctl_call *call, char uuid[65]) {
+    json_t *row = NULL;
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid)};
+    iof_err err = ctl_db_query_json_one(ctl_store_db(call->srv->store),
+                                        "SELECT uuid FROM microservices WHERE fog_uuid = ?"
+                                        " AND image_snapshot = 'get_image' LIMIT 1",
+                                        p,
+                                        1,
+                                        NULL,
+                                        &row,
+                                        call->d);
+    const char *u = json_string_value(json_object_get(row, "uuid"));
+    if (err == IOF_ENOENT || (err == IOF_OK && (u == NULL || strlen(u) > 64))) {
+        err = iof_fail(call->d, IOF_EINVAL, "No image snapshot was requested from this node");
+    } else if (err == IOF_OK) {
+        memcpy(uuid, u, strlen(u) + 1);
+    }
+    json_decref(row);
+    return err;
+}
+
+/* Before the body: an upload nobody asked for is refused without reading it. */
+static iof_err admit_image_snapshot(struct ctl_call *call) {
+    char uuid[65];
+    return pending_snapshot(call, uuid);
+}
+
+/* The body is in (only its "upstream" part was written to the file): the file becomes
+ * <data-dir>/image-snapshots/<uuid>.tar.gz and the column moves from 'get_image' to that path. */
+static iof_err put_image_snapshot(struct ctl_call *call) {
+    int fd;
+    uint64_t size;
+    iof_err err = iof_http_upload_file(call->req, &fd, &size, call->d);
+    if (err == IOF_ENOENT) {
+        return iof_fail(call->d, IOF_EINVAL, "Uploaded image snapshot file not found");
+    }
+    char uuid[65], path[1200];
+    if (err != IOF_OK || (err = pending_snapshot(call, uuid)) != IOF_OK ||
+        (err = ctl_snapshot_path(&call->srv->cfg, uuid, path, sizeof path, call->d)) != IOF_OK ||
+        (err = iof_http_upload_keep(call->req, path, call->d)) != IOF_OK) {
+        return err;
+    }
+    const struct ctl_db_value p[] = {
+        CTL_DB_TEXT(path), CTL_DB_TEXT(uuid), CTL_DB_TEXT(call->fog_uuid)};
+    int64_t changes = 0;
+    err = ctl_db_exec(ctl_store_db(call->srv->store),
+                      "UPDATE microservices SET image_snapshot = ? WHERE uuid = ? AND fog_uuid = ?"
+                      " AND image_snapshot = 'get_image'",
+                      p,
+                      3,
+                      NULL,
+                      NULL,
+                      &changes,
+                      call->d);
+    if (err == IOF_OK && changes == 0) {
+        /* Deleted or moved to another node while the body was arriving. */
+        err = iof_fail(call->d, IOF_EINVAL, "No image snapshot was requested from this node");
+    }
+    if (err != IOF_OK) {
+        (void)unlink(path);
+        return err;
+    }
+    IOF_INFO("controller",
+             "image_snapshot_stored microservice=%s fog=%s bytes=%llu",
+             uuid,
+             call->fog_uuid,
+             (unsigned long long)size);
+    return ctl_reply(call, 200, json_object());
+}
+
+static const struct ctl_route image_snapshot_put = {
+    "PUT", "/api/v3/agent/image-snapshot", put_image_snapshot, CTL_AUTH_AGENT};
+
+iof_err ctl_api_register_agent_uploads(struct ctl_server *srv, struct iof_diag *d) {
+    char dir[1100];
+    iof_err err = ctl_snapshot_make_dir(&srv->cfg, d);
+    if (err == IOF_OK) {
+        err = ctl_snapshot_dir(&srv->cfg, dir, sizeof dir, d);
+    }
+    if (err != IOF_OK) {
+        return err;
+    }
+    /* The file is made in the directory it is kept in, so keeping it is a rename. */
+    const struct iof_http_upload_opts opts = {
+        .max_bytes = srv->cfg.image_snapshot_max_bytes,
+        .dir = dir,
+        .multipart_field = "upstream",
+    };
+    return ctl_api_register_upload(srv, &image_snapshot_put, admit_image_snapshot, &opts, d);
 }
 
 const struct ctl_route ctl_routes_agent_misc[] = {

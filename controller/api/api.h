@@ -43,6 +43,21 @@ IOF_NODISCARD iof_err ctl_api_register(struct ctl_server *srv,
                                        size_t n,
                                        struct iof_diag *d);
 
+/* Registers an upload route (http/server.h "Uploads"): the body is streamed to a file in
+ * opts->dir. Authentication runs when the request head arrives, then admit (may be NULL; it
+ * accepts by returning IOF_OK without answering), both before any body byte is read; the handler
+ * authenticates again once the body is in and finds the file with iof_http_upload_file.
+ * opts->admit is ignored. route must outlive the server. */
+IOF_NODISCARD iof_err ctl_api_register_upload(struct ctl_server *srv,
+                                              const struct ctl_route *route,
+                                              ctl_handler admit,
+                                              const struct iof_http_upload_opts *opts,
+                                              struct iof_diag *d);
+
+/* The agent's image snapshot upload, PUT /api/v3/agent/image-snapshot (agent_misc.c): creates
+ * <data-dir>/image-snapshots and registers the upload route. */
+IOF_NODISCARD iof_err ctl_api_register_agent_uploads(struct ctl_server *srv, struct iof_diag *d);
+
 /* Frees what ctl_api_register allocated. */
 void ctl_api_release(struct ctl_server *srv);
 

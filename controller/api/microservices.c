@@ -5,13 +5,18 @@
 #include "controller/api/application.h"
 
 #include "common/json.h"
+#include "common/log.h"
 #include "controller/msvc.h"
 #include "controller/msvc_internal.h"
+#include "controller/snapshot.h"
 #include "controller/store/db_json.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct ctl_db *db_of(struct ctl_call *call) {
     return ctl_store_db(call->srv->store);
@@ -164,6 +169,12 @@ static iof_err delete_one(struct ctl_call *call) {
     }
     if ((err = ctl_msvc_delete_ex(call, iof_http_param(call->req, "uuid"), cleanup)) != IOF_OK) {
         return err;
+    }
+    /* Removed at once when the row went now; a microservice marked for deletion keeps its
+     * snapshot until the agent reports it gone (then the liveness thread's sweep removes it). */
+    struct iof_diag sd = {{0}};
+    if (ctl_snapshot_sweep(call->srv, NULL, &sd) != IOF_OK) {
+        IOF_WARN("controller", "snapshot_sweep_failed error=%s", sd.msg);
     }
     return ctl_reply(call, 204, NULL);
 }
@@ -385,12 +396,15 @@ static iof_err snapshot_create(struct ctl_call *call) {
 }
 
 /* Agents upload the exported image to <data-dir>/image-snapshots/<uuid>.tar.gz and store that
- * path in the image_snapshot column (agent API); until then there is nothing to download. */
+ * path in the image_snapshot column (agent API, agent_misc.c); until then ('' or 'get_image')
+ * there is nothing to download. The file is sent from disk (sendfile), never read into memory. */
 static iof_err snapshot_get(struct ctl_call *call) {
     struct ctl_msvc_ref ref = {0};
     iof_err err = ctl_msvc_find(call, iof_http_param(call->req, "uuid"), &ref);
     json_t *row = NULL;
+    char uuid[65] = "";
     if (err == IOF_OK) {
+        (void)snprintf(uuid, sizeof uuid, "%s", ref.uuid);
         const struct ctl_db_value p[] = {CTL_DB_TEXT(ref.uuid)};
         err = ctl_db_query_json_one(db_of(call),
                                     "SELECT image_snapshot AS path FROM microservices"
@@ -406,42 +420,27 @@ static iof_err snapshot_get(struct ctl_call *call) {
         return err;
     }
     const char *path = json_string_value(json_object_get(row, "path"));
-    FILE *f = path != NULL && path[0] == '/' ? fopen(path, "rb") : NULL;
+    int fd = path != NULL && path[0] == '/' ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     json_decref(row);
-    if (f == NULL) {
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        (void)close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
         return iof_fail(call->d,
                         IOF_ENOENT,
                         "Image snapshot is not available for this microservice: request one with "
                         "POST and wait for the agent to upload it");
     }
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 1 << 20 : cap * 2;
-            char *n = realloc(data, ncap);
-            if (n == NULL || ncap > (size_t)512 << 20) {
-                free(n != NULL ? n : data);
-                (void)fclose(f);
-                return iof_fail(call->d, IOF_E2BIG, "Image snapshot too large to send");
-            }
-            data = n;
-            cap = ncap;
-        }
-        size_t got = fread(data + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            break;
-        }
+    char disposition[128];
+    (void)snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.tar.gz\"", uuid);
+    err = iof_http_set_header(call->req, "Content-Disposition", disposition);
+    if (err != IOF_OK) {
+        (void)close(fd);
+        return err;
     }
-    (void)fclose(f);
-    err = iof_http_set_header(
-        call->req, "Content-Disposition", "attachment; filename=\"image-snapshot.tar.gz\"");
-    if (err == IOF_OK) {
-        err = iof_http_respond(call->req, 200, "application/gzip", data, len);
-    }
-    free(data);
-    return err;
+    return iof_http_respond_fd(call->req, 200, "application/gzip", fd, (uint64_t)st.st_size);
 }
 
 const struct ctl_route ctl_routes_microservices[] = {

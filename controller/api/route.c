@@ -11,6 +11,7 @@
 struct ctl_route_ctx {
     struct ctl_server *srv;
     const struct ctl_route *route;
+    ctl_handler admit; /* upload routes: checks made when the head arrives, NULL: none */
     struct ctl_route_ctx *next;
 };
 
@@ -104,20 +105,41 @@ static iof_err authenticate_agent(struct ctl_call *call) {
     return call->fog_uuid[0] != '\0' ? IOF_OK : IOF_EAUTH;
 }
 
+/* Authenticates as the route asks; *denied when the 401 was answered. */
+static iof_err check_auth(const struct ctl_route_ctx *rc, struct ctl_call *call, bool *denied) {
+    *denied = false;
+    if (rc->route->auth == CTL_AUTH_NONE) {
+        return IOF_OK;
+    }
+    iof_err err = rc->route->auth == CTL_AUTH_AGENT ? authenticate_agent(call) : authenticate(call);
+    if (err == IOF_EAUTH) {
+        *denied = true;
+        return deny(call);
+    }
+    return err;
+}
+
 static iof_err dispatch(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     struct ctl_route_ctx *rc = ctx;
     struct ctl_call call = {.srv = rc->srv, .req = req, .d = d};
-    if (rc->route->auth != CTL_AUTH_NONE) {
-        iof_err err =
-            rc->route->auth == CTL_AUTH_AGENT ? authenticate_agent(&call) : authenticate(&call);
-        if (err == IOF_EAUTH) {
-            return deny(&call);
-        }
-        if (err != IOF_OK) {
-            return err;
-        }
+    bool denied;
+    iof_err err = check_auth(rc, &call, &denied);
+    if (err != IOF_OK || denied) {
+        return err;
     }
     return rc->route->handler(&call);
+}
+
+/* An upload's head: credentials and the route's own checks before any body byte is read. */
+static iof_err admit_upload(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
+    struct ctl_route_ctx *rc = ctx;
+    struct ctl_call call = {.srv = rc->srv, .req = req, .d = d};
+    bool denied;
+    iof_err err = check_auth(rc, &call, &denied);
+    if (err != IOF_OK || denied) {
+        return err;
+    }
+    return rc->admit != NULL ? rc->admit(&call) : IOF_OK;
 }
 
 iof_err ctl_api_register(struct ctl_server *srv,
@@ -138,6 +160,30 @@ iof_err ctl_api_register(struct ctl_server *srv,
         if (err != IOF_OK) {
             return iof_fail(d, err, "cannot register %s %s", routes[i].method, routes[i].path);
         }
+    }
+    return IOF_OK;
+}
+
+iof_err ctl_api_register_upload(struct ctl_server *srv,
+                                const struct ctl_route *route,
+                                ctl_handler admit,
+                                const struct iof_http_upload_opts *opts,
+                                struct iof_diag *d) {
+    struct ctl_route_ctx *rc = calloc(1, sizeof *rc);
+    if (rc == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "out of memory");
+    }
+    rc->srv = srv;
+    rc->route = route;
+    rc->admit = admit;
+    rc->next = srv->routes;
+    srv->routes = rc;
+    struct iof_http_upload_opts o = *opts;
+    o.admit = admit_upload;
+    iof_err err =
+        iof_http_server_route_upload(srv->http, route->method, route->path, &o, dispatch, rc);
+    if (err != IOF_OK) {
+        return iof_fail(d, err, "cannot register %s %s", route->method, route->path);
     }
     return IOF_OK;
 }
