@@ -41,9 +41,13 @@ static inline int fx_setup_mode(void **state, bool inproc) {
         return -1;
     }
     fx_sql(x->f,
-           "INSERT INTO fogs (uuid, name, user_id, fog_type_id, daemon_status) VALUES"
-           " ('fog-x86', 'node-x86', 1, 1, 'RUNNING'), ('fog-x86b', 'node-x86b', 1, 1, 'UNKNOWN'),"
-           " ('fog-arm', 'node-arm', 1, 2, 'UNKNOWN'), ('fog-u2', 'node-u2', 2, 1, 'RUNNING')");
+           /* last_active in 2100: the liveness job must not turn the RUNNING nodes UNKNOWN
+            * (and purge their deleted microservices) while a test looks at them */
+           "INSERT INTO fogs (uuid, name, user_id, fog_type_id, daemon_status, last_active) VALUES"
+           " ('fog-x86', 'node-x86', 1, 1, 'RUNNING', 4102444800000),"
+           " ('fog-x86b', 'node-x86b', 1, 1, 'UNKNOWN', NULL),"
+           " ('fog-arm', 'node-arm', 1, 2, 'UNKNOWN', NULL),"
+           " ('fog-u2', 'node-u2', 2, 1, 'RUNNING', 4102444800000)");
     fx_sql(x->f,
            "INSERT INTO applications (id, name, user_id, is_activated) VALUES"
            " (1, 'app1', 1, 1), (2, 'app2', 1, 1), (3, 'app3', 2, 1)");
