@@ -104,7 +104,7 @@ static void try_connect(struct loop *L, struct sock *s) {
         .io_timeout_ms = timeout,
     };
     unsigned first = atomic_load(&c->host_index) % (unsigned)c->host_count;
-    for (unsigned i = 0; err == IOF_OK && i < c->host_count; i++) {
+    for (unsigned i = 0; i < c->host_count && path.data != NULL && err == IOF_OK; i++) {
         unsigned idx = (first + i) % (unsigned)c->host_count;
         err = iof_ws_client_connect(
             c->hosts[idx], c->port, (const char *)path.data, timeout, &opts, &s->ws, &d);
@@ -114,6 +114,10 @@ static void try_connect(struct loop *L, struct sock *s) {
         }
         if (err != IOF_EIO && err != IOF_ETIMEOUT) {
             break;
+        }
+        if (i + 1 < c->host_count) {
+            err = IOF_OK; /* try the next host */
+            iof_diag_clear(&d);
         }
     }
     iof_buf_free(&path);
