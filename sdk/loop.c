@@ -440,6 +440,11 @@ IOFOG_API void iofog_client_stop(struct iofog_client *client) {
     }
     pthread_mutex_lock(&client->lock);
     bool was = client->started;
+    if (was && pthread_equal(pthread_self(), client->thread)) {
+        /* From a callback: joining itself would deadlock. Documented as not allowed. */
+        pthread_mutex_unlock(&client->lock);
+        return;
+    }
     client->started = false; /* from now on iofog_send_message refuses */
     pthread_mutex_unlock(&client->lock);
     if (!was) {

@@ -309,15 +309,17 @@ IOFOG_API IOFOG_WARN_UNUSED int iofog_client_start(struct iofog_client *client,
 
 /* Stops the background thread: closes both sockets (close handshake bounded by a short timeout),
  * drops queued sends that were not written (each reported to on_error), joins the thread.
- * The client can be started again. No-op when not started. Must not be called from a callback. */
+ * The client can be started again. No-op when not started, and when called from a callback
+ * (where it would have to wait for itself). */
 IOFOG_API void iofog_client_stop(struct iofog_client *client);
 
 /* Queues msg (copied) for the background thread, which sends it on the message socket
  * (0x0D frame) or, while that socket is down, through POST /v2/messages/new. The outcome arrives
- * as on_receipt, or as on_error when both paths fail. Publisher and version default as in
- * iofog_post_message. IOFOG_ESTATE when the client is not started or has no message socket
- * (neither on_message nor on_receipt set), IOFOG_EBUSY when the queue is full, IOFOG_EINVAL when
- * the message does not encode. Any thread, callbacks included. */
+ * as on_receipt, or as on_error when both paths fail; a message written to the socket just before
+ * the connection broke may get neither (the Agent may or may not have received it). Publisher and
+ * version default as in iofog_post_message. IOFOG_ESTATE when the client is not started or has no
+ * message socket (neither on_message nor on_receipt set), IOFOG_EBUSY when the queue is full,
+ * IOFOG_EINVAL when the message does not encode. Any thread, callbacks included. */
 IOFOG_API IOFOG_WARN_UNUSED int iofog_send_message(struct iofog_client *client,
                                                    const struct iofog_message *msg);
 
