@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Builds the image iofog-example/sensor:1 offline (see scripts/build-example-images.sh).
+exec "$(dirname "$0")/../../scripts/build-example-images.sh" sensor
