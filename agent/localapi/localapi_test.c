@@ -10,8 +10,11 @@
 #include "ws/client.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -827,6 +830,164 @@ static void test_log_and_gps(void **state) {
     resp_free(&r);
 }
 
+static void test_ping(void **state) {
+    struct fx *f = *state;
+    struct iof_ws_client *c = ws_open(f, "message", "recv");
+    /* a Ping control frame is answered (ws_open checked that); a binary 0x09 is ignored, as the
+     * classic agent does */
+    uint8_t op = IOF_MSG_OP_PING;
+    assert_int_equal(iof_ws_client_send(c, IOF_WS_BINARY, &op, 1), IOF_OK);
+    expect_quiet(c, QUIET_MS);
+    assert_int_equal(iof_ws_client_ping(c, &op, 1), IOF_OK);
+    struct iof_ws_msg m = {0};
+    assert_int_equal(iof_ws_client_recv(c, WAIT_MS, &m), IOF_OK);
+    assert_int_equal(m.opcode, IOF_WS_PONG);
+    iof_ws_msg_free(&m);
+    close_ws(c);
+}
+
+static void test_socket_throughput(void **state) {
+    struct fx *f = *state;
+    enum { N = 2000 };
+    struct iof_ws_client *pub = ws_open(f, "message", "pub");
+    struct iof_ws_client *recv = ws_open(f, "message", "recv");
+    struct iof_msg msg = {.version = 4,
+                          .publisher = "pub",
+                          .infotype = "text",
+                          .infoformat = "utf-8",
+                          .contentdata = (const uint8_t *)"0123456789abcdef",
+                          .contentdata_len = 16};
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
+    /* in batches below the un-ACKed bound (1000), so nothing is dropped */
+    int64_t t0 = iof_time_mono_ms();
+    for (int batch = 0; batch < N / 500; batch++) {
+        for (int i = 0; i < 500; i++) {
+            assert_int_equal(iof_ws_client_send(pub, IOF_WS_BINARY, frame, frame_len), IOF_OK);
+        }
+        for (int i = 0; i < 500; i++) {
+            struct iof_ws_msg m = {0};
+            assert_int_equal(ws_recv(pub, WAIT_MS, &m), IOF_OK);
+            assert_int_equal(m.data[0], IOF_MSG_OP_RECEIPT);
+            iof_ws_msg_free(&m);
+        }
+        for (int i = 0; i < 500; i++) {
+            struct iof_msg *got = expect_message(recv);
+            iof_msg_free(got);
+            send_ack(recv);
+        }
+    }
+    free(frame);
+    int64_t dt = iof_time_mono_ms() - t0;
+    print_message("%d messages published over a socket, receipted and delivered in %lld ms\n",
+                  N,
+                  (long long)dt);
+    json_t *s = stats(f);
+    assert_int_equal(json_integer_value(json_object_get(s, "processedMessages")), N);
+    assert_int_equal(json_integer_value(json_object_get(s, "droppedMessages")), 0);
+    json_decref(s);
+    expect_quiet(recv, QUIET_MS);
+    close_ws(pub);
+    close_ws(recv);
+}
+
+struct poster {
+    struct fx *f;
+    int count;
+    int ok;
+};
+
+static void *poster_main(void *arg) {
+    struct poster *p = arg;
+    char url[128];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u/v2/messages/new", (unsigned)p->f->port);
+    struct iof_http_client_opts co = {.timeout_ms = WAIT_MS};
+    struct iof_http_client *c = NULL;
+    if (iof_http_client_new(&co, &c) != IOF_OK) {
+        return NULL;
+    }
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    const char *body = "{\"publisher\":\"pub\",\"version\":4,\"infotype\":\"t\","
+                       "\"infoformat\":\"f\",\"contentdata\":\"aGk=\"}";
+    for (int i = 0; i < p->count; i++) {
+        struct iof_http_response r;
+        if (iof_http_client_request(c, "POST", url, headers, body, strlen(body), &r, NULL) ==
+            IOF_OK) {
+            p->ok += r.status == 200;
+            iof_http_response_free(&r);
+        }
+    }
+    iof_http_client_free(c);
+    return NULL;
+}
+
+struct churner {
+    struct fx *f;
+    atomic_bool stop;
+    int rounds;
+};
+
+static void *churn_main(void *arg) {
+    struct churner *c = arg;
+    while (!atomic_load(&c->stop) && c->rounds < 1000) {
+        char text[512];
+        (void)snprintf(text,
+                       sizeof text,
+                       "[{\"uuid\":\"pub\",\"config\":\"{}\",\"routes\":[\"recv\"]},"
+                       "{\"uuid\":\"recv\",\"config\":\"{}\"},"
+                       "{\"uuid\":\"other\",\"config\":\"{\\\"n\\\":%d}\"}]",
+                       c->rounds);
+        json_t *j = NULL;
+        if (iof_json_parse(text, strlen(text), &j, NULL) == IOF_OK) {
+            (void)!agent_localapi_set_microservices(c->f->api, j);
+            json_decref(j);
+        }
+        c->rounds++;
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static void test_concurrent_publishers(void **state) {
+    struct fx *f = *state;
+    enum { PER_THREAD = 300, THREADS = 2 };
+    struct iof_ws_client *recv = ws_open(f, "message", "recv");
+    struct iof_ws_client *ctl = ws_open(f, "control", "other");
+    struct poster posters[THREADS];
+    pthread_t tids[THREADS];
+    struct churner churn = {.f = f};
+    atomic_init(&churn.stop, false);
+    pthread_t churn_tid;
+    assert_int_equal(pthread_create(&churn_tid, NULL, churn_main, &churn), 0);
+    for (int i = 0; i < THREADS; i++) {
+        posters[i] = (struct poster){.f = f, .count = PER_THREAD};
+        assert_int_equal(pthread_create(&tids[i], NULL, poster_main, &posters[i]), 0);
+    }
+    int got = 0;
+    for (; got < PER_THREAD * THREADS; got++) {
+        struct iof_msg *m = expect_message(recv);
+        iof_msg_free(m);
+        send_ack(recv);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(tids[i], NULL);
+        assert_int_equal(posters[i].ok, PER_THREAD);
+    }
+    atomic_store(&churn.stop, true);
+    pthread_join(churn_tid, NULL);
+    print_message(
+        "%d messages from %d threads during %d config updates\n", got, THREADS, churn.rounds);
+    json_t *s = stats(f);
+    assert_int_equal(json_integer_value(json_object_get(s, "processedMessages")),
+                     PER_THREAD * THREADS);
+    assert_int_equal(json_integer_value(json_object_get(s, "droppedMessages")), 0);
+    json_decref(s);
+    expect_quiet(recv, QUIET_MS);
+    close_ws(recv);
+    iof_ws_client_free(ctl); /* signals it got were never ACKed: just drop it */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_get, setup, teardown),
@@ -841,6 +1002,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_across_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_and_gps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_throughput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_publishers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
