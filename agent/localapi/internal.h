@@ -49,6 +49,7 @@ struct agent_localapi_node {
     unsigned ctl_tries;
 
     uint64_t msg_conn; /* 0: none (messages wait in queue for /v2/messages/next) */
+    bool msg_closing;  /* msg_conn is being closed for want of ACKs */
     struct agent_localapi_ring queue;
     struct agent_localapi_ring unacked;
 };

@@ -483,6 +483,22 @@ static void replace_conn(struct agent_localapi *api, uint64_t *slot, uint64_t id
     *slot = id;
 }
 
+/* Un-ACKed messages go back in front of the queue (newest first, so order is kept), for the next
+ * socket or /v2/messages/next. Caller holds mu. */
+static void requeue_unacked(struct agent_localapi *api, struct agent_localapi_node *n) {
+    while (n->unacked.len > 0) {
+        size_t last = ring_slot(&n->unacked, n->unacked.len - 1);
+        struct agent_localapi_qmsg *q = n->unacked.items[last];
+        n->unacked.items[last] = NULL;
+        n->unacked.len--;
+        if (n->known) {
+            ring_push_front(api, &n->queue, q);
+        } else {
+            agent_localapi_qmsg_unref(q);
+        }
+    }
+}
+
 static void on_open(void *ctx, uint64_t conn_id) {
     struct agent_localapi_conn *c = ctx;
     struct agent_localapi *api = c->api;
@@ -500,7 +516,10 @@ static void on_open(void *ctx, uint64_t conn_id) {
         n->ctl_tries = 0;
     } else {
         replace_conn(api, &n->msg_conn, conn_id);
-        /* Real-time mode: what waited for /v2/messages/next is pushed now. */
+        n->msg_closing = false;
+        /* Real-time mode: what waited for /v2/messages/next is pushed now, after what a
+         * replaced socket left un-ACKed. */
+        requeue_unacked(api, n);
         struct agent_localapi_qmsg *q;
         while ((q = agent_localapi_ring_pop(&n->queue)) != NULL) {
             deliver_locked(api, n, q);
@@ -582,18 +601,8 @@ static void on_close(void *ctx, uint64_t conn_id, uint16_t status) {
         n->ctl_pending = 0;
     } else if (n != NULL && !c->control && n->msg_conn == conn_id) {
         n->msg_conn = 0;
-        /* Un-ACKed messages go back in front of the queue, newest first so order is kept. */
-        while (n->unacked.len > 0) {
-            size_t last = ring_slot(&n->unacked, n->unacked.len - 1);
-            struct agent_localapi_qmsg *q = n->unacked.items[last];
-            n->unacked.items[last] = NULL;
-            n->unacked.len--;
-            if (n->known) {
-                ring_push_front(api, &n->queue, q);
-            } else {
-                agent_localapi_qmsg_unref(q);
-            }
-        }
+        n->msg_closing = false;
+        requeue_unacked(api, n);
     }
     for (struct agent_localapi_conn **p = &api->conns; *p != NULL; p = &(*p)->next) {
         if (*p == c) {
@@ -669,7 +678,7 @@ static void redeliver_locked(struct agent_localapi *api, int64_t now) {
                 n->ctl_tries = tries;
             }
         }
-        if (n->msg_conn == 0) {
+        if (n->msg_conn == 0 || n->msg_closing) {
             continue;
         }
         for (size_t i = 0; i < n->unacked.len; i++) {
@@ -681,6 +690,7 @@ static void redeliver_locked(struct agent_localapi *api, int64_t now) {
                 IOF_WARN(
                     "localapi", "message_no_ack id=%s tries=%u", n->uuid, n->unacked.tries[slot]);
                 (void)!iof_ws_close(api->hub, n->msg_conn, NO_ACK_CLOSE, "no ACK");
+                n->msg_closing = true;
                 break;
             }
             send_frame(api, n, n->unacked.items[slot]);

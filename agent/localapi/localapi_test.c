@@ -164,8 +164,7 @@ static struct resp post(struct fx *f, const char *path, const char *body) {
     return request(f, "POST", path, "application/json", body);
 }
 
-/* Connects a socket and waits for a pong, so the server has registered it. */
-static struct iof_ws_client *ws_open(struct fx *f, const char *kind, const char *id) {
+static struct iof_ws_client *ws_connect(struct fx *f, const char *kind, const char *id) {
     char path[256];
     (void)snprintf(path, sizeof path, "/v2/%s/socket/id/%s", kind, id);
     struct iof_ws_client *c = NULL;
@@ -174,6 +173,12 @@ static struct iof_ws_client *ws_open(struct fx *f, const char *kind, const char 
     if (err != IOF_OK) {
         fail_msg("connect %s: %s", path, d.msg);
     }
+    return c;
+}
+
+/* Connects a socket and waits for a pong, so the server has registered it. */
+static struct iof_ws_client *ws_open(struct fx *f, const char *kind, const char *id) {
+    struct iof_ws_client *c = ws_connect(f, kind, id);
     uint8_t ping = IOF_MSG_OP_PING;
     assert_int_equal(iof_ws_client_ping(c, &ping, 1), IOF_OK);
     struct iof_ws_msg m = {0};
@@ -434,6 +439,28 @@ static void test_replaced_socket(void **state) {
     expect_signal(second, IOF_MSG_OP_CONTROL_SIGNAL);
     iof_ws_client_free(first);
     close_ws(second);
+
+    /* a replaced message socket: what it left un-ACKed goes to the new one right away */
+    set_microservices(f, microservices_json);
+    struct iof_ws_client *m1 = ws_open(f, "message", "recv");
+    char id[33];
+    (void)snprintf(id, sizeof id, "%s", publish_rest(f, "pub", NULL));
+    struct iof_msg *got = expect_message(m1);
+    assert_string_equal(got->id, id);
+    iof_msg_free(got);
+    int64_t t0 = iof_time_mono_ms();
+    struct iof_ws_client *m2 = ws_connect(f, "message", "recv");
+    got = expect_message(m2);
+    assert_string_equal(got->id, id);
+    iof_msg_free(got);
+    assert_true(iof_time_mono_ms() - t0 < 1000); /* not the 20 s redelivery */
+    send_ack(m2);
+    assert_int_equal(ws_recv(m1, WAIT_MS, &m), IOF_OK);
+    assert_int_equal(m.opcode, IOF_WS_CLOSE);
+    iof_ws_msg_free(&m);
+    iof_ws_client_free(m1);
+    expect_quiet(m2, QUIET_MS);
+    close_ws(m2);
 }
 
 static void test_publish_over_socket(void **state) {
