@@ -41,7 +41,8 @@ struct agent_localapi_node {
     char *config;   /* known only */
     json_t *routes; /* known only: array of receiver uuids */
     bool is_consumer;
-    uint64_t published; /* messages published by it (known publishers only) */
+    unsigned log_size_mb; /* known only: /v2/log budget ("logSize", MB, default 1) */
+    uint64_t published;   /* messages published by it (known publishers only) */
 
     uint64_t ctl_conn;    /* 0: none */
     unsigned ctl_pending; /* bit 0: 0x0C, bit 1: 0x0F */

@@ -424,6 +424,8 @@ iof_err agent_localapi_set_microservices(struct agent_localapi *api, const json_
         json_decref(n->routes);
         n->routes = json_is_array(routes) ? json_deep_copy(routes) : json_array();
         n->is_consumer = json_is_true(json_object_get(item, "isConsumer"));
+        json_int_t log_size = json_integer_value(json_object_get(item, "logSize"));
+        n->log_size_mb = log_size < 1 ? 1 : log_size > 1024 ? 1024 : (unsigned)log_size;
         n->known = true;
         if (changed && n->ctl_conn != 0) {
             send_signal(api, n, CTL_SIGNAL);

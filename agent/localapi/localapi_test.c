@@ -890,6 +890,23 @@ static void test_log_and_gps(void **state) {
     assert_non_null(fgets(line, sizeof line, fp));
     fclose(fp);
     assert_non_null(strstr(line, "INFO hello"));
+    /* logSize 1 MB over 10 files: 12 lines of 10 kB rotate once */
+    static char big[10300];
+    int n = snprintf(big, sizeof big, "{\"id\":\"pub\",\"type\":\"warn\",\"message\":\"");
+    memset(big + n, 'x', 10000);
+    (void)snprintf(big + n + 10000, sizeof big - (size_t)n - 10000, "\"}");
+    for (int i = 0; i < 12; i++) {
+        r = post(f, "/v2/log", big);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    struct stat st;
+    (void)snprintf(path, sizeof path, "%s/pub.1.log", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= (1 << 20) / 10);
+    (void)snprintf(path, sizeof path, "%s/pub.0.log", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size < (1 << 20) / 10);
 
     r = post(f, "/v2/gps", "{\"lat\":\"47.5\",\"lon\":\"8.25\"}");
     assert_int_equal(r.status, 200);

@@ -419,13 +419,15 @@ static bool safe_file_id(const char *id) {
     return true;
 }
 
-/* Appends one line to <log_dir>/<id>.0.log, shifting .0..8 to .1..9 when it is full. */
-static bool append_log(struct agent_localapi *api, const char *id, const char *line, size_t len) {
+/* Appends one line to <log_dir>/<id>.0.log, shifting .0..8 to .1..9 when it holds file_max bytes
+ * or more. */
+static bool append_log(
+    struct agent_localapi *api, const char *id, off_t file_max, const char *line, size_t len) {
     char path[PATH_MAX];
     (void)snprintf(path, sizeof path, "%s/%s.0.log", api->log_dir, id);
     pthread_mutex_lock(&api->log_mu);
     struct stat st;
-    if (stat(path, &st) == 0 && st.st_size >= LOG_FILE_MAX) {
+    if (stat(path, &st) == 0 && st.st_size >= file_max) {
         char from[PATH_MAX];
         char to[PATH_MAX];
         for (int k = LOG_FILE_COUNT - 1; k > 0; k--) {
@@ -459,6 +461,7 @@ static iof_err log_post(struct iof_http_request *req, struct iof_diag *d, void *
     pthread_mutex_lock(&api->mu);
     struct agent_localapi_node *n = agent_localapi_find(api, id);
     bool known = n != NULL && n->known;
+    off_t file_max = known ? (off_t)n->log_size_mb * (1 << 20) / LOG_FILE_COUNT : 0;
     pthread_mutex_unlock(&api->mu);
     if (!known || api->log_dir == NULL || !safe_file_id(id)) {
         return classic_fail(req, 400, "Log message parsing error, Logger initialization error");
@@ -471,7 +474,7 @@ static iof_err log_post(struct iof_http_request *req, struct iof_diag *d, void *
     iof_buf_init(&line, (size_t)1 << 20);
     bool info = type != NULL && strcmp(type, "info") == 0;
     iof_err err = iof_buf_printf(&line, "%s %s %s\n", ts, info ? "INFO" : "WARNING", message);
-    if (err == IOF_OK && !append_log(api, id, (const char *)line.data, line.len)) {
+    if (err == IOF_OK && !append_log(api, id, file_max, (const char *)line.data, line.len)) {
         err = IOF_EIO;
     }
     iof_buf_free(&line);
