@@ -29,7 +29,8 @@ struct agent_localapi_ring {
     unsigned *tries;  /* un-ACKed ring only: resends so far */
     size_t head;
     size_t len;
-    size_t cap; /* 0 until allocated */
+    size_t cap;   /* 0 until allocated */
+    size_t bytes; /* frame bytes of the messages held */
 };
 
 /* What the module knows about one microservice id: its config and routes when it is one of the
@@ -70,6 +71,7 @@ struct agent_localapi {
     unsigned ack_timeout_ms;
     unsigned ack_retries;
     size_t queue_max;
+    size_t queue_max_bytes;
     uint64_t archive_max_bytes;
     struct agent_localapi_hooks hooks;
     struct iof_ws_hub *hub;

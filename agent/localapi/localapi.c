@@ -85,6 +85,7 @@ struct agent_localapi_qmsg *agent_localapi_ring_pop(struct agent_localapi_ring *
     struct agent_localapi_qmsg *q = r->items[r->head];
     r->items[r->head] = NULL;
     r->len--;
+    r->bytes -= q->frame_len;
     r->head = (r->head + 1) % r->cap;
     return q;
 }
@@ -101,7 +102,7 @@ static void ring_push(struct agent_localapi *api,
         agent_localapi_qmsg_unref(q);
         return;
     }
-    if (r->len == cap) {
+    while (r->len > 0 && (r->len == cap || r->bytes + q->frame_len > api->queue_max_bytes)) {
         agent_localapi_qmsg_unref(agent_localapi_ring_pop(r));
         api->dropped++;
     }
@@ -112,6 +113,7 @@ static void ring_push(struct agent_localapi *api,
         r->tries[slot] = 0;
     }
     r->len++;
+    r->bytes += q->frame_len;
 }
 
 /* Puts q in front of the ring (returning un-ACKed messages to the queue); when full the message
@@ -120,7 +122,8 @@ static void ring_push_front(struct agent_localapi *api,
                             struct agent_localapi_ring *r,
                             struct agent_localapi_qmsg *q) {
     size_t cap = api->queue_max;
-    if (!ring_alloc(r, cap, false) || r->len == cap) {
+    if (!ring_alloc(r, cap, false) || r->len == cap ||
+        r->bytes + q->frame_len > api->queue_max_bytes) {
         api->dropped++;
         agent_localapi_qmsg_unref(q);
         return;
@@ -128,6 +131,7 @@ static void ring_push_front(struct agent_localapi *api,
     r->head = (r->head + cap - 1) % cap;
     r->items[r->head] = q;
     r->len++;
+    r->bytes += q->frame_len;
 }
 
 static size_t ring_slot(const struct agent_localapi_ring *r, size_t i) {
@@ -493,6 +497,7 @@ static void requeue_unacked(struct agent_localapi *api, struct agent_localapi_no
         struct agent_localapi_qmsg *q = n->unacked.items[last];
         n->unacked.items[last] = NULL;
         n->unacked.len--;
+        n->unacked.bytes -= q->frame_len;
         if (n->known) {
             ring_push_front(api, &n->queue, q);
         } else {
@@ -777,6 +782,7 @@ iof_err agent_localapi_new(const struct agent_localapi_config *cfg, struct agent
     api->ack_timeout_ms = cfg->ack_timeout_ms != 0 ? cfg->ack_timeout_ms : 20000;
     api->ack_retries = cfg->ack_retries != 0 ? cfg->ack_retries : 10;
     api->queue_max = cfg->queue_max != 0 ? cfg->queue_max : 1000;
+    api->queue_max_bytes = cfg->queue_max_bytes != 0 ? cfg->queue_max_bytes : (size_t)64 << 20;
     api->archive_max_bytes =
         cfg->archive_max_bytes != 0 ? cfg->archive_max_bytes : (uint64_t)1 << 30;
     api->hooks = cfg->hooks;

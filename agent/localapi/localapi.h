@@ -9,8 +9,8 @@
  *     receiver of the publisher's routes that is known on this node: pushed over the receiver's
  *     message socket when it has one (then kept as un-ACKed until a 0x0B, resent after
  *     ack_timeout_ms, at most ack_retries times), otherwise queued for /v2/messages/next;
- *   - queues and un-ACKed lists hold at most queue_max messages per receiver; the oldest is dropped
- *     and counted when a new one arrives;
+ *   - queues and un-ACKed lists hold at most queue_max messages (and queue_max_bytes) per
+ *     receiver; the oldest is dropped and counted when a new one does not fit;
  *   - receivers not known on this node go to the remote sink, or count as unroutable without one;
  *     a message that reached no receiver still gets the classic "okay" answer, with an added
  *     "unroutable": true, and is counted and logged.
@@ -55,6 +55,7 @@ struct agent_localapi_config {
     unsigned ack_timeout_ms;    /* 0: 20000 (classic); resend un-ACKed after this */
     unsigned ack_retries;       /* 0: 10 */
     size_t queue_max;           /* per-receiver queue / un-ACKed bound, 0: 1000 messages */
+    size_t queue_max_bytes;     /* the same in frame bytes, 0: 64 MiB */
     uint64_t archive_max_bytes; /* 0: 1 GiB */
     struct agent_localapi_hooks hooks;
 };

@@ -77,7 +77,11 @@ static void fx_stop(struct fx *f) {
     f->api = NULL;
 }
 
-static int setup_with(void **state, unsigned ack_timeout_ms, unsigned retries, size_t queue_max) {
+static int setup_with(void **state,
+                      unsigned ack_timeout_ms,
+                      unsigned retries,
+                      size_t queue_max,
+                      size_t queue_max_bytes) {
     struct fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
     (void)snprintf(f->dir, sizeof f->dir, "/tmp/iofog-localapi-XXXXXX");
@@ -87,21 +91,26 @@ static int setup_with(void **state, unsigned ack_timeout_ms, unsigned retries, s
     f->cfg.ack_timeout_ms = ack_timeout_ms;
     f->cfg.ack_retries = retries;
     f->cfg.queue_max = queue_max;
+    f->cfg.queue_max_bytes = queue_max_bytes;
     fx_start(f);
     *state = f;
     return 0;
 }
 
 static int setup(void **state) {
-    return setup_with(state, 0, 0, 0);
+    return setup_with(state, 0, 0, 0, 0);
 }
 
 static int setup_fast_ack(void **state) {
-    return setup_with(state, 150, 2, 0);
+    return setup_with(state, 150, 2, 0, 0);
 }
 
 static int setup_small_queue(void **state) {
-    return setup_with(state, 0, 0, 3);
+    return setup_with(state, 0, 0, 3, 0);
+}
+
+static int setup_small_queue_bytes(void **state) {
+    return setup_with(state, 0, 0, 0, 300);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -685,6 +694,22 @@ static void test_queue_bound(void **state) {
     json_decref(s);
 }
 
+static void test_queue_byte_bound(void **state) {
+    struct fx *f = *state; /* queue_max_bytes 300 */
+    for (int i = 0; i < 5; i++) {
+        (void)publish_rest(f, "pub", NULL);
+    }
+    struct resp r = post(f, "/v2/messages/next", "{\"id\":\"recv\"}");
+    json_int_t count = json_integer_value(json_object_get(r.json, "count"));
+    resp_free(&r);
+    /* each message is one frame of 5 + 33 + 32 (id) + 1 + 8 + 3 + 4 + 5 + 2 bytes */
+    size_t frame = 5 + 33 + 32 + 1 + 8 + 3 + 4 + 5 + 2;
+    assert_int_equal(count, 300 / frame);
+    json_t *s = stats(f);
+    assert_int_equal(json_integer_value(json_object_get(s, "droppedMessages")), 5 - count);
+    json_decref(s);
+}
+
 static iof_err remote_sink(void *ctx, const char *receiver, const struct iof_msg *msg) {
     char *out = ctx;
     (void)snprintf(out, 128, "%s:%s", receiver, msg->publisher);
@@ -1091,6 +1116,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_publish_over_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_ack_redelivery, setup_fast_ack, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_small_queue, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_byte_bound, setup_small_queue_bytes, teardown),
         cmocka_unit_test_setup_teardown(test_rest_new_next_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_across_restart, setup, teardown),
