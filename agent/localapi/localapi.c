@@ -302,31 +302,33 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
         }
     }
     bool none = reached == 0 && nremote == 0;
+    uint64_t unroutable_count = 0;
     if (none) {
-        api->unroutable++;
+        unroutable_count = ++api->unroutable;
     }
     pthread_mutex_unlock(&api->mu);
 
     for (size_t i = 0; i < nremote; i++) {
-        struct iof_diag sd = {{0}};
         iof_err serr = sink(sink_ctx, remote[i], q->msg);
         if (serr != IOF_OK) {
             char qt[160];
-            char qr[300];
             IOF_WARN("localapi",
-                     "remote_failed receiver=%s reason=%s",
+                     "remote_failed receiver=%s err=\"%s\"",
                      iof_log_quote(qt, sizeof qt, remote[i]),
-                     iof_log_quote(qr, sizeof qr, iof_diag_text(&sd, serr)));
+                     iof_strerror(serr));
         }
         free(remote[i]);
     }
     free(remote);
-    if (none) {
+    /* Logged, but a publisher without routes cannot flood the log: the first ten, then every
+     * thousandth (the count says how many there were). */
+    if (none && (unroutable_count <= 10 || unroutable_count % 1000 == 0)) {
         char qt[160];
         IOF_INFO("localapi",
-                 "unroutable id=%s publisher=%s",
+                 "unroutable id=%s publisher=%s count=%" PRIu64,
                  id,
-                 iof_log_quote(qt, sizeof qt, publisher));
+                 iof_log_quote(qt, sizeof qt, publisher),
+                 unroutable_count);
     }
     memcpy(id_out, id, sizeof id);
     *ts_out = m.timestamp;
