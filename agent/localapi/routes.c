@@ -629,8 +629,9 @@ static iof_err fallback(struct iof_http_request *req, struct iof_diag *d, void *
         }
     }
     if (has_prefix(path, "/v2/restblue")) {
-        return iof_http_respond_json(
-            req, 404, json_pack("{s:s}", "error", "unable to reach RESTblue container!"));
+        /* No RESTblue proxy: the classic answer when its container is unreachable, with the
+         * status text appended as to every classic non-200 body. */
+        return classic_fail(req, 404, "{\"error\":\"unable to reach RESTblue container!\"}");
     }
     if (has_prefix(path, "/v2/log")) {
         return post ? log_post(req, d, ctx) : classic_fail(req, 405, NULL);
