@@ -19,7 +19,8 @@
  * A record is written before its index entry, so after a crash mid-write a segment may end in a
  * torn record and an index in a partial entry; readers ignore both (a partial entry is not read,
  * a record is checked against magic, length and checksum before use). After a restart appends go
- * to new segments, never to old ones.
+ * to new segments, never to old ones. There is no fsync per message: a crash of the agent loses
+ * nothing that was appended, a power loss may lose the last records (or tear them, see above).
  *
  * Rotation: a segment is closed when the next record would take it past segment_bytes. When the
  * total size of all segments and indexes passes max_bytes, the oldest segments (of any publisher)
