@@ -451,6 +451,13 @@ static iof_err handshake(struct iof_ws_client *c,
             (void)iof_fail(d, err, "WebSocket client: cannot create the session");
         }
     }
+    if (err == IOF_OK && total > head_len) {
+        /* Frames that came with the 101 make no poll event later: take them in now, so recv and
+         * iof_ws_client_pending see them (the socket is non-blocking; what else is there is
+         * read too). A failure here ends the session, which recv then reports as a CLOSE. */
+        (void)!iof_ws_session_read(c->s);
+        note_end(c);
+    }
     free(buf);
     return err;
 }

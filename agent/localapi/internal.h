@@ -1,0 +1,131 @@
+/* Shared state of the Local API's files (localapi.c: bus, sockets, timer; routes.c: REST).
+ * Not for use outside agent/localapi. Everything in struct agent_localapi below mu is guarded by
+ * mu. */
+#ifndef AGENT_LOCALAPI_INTERNAL_H
+#define AGENT_LOCALAPI_INTERNAL_H
+
+#include "agent/localapi/archive.h"
+#include "agent/localapi/localapi.h"
+#include "ws/hub.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define LOCALAPI_ID_MAX 255 /* longest microservice id taken from a socket path */
+
+/* One published message, shared by every queue it sits in. */
+struct agent_localapi_qmsg {
+    atomic_uint refs;
+    struct iof_msg *msg; /* decoded copy, one allocation */
+    uint8_t *frame;      /* 0x0D | len32 | binary message */
+    size_t frame_len;
+};
+
+/* A bounded FIFO of messages (ring buffer of queue_max slots, allocated on first use). */
+struct agent_localapi_ring {
+    struct agent_localapi_qmsg **items;
+    int64_t *sent_ms; /* un-ACKed ring only: when last sent */
+    unsigned *tries;  /* un-ACKed ring only: resends so far */
+    size_t head;
+    size_t len;
+    size_t cap;   /* 0 until allocated */
+    size_t bytes; /* frame bytes of the messages held */
+};
+
+/* What the module knows about one microservice id: its config and routes when it is one of the
+ * node's microservices, and its sockets and queues. */
+struct agent_localapi_node {
+    struct agent_localapi_node *next;
+    char *uuid;
+    bool known;     /* in the last set_microservices list */
+    char *config;   /* known only */
+    json_t *routes; /* known only: array of receiver uuids */
+    bool is_consumer;
+    unsigned log_size_mb; /* known only: /v2/log budget ("logSize", MB, default 1) */
+    uint64_t published;   /* messages published by it (known publishers only) */
+
+    uint64_t ctl_conn;    /* 0: none */
+    unsigned ctl_pending; /* bit 0: 0x0C, bit 1: 0x0F */
+    int64_t ctl_sent_ms;
+    unsigned ctl_tries;
+
+    uint64_t msg_conn; /* 0: none (messages wait in queue for /v2/messages/next) */
+    bool msg_closing;  /* msg_conn is being closed for want of ACKs */
+    struct agent_localapi_ring queue;
+    struct agent_localapi_ring unacked;
+};
+
+/* The hub's context for one accepted socket. */
+struct agent_localapi_conn {
+    struct agent_localapi_conn *next;
+    struct agent_localapi *api;
+    bool control;
+    uint64_t id; /* 0 until on_open */
+    char uuid[LOCALAPI_ID_MAX + 1];
+};
+
+struct agent_localapi {
+    char *data_dir;
+    char *log_dir;
+    unsigned ack_timeout_ms;
+    unsigned ack_retries;
+    size_t queue_max;
+    size_t queue_max_bytes;
+    uint64_t archive_max_bytes;
+    struct agent_localapi_hooks hooks;
+    struct iof_ws_hub *hub;
+    struct agent_archive *archive; /* NULL without data_dir; has its own lock */
+    pthread_mutex_t log_mu;        /* /v2/log files */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t timer;
+    bool timer_started;
+    bool stopping;
+    bool stopped;
+    struct agent_localapi_node *nodes;
+    struct agent_localapi_conn *conns;
+    char *edge_resources; /* compact JSON array text */
+    char gps_lat[64];
+    char gps_lon[64];
+    agent_localapi_remote_fn sink;
+    void *sink_ctx;
+    uint64_t processed;
+    uint64_t dropped;
+    uint64_t unroutable;
+    uint64_t speed_count;
+    int64_t speed_ms;
+};
+
+/* Assigns id and timestamp to in (borrowed; its id and timestamp are ignored), archives it and
+ * routes it. id_out gets the 32-hex id. IOF_EINVAL (d says why) when the message does not encode,
+ * IOF_ENOMEM. */
+IOF_NODISCARD iof_err agent_localapi_publish(struct agent_localapi *api,
+                                             const struct iof_msg *in,
+                                             char id_out[33],
+                                             int64_t *ts_out,
+                                             bool *unroutable,
+                                             struct iof_diag *d);
+
+/* The node record for uuid, or NULL. Caller holds mu. */
+struct agent_localapi_node *agent_localapi_find(struct agent_localapi *api, const char *uuid);
+
+/* Takes the next message of a ring (the caller owns the reference), NULL when empty. Caller holds
+ * mu. */
+struct agent_localapi_qmsg *agent_localapi_ring_pop(struct agent_localapi_ring *r);
+
+void agent_localapi_qmsg_unref(struct agent_localapi_qmsg *q);
+
+/* Frees nodes that are neither known nor connected nor holding messages. Caller holds mu. */
+void agent_localapi_gc(struct agent_localapi *api);
+
+/* The WebSocket routes' work: accepts the upgrade of req for microservice uuid. Returns what the
+ * route handler should return. */
+IOF_NODISCARD iof_err agent_localapi_ws_accept(struct agent_localapi *api,
+                                               struct iof_http_request *req,
+                                               bool control,
+                                               const char *uuid,
+                                               struct iof_diag *d);
+
+#endif
