@@ -17,7 +17,7 @@
  *
  * Thread-safety: every function may be called from any thread, except agent_nats_free(), which
  * must not race with other calls on the same transport. The deliver function runs on a libnats
- * delivery thread, one message at a time. */
+ * delivery thread, one message at a time; it may publish, but must not free the transport. */
 #ifndef AGENT_NATS_TRANSPORT_H
 #define AGENT_NATS_TRANSPORT_H
 
