@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +80,8 @@ nats_server_start(struct nats_server *s, uint16_t port, const char *const *extra
         return -1;
     }
     if (pid == 0) {
+        /* A failed assertion skips the test's cleanup: the server must not outlive the test. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
