@@ -6,6 +6,7 @@
 #include "agent/cli_client.h"
 #include "agent/commands.h"
 #include "agent/daemon.h"
+#include "agent/nats/nats_transport.h"
 
 #include "common/log.h"
 
@@ -74,6 +75,7 @@ static iof_err serve(const struct agent_config *c, int ready_fd, struct iof_diag
     }
     agent_daemon_wait(a);
     agent_daemon_free(a);
+    agent_nats_library_close();
     return IOF_OK;
 }
 

@@ -48,6 +48,7 @@ struct param {
 
 #define F(m) offsetof(struct agent_config, m), sizeof(((struct agent_config *)0)->m)
 
+/* clang-format off: one setting per line reads best */
 static const struct param params[] = {
     {"d",
      "diskLimit",
@@ -276,7 +277,9 @@ static const struct param params[] = {
      0,
      60,
      "Long-poll wait range must be 0 to 60 seconds"},
+    {NULL, "natsUrl", NULL, "NATS URL", K_STR, F(nats_url), "", 0, 0, NULL},
 };
+/* clang-format on */
 #define NPARAMS (sizeof params / sizeof params[0])
 
 const char agent_config_flags_help[] =

@@ -5,6 +5,7 @@
 #include "agent/cache.h"
 #include "agent/engine/engine.h"
 #include "agent/localapi/localapi.h"
+#include "agent/nats/nats_transport.h"
 #include "agent/upstream.h"
 #include "common/log.h"
 #include "http/server.h"
@@ -73,6 +74,130 @@ static iof_err gps_set(void *ctx, const char *lat, const char *lon) {
     return err;
 }
 
+/* Local API -> NATS: a message for a route receiver on another node. */
+static iof_err to_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
+    struct agent_daemon *a = ctx;
+    pthread_rwlock_rdlock(&a->nats_lock);
+    iof_err err = a->nats != NULL ? agent_nats_send(a->nats, receiver_uuid, msg) : IOF_ENOENT;
+    pthread_rwlock_unlock(&a->nats_lock);
+    return err;
+}
+
+/* NATS -> Local API: a message for a receiver on this node. */
+static iof_err from_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
+    struct agent_daemon *a = ctx;
+    return agent_localapi_deliver(a->api, receiver_uuid, msg);
+}
+
+/* The application a microservice belongs to, as the subject token ("" when unknown). */
+static void app_of(const json_t *m, char *out, size_t len) {
+    const json_t *id = json_object_get(m, "applicationId");
+    if (json_is_integer(id)) {
+        (void)snprintf(out, len, "%lld", (long long)json_integer_value(id));
+    } else {
+        const char *name = json_string_value(json_object_get(m, "application"));
+        (void)snprintf(out, len, "%s", name != NULL ? name : "");
+    }
+}
+
+/* Tells the transport which receivers live here and which route targets live elsewhere (routes
+ * stay within one application, so a remote receiver is in its publisher's application). */
+static void nats_routes(struct agent_daemon *a, const json_t *ms) {
+    size_t n = json_array_size(ms), nl = 0, nr = 0, cap_r = 0;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(ms, i, m) {
+        cap_r += json_array_size(json_object_get(m, "routes"));
+    }
+    const char **lu = calloc(n + 1, sizeof *lu), **la = calloc(n + 1, sizeof *la);
+    const char **ru = calloc(cap_r + 1, sizeof *ru), **ra = calloc(cap_r + 1, sizeof *ra);
+    char(*apps)[32] = calloc(n + 1, sizeof *apps);
+    if (lu == NULL || la == NULL || ru == NULL || ra == NULL || apps == NULL) {
+        IOF_ERROR("agent", "nats_routes_failed reason=\"out of memory\"");
+        goto out;
+    }
+    json_array_foreach(ms, i, m) {
+        const char *uuid = json_string_value(json_object_get(m, "uuid"));
+        if (uuid == NULL) {
+            continue;
+        }
+        app_of(m, apps[i], sizeof apps[i]);
+        lu[nl] = uuid;
+        la[nl++] = apps[i];
+    }
+    json_array_foreach(ms, i, m) {
+        size_t k;
+        const json_t *r;
+        json_array_foreach(json_object_get(m, "routes"), k, r) {
+            const char *target = json_string_value(r);
+            bool local = false;
+            for (size_t j = 0; target != NULL && j < nl && !local; j++) {
+                local = strcmp(lu[j], target) == 0;
+            }
+            if (target != NULL && !local) {
+                ru[nr] = target;
+                ra[nr++] = apps[i];
+            }
+        }
+    }
+    struct iof_diag d = {{0}};
+    pthread_rwlock_rdlock(&a->nats_lock);
+    if (a->nats != NULL && (agent_nats_set_local(a->nats, lu, la, nl, &d) != IOF_OK ||
+                            agent_nats_set_remote(a->nats, ru, ra, nr, &d) != IOF_OK)) {
+        IOF_WARN("agent", "nats_routes_failed reason=\"%s\"", d.msg);
+    }
+    pthread_rwlock_unlock(&a->nats_lock);
+out:
+    free(lu);
+    free(la);
+    free(ru);
+    free(ra);
+    free(apps);
+}
+
+void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
+    struct agent_nats *next = NULL;
+    if (url[0] != '\0') {
+        struct agent_nats_config nc = {.urls = url, .name = "iofog-agent"};
+        struct iof_diag d = {{0}};
+        if (agent_nats_new(&nc, from_nats, a, &next, &d) != IOF_OK) {
+            IOF_ERROR("agent", "nats_unavailable url=%s reason=\"%s\"", url, d.msg);
+            next = NULL;
+        }
+    }
+    pthread_rwlock_wrlock(&a->nats_lock);
+    struct agent_nats *old = a->nats;
+    a->nats = next;
+    pthread_rwlock_unlock(&a->nats_lock);
+    agent_nats_free(old);
+    pthread_mutex_lock(&a->mu);
+    json_t *ms = json_incref(a->microservices);
+    if (strcmp(a->cfg.nats_url, url) != 0) {
+        struct agent_config c = a->cfg;
+        (void)snprintf(c.nats_url, sizeof c.nats_url, "%s", url);
+        struct iof_diag d = {{0}};
+        if (agent_config_save(&c, &d) == IOF_OK) {
+            a->cfg = c;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (ms != NULL) {
+        nats_routes(a, ms);
+    }
+    json_decref(ms);
+    IOF_INFO("agent", "nats url=%s", url[0] != '\0' ? url : "-");
+}
+
+json_t *agent_daemon_nats_stats(struct agent_daemon *a) {
+    json_t *out = NULL;
+    pthread_rwlock_rdlock(&a->nats_lock);
+    if (a->nats != NULL && agent_nats_stats(a->nats, &out) != IOF_OK) {
+        out = NULL;
+    }
+    pthread_rwlock_unlock(&a->nats_lock);
+    return out;
+}
+
 iof_err
 agent_daemon_new(const struct agent_config *cfg, struct agent_daemon **out, struct iof_diag *d) {
     struct agent_daemon *a = calloc(1, sizeof *a);
@@ -80,6 +205,7 @@ agent_daemon_new(const struct agent_config *cfg, struct agent_daemon **out, stru
         return iof_fail(d, IOF_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&a->mu, NULL);
+    pthread_rwlock_init(&a->nats_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -170,6 +296,10 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     };
     if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {
         return iof_fail(d, err, "cannot create the Local API");
+    }
+    agent_localapi_set_remote_sink(a->api, to_nats, a);
+    if (c.nats_url[0] != '\0') {
+        agent_daemon_set_nats_url(a, c.nats_url);
     }
     if ((err = start_server(a, c.local_api_bind, &a->http, d)) != IOF_OK) {
         return err;
@@ -264,6 +394,10 @@ void agent_daemon_free(struct agent_daemon *a) {
     if (a->api != NULL) {
         agent_localapi_stop(a->api);
     }
+    pthread_rwlock_wrlock(&a->nats_lock);
+    agent_nats_free(a->nats); /* no delivery into the Local API after this */
+    a->nats = NULL;
+    pthread_rwlock_unlock(&a->nats_lock);
     iof_http_server_free(a->http_bridge);
     iof_http_server_free(a->http);
     if (a->engine != NULL && remove && agent_engine_remove_all(a->engine) != IOF_OK) {
@@ -274,6 +408,7 @@ void agent_daemon_free(struct agent_daemon *a) {
     json_decref(a->microservices);
     json_decref(a->registries);
     json_decref(a->edge_resources);
+    pthread_rwlock_destroy(&a->nats_lock);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -313,6 +448,9 @@ void agent_daemon_apply(struct agent_daemon *a,
     if (microservices != NULL &&
         agent_localapi_set_microservices(a->api, microservices) != IOF_OK) {
         IOF_ERROR("agent", "localapi_rejected_microservices");
+    }
+    if (microservices != NULL) {
+        nats_routes(a, microservices);
     }
     if (edge_resources != NULL &&
         agent_localapi_set_edge_resources(a->api, edge_resources) != IOF_OK) {

@@ -13,6 +13,7 @@
 
 struct agent_engine;
 struct agent_localapi;
+struct agent_nats;
 struct iof_http_server;
 
 /* Connection to the Controller as `status` reports it. */
@@ -35,6 +36,9 @@ struct agent_daemon {
     json_t *registries;
     json_t *edge_resources;
     struct agent_hostinfo_state host; /* status thread only */
+
+    pthread_rwlock_t nats_lock; /* guards nats: the Local API sends through it from its threads */
+    struct agent_nats *nats;    /* NULL without a NATS URL */
 
     /* set before the threads start, read-only afterwards */
     char admin_token[64];
@@ -82,6 +86,13 @@ void agent_daemon_apply(struct agent_daemon *a,
                         json_t *registries,
                         json_t *edge_resources,
                         bool write_cache);
+
+/* Connects the cross-node transport to url (from the Controller's agent config), replacing a
+ * previous one; "" disconnects. Saves the URL in config.json. */
+void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url);
+
+/* The transport's counters for `status` (a new object), NULL without a transport. */
+json_t *agent_daemon_nats_stats(struct agent_daemon *a);
 
 /* Copies the configuration under the lock. */
 void agent_daemon_config(struct agent_daemon *a, struct agent_config *out);

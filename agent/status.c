@@ -159,6 +159,20 @@ json_t *agent_status_lines(struct agent_daemon *a) {
                           avail_mem,
                           "iofog-uuid",
                           c.iofog_uuid);
+    json_t *nats = agent_daemon_nats_stats(a);
+    if (r != NULL && nats != NULL) {
+        char text[200];
+        (void)snprintf(text,
+                       sizeof text,
+                       "%s, %lld published, %lld delivered, %lld dropped",
+                       json_is_true(json_object_get(nats, "connected")) ? "connected"
+                                                                        : "not connected",
+                       (long long)json_integer_value(json_object_get(nats, "published")),
+                       (long long)json_integer_value(json_object_get(nats, "delivered")),
+                       (long long)json_integer_value(json_object_get(nats, "dropped")));
+        json_object_set_new(r, "messaging-across-nodes", json_string(text));
+    }
+    json_decref(nats);
     if (r != NULL && link != LINK_OK && why[0] != '\0') {
         json_object_set_new(r, "controller-error", json_string(why));
     }

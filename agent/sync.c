@@ -98,7 +98,12 @@ static iof_err pull_config(struct agent_daemon *a,
             IOF_INFO("agent", "config_applied source=controller");
         }
     }
+    const char *nats = json_string_value(json_object_get(answer, "natsUrl"));
+    bool nats_changed = nats != NULL && strcmp(nats, a->cfg.nats_url) != 0;
     pthread_mutex_unlock(&a->mu);
+    if (nats_changed) {
+        agent_daemon_set_nats_url(a, nats);
+    }
     json_decref(answer);
     return err;
 }

@@ -665,10 +665,10 @@ iof_err agent_nats_set_local(struct agent_nats *t,
     free(t->subs);
     t->subs = next;
     t->nsubs = k;
-    if (subscribed) {
+    if (subscribed && natsConnection_Status(t->nc) == NATS_CONN_STATUS_CONNECTED) {
         /* A round trip, so that once this returns (while connected) the server knows the new
          * subscriptions and messages published from now on reach them. Best effort: while
-         * disconnected libnats subscribes on reconnect. */
+         * disconnected libnats subscribes on reconnect, so there is nothing to wait for then. */
         (void)natsConnection_FlushTimeout(t->nc, 1000);
     }
     pthread_mutex_lock(&t->mu);
