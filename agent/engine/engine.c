@@ -404,7 +404,7 @@ iof_err agent_engine_set_desired(struct agent_engine *e,
         }
         struct bad_item *b = &ds->bad[ds->nbad++];
         snprintf(b->uuid, sizeof b->uuid, "%s", uuid);
-        snprintf(b->error, sizeof b->error, "invalid microservice descriptor: %s", d.msg);
+        textf(b->error, sizeof b->error, "invalid microservice descriptor: %s", d.msg);
     }
 
     pthread_mutex_lock(&e->mu);

@@ -336,7 +336,7 @@ static iof_err build_base(struct agent_spec *s, const json_t *item, struct iof_d
     /* logSize MB in total: up to 10 files of equal size, at least 1 MB each. */
     int64_t files = log_mb / 2 < 1 ? 1 : (log_mb / 2 > 10 ? 10 : log_mb / 2);
     char max_size[32];
-    char max_file[8];
+    char max_file[24];
     snprintf(max_size, sizeof max_size, "%lldk", (long long)(log_mb * 1024 / files));
     snprintf(max_file, sizeof max_file, "%lld", (long long)files);
 
