@@ -860,8 +860,7 @@ static void reconcile_one(struct pass *p, const struct agent_spec *s, json_t *ct
         reset_history(m, hash);
     }
     if (m->stuck) {
-        set_status(e, m, ST_STUCK, m->error);
-        json_decref(body);
+        json_decref(body); /* left alone; the status was set when it got stuck */
         return;
     }
     if (m->st == ST_FAILED && now < m->retry_at) {
