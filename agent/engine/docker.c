@@ -1,6 +1,7 @@
 /* Docker Engine API calls (see docker.h). */
 #include "agent/engine/docker.h"
 
+#include "agent/engine/spec.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "http/client.h"
@@ -112,19 +113,44 @@ iof_err agent_docker_call(struct agent_docker *k,
     return iof_http_client_request_json(k->http, method, url, headers, body, status, out, d);
 }
 
+/* The filters parameter selecting this agent's containers, JSON-encoded so any uuid is safe. */
+static iof_err label_filter(const char *agent_uuid, bool containers_only, char *buf, size_t size) {
+    json_t *label = json_sprintf("%s=%s", AGENT_LABEL_AGENT, agent_uuid);
+    json_t *f = json_pack("{s:[o]}", "label", label);
+    if (f == NULL) {
+        return IOF_ENOMEM;
+    }
+    if (containers_only && json_object_set_new(f, "type", json_pack("[s]", "container")) != 0) {
+        json_decref(f);
+        return IOF_ENOMEM;
+    }
+    char *text = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(f);
+    if (text == NULL) {
+        return IOF_ENOMEM;
+    }
+    size_t n = strlen(text);
+    iof_err err = n < size ? IOF_OK : IOF_E2BIG;
+    if (err == IOF_OK) {
+        memcpy(buf, text, n + 1);
+    }
+    free(text);
+    return err;
+}
+
 iof_err agent_docker_list(struct agent_docker *k,
                           const char *agent_uuid,
                           json_t **out,
                           struct iof_diag *d) {
     char filter[512];
-    snprintf(filter, sizeof filter, "{\"label\":[\"iofog-uuid=%s\"]}", agent_uuid);
+    iof_err err = label_filter(agent_uuid, false, filter, sizeof filter);
     char path[1600] = "/containers/json?all=1&filters=";
-    if (agent_docker_escape(filter, path, sizeof path) != IOF_OK) {
+    if (err != IOF_OK || agent_docker_escape(filter, path, sizeof path) != IOF_OK) {
         return iof_fail(d, IOF_E2BIG, "agent uuid too long");
     }
     long status = 0;
     json_t *v = NULL;
-    iof_err err = agent_docker_call(k, "GET", path, NULL, NULL, &status, &v, d);
+    err = agent_docker_call(k, "GET", path, NULL, NULL, &status, &v, d);
     if (err != IOF_OK) {
         return err;
     }
@@ -519,13 +545,10 @@ iof_err agent_docker_events(struct agent_docker *k,
                             void *ctx,
                             struct iof_diag *d) {
     char filter[512];
-    snprintf(filter,
-             sizeof filter,
-             "{\"type\":[\"container\"],\"label\":[\"iofog-uuid=%s\"]}",
-             agent_uuid);
     char path[1600] = "/events?since=";
     char url[MAX_URL];
-    if (agent_docker_escape(since, path, sizeof path) != IOF_OK ||
+    if (label_filter(agent_uuid, true, filter, sizeof filter) != IOF_OK ||
+        agent_docker_escape(since, path, sizeof path) != IOF_OK ||
         strlen(path) + 8 >= sizeof path || (strcat(path, "&until="), false) ||
         agent_docker_escape(until, path, sizeof path) != IOF_OK ||
         strlen(path) + 10 >= sizeof path || (strcat(path, "&filters="), false) ||
