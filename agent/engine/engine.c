@@ -244,6 +244,12 @@ iof_err agent_engine_new(const struct agent_engine_config *cfg, struct agent_eng
     if (cfg == NULL || (cfg->agent_uuid != NULL && strlen(cfg->agent_uuid) >= AGENT_UUID_MAX)) {
         return IOF_EINVAL;
     }
+    struct agent_docker *probe = NULL; /* checks the docker_url form; no request is made */
+    iof_err err = agent_docker_new(cfg->docker_url, 1000, &probe, NULL);
+    if (err != IOF_OK) {
+        return err;
+    }
+    agent_docker_free(probe);
     struct agent_engine *e = calloc(1, sizeof *e);
     if (e == NULL) {
         return IOF_ENOMEM;

@@ -45,7 +45,8 @@ struct agent_engine_config {
 };
 
 /* Creates an engine (no thread yet, no Docker call). cfg strings are copied. *out is freed with
- * agent_engine_free. */
+ * agent_engine_free. IOF_EINVAL for a docker_url that is not unix:///path or tcp://host:port, or an
+ * agent uuid too long. */
 IOF_NODISCARD iof_err agent_engine_new(const struct agent_engine_config *cfg,
                                        struct agent_engine **out);
 

@@ -891,6 +891,9 @@ static void test_private_registry(void **state) {
 static void test_gateway_and_inline_commands(void **state) {
     (void)state;
     struct agent_engine *e = NULL;
+    struct agent_engine_config bad = {.docker_url = "http://127.0.0.1:2375"};
+    assert_int_equal(agent_engine_new(&bad, &e), IOF_EINVAL);
+    assert_null(e);
     struct agent_engine_config cfg = {.agent_uuid = agent_b};
     assert_int_equal(agent_engine_new(&cfg, &e), IOF_OK);
     char gw[64];
