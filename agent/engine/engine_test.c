@@ -728,6 +728,7 @@ static void test_stuck_in_restart(void **state) {
     set_desired(e, json_pack("[o]", msvc(m, image_run, NULL, NULL)), registries(NULL, NULL));
     json_decref(wait_status(e, m, "RUNNING", 20000));
     assert_int_equal(agent_engine_stop_all(e), IOF_OK);
+    sleep_ms(1000); /* the engine must not bring it back */
     list = NULL;
     assert_int_equal(agent_docker_list(dk, agent_a, &list, NULL), IOF_OK);
     assert_int_equal(json_array_size(list), 1); /* stopped, not removed */
