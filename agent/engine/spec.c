@@ -306,7 +306,17 @@ static iof_err build_base(struct agent_spec *s, const json_t *item, struct iof_d
     const json_t *env = NULL;
     const json_t *hosts = NULL;
     const json_t *cmd = NULL;
+    bool host_network = false;
+    bool privileged = false;
+    /* rootHostAccess (classic) asks for the host's network and privileges; the newest line splits
+     * it into hostNetworkMode and isPrivileged. Nothing else makes a container privileged. */
     iof_err err = iof_json_get_bool(item, "rootHostAccess", IOF_JSON_OPTIONAL, &host_mode, d);
+    if (err == IOF_OK) {
+        err = iof_json_get_bool(item, "hostNetworkMode", IOF_JSON_OPTIONAL, &host_network, d);
+    }
+    if (err == IOF_OK) {
+        err = iof_json_get_bool(item, "isPrivileged", IOF_JSON_OPTIONAL, &privileged, d);
+    }
     if (err == IOF_OK) {
         err = iof_json_get_int(item, "logSize", IOF_JSON_OPTIONAL, &log_mb, d);
     }
@@ -328,6 +338,8 @@ static iof_err build_base(struct agent_spec *s, const json_t *item, struct iof_d
     if (err != IOF_OK) {
         return err;
     }
+    privileged = privileged || host_mode;
+    host_mode = host_mode || host_network;
     if (log_mb < 1) {
         log_mb = 1;
     } else if (log_mb > 10240) {
@@ -364,7 +376,7 @@ static iof_err build_base(struct agent_spec *s, const json_t *item, struct iof_d
                           "Name",
                           "no",
                           "Privileged",
-                          0);
+                          privileged);
     if (b == NULL) {
         return IOF_ENOMEM;
     }

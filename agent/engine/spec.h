@@ -53,7 +53,9 @@ struct agent_spec_host {
     const char *time_zone;    /* TZ env unless the descriptor sets TZ; NULL/"": none */
 };
 
-/* Builds the body of POST /containers/create: env SELFNAME first, TZ, then the descriptor's env;
+/* Builds the body of POST /containers/create: NetworkMode host for rootHostAccess or
+ * hostNetworkMode, else bridge; Privileged only for rootHostAccess or isPrivileged; restart policy
+ * "no"; json-file logs totalling logSize MB; env SELFNAME first, TZ, then the descriptor's env;
  * extra hosts with iofog:<addr> unless one names iofog already; labels iofog-uuid,
  * iofog-microservice and iofog-spec-hash. *out_body is a new reference; hash (17 bytes) receives
  * the hex hash stored in the label. */

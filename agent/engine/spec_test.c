@@ -192,9 +192,26 @@ static void test_defaults_and_overrides(void **state) {
     b = body_of(s, NULL, "172.17.0.1", hash);
     json_t *hc = json_object_get(b, "HostConfig");
     assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "host");
+    assert_true(json_is_true(json_object_get(hc, "Privileged"))); /* asked for root host access */
     assert_int_equal(json_array_size(json_object_get(hc, "ExtraHosts")), 0);
     assert_int_equal(json_object_size(json_object_get(hc, "PortBindings")), 0);
     assert_int_equal(json_array_size(json_object_get(b, "Env")), 1);
+    json_decref(b);
+    agent_spec_free(s);
+
+    /* the newer split flags */
+    s = parse_ok("{\"uuid\":\"m5\",\"imageId\":\"img\",\"hostNetworkMode\":true}");
+    b = body_of(s, NULL, NULL, hash);
+    hc = json_object_get(b, "HostConfig");
+    assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "host");
+    assert_false(json_is_true(json_object_get(hc, "Privileged")));
+    json_decref(b);
+    agent_spec_free(s);
+    s = parse_ok("{\"uuid\":\"m6\",\"imageId\":\"img\",\"isPrivileged\":true}");
+    b = body_of(s, NULL, NULL, hash);
+    hc = json_object_get(b, "HostConfig");
+    assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "bridge");
+    assert_true(json_is_true(json_object_get(hc, "Privileged")));
     json_decref(b);
     agent_spec_free(s);
 
