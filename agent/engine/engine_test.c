@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -818,6 +819,7 @@ static void test_private_registry(void **state) {
         registry_pid = pid;
     }
     if (pid == 0) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM); /* no registry outlives a crashed test */
         char log[600];
         snprintf(log, sizeof log, "%s/registry.log", dir);
         if (freopen(log, "w", stderr) == NULL || freopen("/dev/null", "w", stdout) == NULL) {
