@@ -1,0 +1,126 @@
+/* A small Docker Engine API client (API version pinned to AGENT_DOCKER_API) on http/client.h:
+ * the container, image, network and event calls the engine makes. One struct agent_docker per
+ * thread (the HTTP client under it is not thread-safe). Every response body is bounded; errors
+ * carry Docker's own "message" text in the diag. */
+#ifndef AGENT_ENGINE_DOCKER_H
+#define AGENT_ENGINE_DOCKER_H
+
+#include "common/error.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_DOCKER_API         "v1.41"
+#define AGENT_DOCKER_ID_MAX      72
+#define AGENT_DOCKER_URL_DEFAULT "unix:///var/run/docker.sock"
+
+struct agent_docker;
+
+/* docker_url: "unix:///path" or "tcp://host:port" (NULL: the default socket). timeout_ms bounds
+ * every plain request (0: none); streams (pull, events) are bound by their own means. */
+IOF_NODISCARD iof_err agent_docker_new(const char *docker_url,
+                                       long timeout_ms,
+                                       struct agent_docker **out,
+                                       struct iof_diag *d);
+void agent_docker_free(struct agent_docker *k);
+
+/* Any call: path below the version prefix ("/containers/json?all=1"), optional JSON body and extra
+ * headers (NULL-terminated). *status gets the HTTP status; *out (may be NULL) the parsed body or
+ * NULL when it is empty or not JSON. For callers and tests that need a call not wrapped below. */
+IOF_NODISCARD iof_err agent_docker_call(struct agent_docker *k,
+                                        const char *method,
+                                        const char *path,
+                                        const json_t *body,
+                                        const char *const *headers,
+                                        long *status,
+                                        json_t **out,
+                                        struct iof_diag *d);
+
+/* Appends the percent-encoding of text to dst (size bytes, NUL-terminated). IOF_E2BIG if short. */
+IOF_NODISCARD iof_err agent_docker_escape(const char *text, char *dst, size_t size);
+
+/* Containers (all states) carrying label iofog-uuid=<agent_uuid>; *out: new JSON array. */
+IOF_NODISCARD iof_err agent_docker_list(struct agent_docker *k,
+                                        const char *agent_uuid,
+                                        json_t **out,
+                                        struct iof_diag *d);
+
+/* GET /containers/{id}/json. IOF_ENOENT when there is no such container. */
+IOF_NODISCARD iof_err agent_docker_inspect(struct agent_docker *k,
+                                           const char *id,
+                                           json_t **out,
+                                           struct iof_diag *d);
+
+/* POST /containers/create?name=. IOF_EEXIST when the name is taken; id gets the new id. */
+IOF_NODISCARD iof_err agent_docker_create(struct agent_docker *k,
+                                          const char *name,
+                                          const json_t *body,
+                                          char id[AGENT_DOCKER_ID_MAX],
+                                          struct iof_diag *d);
+
+IOF_NODISCARD iof_err agent_docker_start(struct agent_docker *k,
+                                         const char *id,
+                                         struct iof_diag *d);
+
+/* Stops with SIGTERM, then SIGKILL after timeout_s. A stopped container is fine. */
+IOF_NODISCARD iof_err agent_docker_stop(struct agent_docker *k,
+                                        const char *id,
+                                        int timeout_s,
+                                        struct iof_diag *d);
+
+/* Removes (force: kills a running one first). A missing container is fine. */
+IOF_NODISCARD iof_err agent_docker_remove(struct agent_docker *k,
+                                          const char *id,
+                                          bool force,
+                                          struct iof_diag *d);
+
+IOF_NODISCARD iof_err agent_docker_image_exists(struct agent_docker *k,
+                                                const char *ref,
+                                                bool *out,
+                                                struct iof_diag *d);
+
+/* DELETE /images/{ref}. A missing image is fine; one in use is IOF_ECONFLICT. */
+IOF_NODISCARD iof_err agent_docker_image_remove(struct agent_docker *k,
+                                                const char *ref,
+                                                struct iof_diag *d);
+
+/* Called for every line of the pull stream with the aggregated percentage (0..100) so far.
+ * Returning false aborts the pull (it then fails with IOF_EBUSY). */
+typedef bool (*agent_docker_progress_cb)(void *ctx, int percentage);
+
+/* POST /images/create?fromImage=<repo>&tag=<tag>, with X-Registry-Auth when auth is not NULL.
+ * An error line in the stream (or an error status) is IOF_EREMOTE with Docker's text in d. */
+IOF_NODISCARD iof_err agent_docker_pull(struct agent_docker *k,
+                                        const char *repo,
+                                        const char *tag,
+                                        const char *auth,
+                                        agent_docker_progress_cb cb,
+                                        void *ctx,
+                                        struct iof_diag *d);
+
+/* Removes every image no container uses (POST /images/prune, dangling=false). */
+IOF_NODISCARD iof_err agent_docker_prune(struct agent_docker *k, struct iof_diag *d);
+
+/* The gateway of the default "bridge" network, e.g. "172.17.0.1". */
+IOF_NODISCARD iof_err agent_docker_bridge_gateway(struct agent_docker *k,
+                                                  char *buf,
+                                                  size_t len,
+                                                  struct iof_diag *d);
+
+/* Receives one event object (borrowed). Returning false ends the stream early. */
+typedef bool (*agent_docker_event_cb)(void *ctx, const json_t *event);
+
+/* GET /events for containers labelled iofog-uuid=<agent_uuid> between since and until (Unix
+ * seconds with fractions as Docker takes them, "1700000000.000000000"). Returns when until has
+ * passed, cb returned false, or the connection failed. */
+IOF_NODISCARD iof_err agent_docker_events(struct agent_docker *k,
+                                          const char *agent_uuid,
+                                          const char *since,
+                                          const char *until,
+                                          agent_docker_event_cb cb,
+                                          void *ctx,
+                                          struct iof_diag *d);
+
+#endif
