@@ -16,6 +16,7 @@
 struct ctl_db {
     const struct ctl_db_backend *be;
     void *conn;
+    char *target; /* what be->open got, for ctl_db_listen's own session */
     /* Recursive: a thread holding a transaction keeps one level, each call takes another. */
     pthread_mutex_t lock;
     bool in_tx; /* read and written with lock held */
@@ -79,7 +80,8 @@ iof_err ctl_db_open(const char *url_or_path, struct ctl_db **out, struct iof_dia
             target = rest;
         } else if (scheme_is(url_or_path, scheme_end, "postgres") ||
                    scheme_is(url_or_path, scheme_end, "postgresql")) {
-            return iof_fail(d, IOF_EUNSUPPORTED, "database: PostgreSQL is not supported yet");
+            be = &ctl_db_backend_postgres;
+            target = url_or_path; /* libpq reads the URL itself */
         } else {
             return iof_fail(d,
                             IOF_EUNSUPPORTED,
@@ -107,9 +109,12 @@ iof_err ctl_db_open(const char *url_or_path, struct ctl_db **out, struct iof_dia
     }
     (void)pthread_mutexattr_destroy(&attr);
     db->be = be;
-    iof_err err = be->open(target, &db->conn, d);
+    db->target = strdup(target);
+    iof_err err = db->target != NULL ? be->open(target, &db->conn, d)
+                                     : iof_fail(d, IOF_ENOMEM, "database: out of memory");
     if (err != IOF_OK) {
         (void)pthread_mutex_destroy(&db->lock);
+        free(db->target);
         free(db);
         return err;
     }
@@ -133,6 +138,7 @@ void ctl_db_close(struct ctl_db *db) {
     db_unlock(db);
     db->be->close(db->conn);
     (void)pthread_mutex_destroy(&db->lock);
+    free(db->target);
     free(db);
 }
 
@@ -379,7 +385,14 @@ iof_err ctl_db_migrate(struct ctl_db *db, struct iof_diag *d) {
         db_unlock(db);
         return iof_fail(d, IOF_EINTERNAL, "database: migrate inside a transaction");
     }
-    iof_err err = migrate_locked(db, d);
+    iof_err err = db->be->migrate_lock != NULL ? db->be->migrate_lock(db->conn, true, d) : IOF_OK;
+    if (err == IOF_OK) {
+        err = migrate_locked(db, d);
+        if (db->be->migrate_lock != NULL) {
+            iof_err unlock = db->be->migrate_lock(db->conn, false, err == IOF_OK ? d : NULL);
+            err = err == IOF_OK ? unlock : err;
+        }
+    }
     db_unlock(db);
     return err;
 }
@@ -401,4 +414,84 @@ ctl_db_schema_version(struct ctl_db *db, int64_t *recorded, int64_t *known, stru
         *known = k;
     }
     return err;
+}
+
+/* ---- several processes on one database ---- */
+
+bool ctl_db_shared(const struct ctl_db *db) {
+    return db->be->listen != NULL;
+}
+
+iof_err
+ctl_db_notify(struct ctl_db *db, const char *channel, const char *payload, struct iof_diag *d) {
+    if (db->be->notify == NULL) {
+        return IOF_OK;
+    }
+    db_lock(db);
+    iof_err err = db->be->notify(db->conn, channel, payload, d);
+    db_unlock(db);
+    return err;
+}
+
+iof_err ctl_db_try_lead(struct ctl_db *db, int64_t key, bool *leader, struct iof_diag *d) {
+    if (db->be->try_lead == NULL) {
+        *leader = true;
+        return IOF_OK;
+    }
+    db_lock(db);
+    iof_err err = db->be->try_lead(db->conn, key, leader, d);
+    db_unlock(db);
+    return err;
+}
+
+struct ctl_db_listener {
+    const struct ctl_db_backend *be;
+    void *impl;
+    const struct ctl_db *db;
+    ctl_db_notify_cb cb;
+    void *ctx;
+};
+
+static void listener_cb(void *ctx, const char *payload, int sender) {
+    struct ctl_db_listener *l = ctx;
+    if (payload != NULL && l->db->be->session_id != NULL &&
+        sender == l->db->be->session_id(l->db->conn)) {
+        return; /* raised through this handle: the transaction hook has handled it */
+    }
+    l->cb(l->ctx, payload);
+}
+
+iof_err ctl_db_listen(struct ctl_db *db,
+                      const char *channel,
+                      ctl_db_notify_cb cb,
+                      void *ctx,
+                      struct ctl_db_listener **out,
+                      struct iof_diag *d) {
+    *out = NULL;
+    if (db->be->listen == NULL) {
+        return IOF_OK;
+    }
+    struct ctl_db_listener *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "database: out of memory");
+    }
+    l->be = db->be;
+    l->db = db;
+    l->cb = cb;
+    l->ctx = ctx;
+    iof_err err = db->be->listen(db->target, channel, listener_cb, l, &l->impl, d);
+    if (err != IOF_OK) {
+        free(l);
+        return err;
+    }
+    *out = l;
+    return IOF_OK;
+}
+
+void ctl_db_listener_free(struct ctl_db_listener *l) {
+    if (l == NULL) {
+        return;
+    }
+    l->be->unlisten(l->impl);
+    free(l);
 }

@@ -1,6 +1,5 @@
-/* The Controller's SQL layer: one interface over the database back ends (SQLite now, PostgreSQL
- * later), with bound parameters, rows handed to a callback, real transactions and versioned
- * schema migrations.
+/* The Controller's SQL layer: one interface over the database back ends (SQLite, PostgreSQL), with
+ * bound parameters, rows handed to a callback, real transactions and versioned schema migrations.
  *
  * SQL dialect. Statements given to ctl_db_exec() are written once for every back end: `?`
  * placeholders (a back end that numbers them, like PostgreSQL's $1, rewrites them), standard
@@ -77,18 +76,25 @@ struct ctl_db_value {
 typedef iof_err (*ctl_db_row_cb)(void *ctx, const struct ctl_db_row *row);
 
 /* Opens a database. url_or_path is a file path, "sqlite:///absolute/path", "sqlite://relative",
- * or ":memory:" (a private in-memory database), all SQLite; "postgres://" and "postgresql://"
- * give IOF_EUNSUPPORTED for now, as does any other "scheme://". SQLite files are created when
- * missing and opened with WAL journal, foreign keys on, synchronous=NORMAL and a 5 s busy timeout.
- * The schema is not touched: call ctl_db_migrate(). On success *out is a handle the caller closes
- * with ctl_db_close(). */
+ * or ":memory:" (a private in-memory database), all SQLite; or a libpq URL "postgres://..." or
+ * "postgresql://..." (user, password, host, port, database and ?parameters as libpq reads them);
+ * any other "scheme://" gives IOF_EUNSUPPORTED. SQLite files are created when missing and opened
+ * with WAL journal, foreign keys on, synchronous=NORMAL and a 5 s busy timeout. A PostgreSQL
+ * handle is one session (reconnected outside transactions when it breaks); its database must
+ * exist. The schema is not touched: call ctl_db_migrate(). On success *out is a handle the caller
+ * closes with ctl_db_close().
+ *
+ * PostgreSQL specifics. Every write transaction first takes one advisory lock shared by all
+ * Controllers on the database, so write transactions run one at a time as on SQLite. Inside a
+ * transaction each writing statement is covered by a savepoint, so a failed statement is undone
+ * alone and the transaction goes on, as on SQLite. */
 IOF_NODISCARD iof_err ctl_db_open(const char *url_or_path, struct ctl_db **out, struct iof_diag *d);
 
 /* Closes the handle (rolling back a transaction left open). NULL is a no-op. No other thread may
  * be using the handle. */
 void ctl_db_close(struct ctl_db *db);
 
-/* Name of the back end: "sqlite". Static storage. */
+/* Name of the back end: "sqlite" or "postgres". Static storage. */
 const char *ctl_db_backend_name(const struct ctl_db *db);
 
 /* Runs one statement with n_params bound parameters (which must match its placeholders), handing
@@ -155,5 +161,46 @@ IOF_NODISCARD iof_err ctl_db_schema_version(struct ctl_db *db,
                                             int64_t *recorded,
                                             int64_t *known,
                                             struct iof_diag *d);
+
+/* ---- several processes on one database (PostgreSQL) ---- */
+
+/* True when other processes may share the database (PostgreSQL), so changes must be announced
+ * with ctl_db_notify() to be seen by them. */
+bool ctl_db_shared(const struct ctl_db *db);
+
+/* Sends payload on channel to every ctl_db_listen()er of the database, when the current
+ * transaction commits (at once outside one); nothing on a back end that is not shared. */
+IOF_NODISCARD iof_err ctl_db_notify(struct ctl_db *db,
+                                    const char *channel,
+                                    const char *payload,
+                                    struct iof_diag *d);
+
+/* Leadership among the processes sharing the database, for jobs that must run in one place:
+ * *leader = whether this handle holds the lock named by key. Once taken the lock stays with the
+ * handle's session until it closes or breaks, when another process's next call takes it over.
+ * Always true on a back end that is not shared. */
+IOF_NODISCARD iof_err ctl_db_try_lead(struct ctl_db *db,
+                                      int64_t key,
+                                      bool *leader,
+                                      struct iof_diag *d);
+
+/* Receives a notification's payload on the listener's thread; NULL when notifications may have
+ * been missed (the listener's session was (re)established), so the receiver should act as if
+ * everything changed. */
+typedef void (*ctl_db_notify_cb)(void *ctx, const char *payload);
+struct ctl_db_listener;
+
+/* Starts listening on channel with a separate session and thread, calling cb for every
+ * notification sent by other handles (those sent through db itself are skipped: the sender acts
+ * on its own changes). Lost sessions are re-established with back-off. *out is NULL (and the
+ * result IOF_OK) on a back end that is not shared. db must outlive the listener. Free with
+ * ctl_db_listener_free(), which stops the thread (cb is not running once it returns). */
+IOF_NODISCARD iof_err ctl_db_listen(struct ctl_db *db,
+                                    const char *channel,
+                                    ctl_db_notify_cb cb,
+                                    void *ctx,
+                                    struct ctl_db_listener **out,
+                                    struct iof_diag *d);
+void ctl_db_listener_free(struct ctl_db_listener *l);
 
 #endif
