@@ -32,6 +32,7 @@
 struct api_fixture {
     char dir[256];
     char db[512];            /* the database's path or URL (--db) */
+    bool db_borrowed;        /* db belongs to another fixture (replicas): not dropped here */
     struct ctl_server *srv;  /* api_start_inproc only */
     pid_t pid;               /* api_start only: the iofog-controller process */
     struct ctl_store *store; /* the server's database, opened by the test for checks */
@@ -58,21 +59,33 @@ static inline uint16_t api_free_port(void) {
     return port;
 }
 
-static inline struct api_fixture *api_fixture_new(void) {
+/* A fixture with a private data directory and a fresh database, or, when db is not NULL, that
+ * database (another fixture's: a second Controller on the same PostgreSQL database). */
+static inline struct api_fixture *api_fixture_new_on(const char *db) {
     struct api_fixture *f = calloc(1, sizeof *f);
     struct iof_http_client_opts opts = {.timeout_ms = 10000, .connect_timeout_ms = 2000};
     if (f == NULL || test_tmpdir_make(f->dir, sizeof f->dir) != 0) {
         free(f);
         return NULL;
     }
-    if (test_db_make(f->dir, "controller.sqlite", f->db, sizeof f->db) != 0 ||
+    if (db != NULL) {
+        (void)snprintf(f->db, sizeof f->db, "%s", db);
+        f->db_borrowed = true;
+    }
+    if ((db == NULL && test_db_make(f->dir, "controller.sqlite", f->db, sizeof f->db) != 0) ||
         iof_http_client_new(&opts, &f->http) != IOF_OK) {
-        test_db_drop(f->db);
+        if (!f->db_borrowed) {
+            test_db_drop(f->db);
+        }
         (void)test_tmpdir_remove(f->dir);
         free(f);
         return NULL;
     }
     return f;
+}
+
+static inline struct api_fixture *api_fixture_new(void) {
+    return api_fixture_new_on(NULL);
 }
 
 static inline void api_stop(struct api_fixture *f);
@@ -145,9 +158,10 @@ static inline void api_kill9(struct api_fixture *f) {
 }
 
 /* Starts the real iofog-controller binary (start --foreground) on a free loopback port with a
- * private data directory and waits until it answers; returns NULL on failure (printing why). */
-static inline struct api_fixture *api_start(void) {
-    struct api_fixture *f = api_fixture_new();
+ * private data directory and waits until it answers; returns NULL on failure (printing why).
+ * api_start_on(db) runs it on an existing database (NULL: a fresh one). */
+static inline struct api_fixture *api_start_on(const char *db) {
+    struct api_fixture *f = api_fixture_new_on(db);
     if (f == NULL) {
         return NULL;
     }
@@ -161,9 +175,14 @@ static inline struct api_fixture *api_start(void) {
     return f;
 }
 
-/* Runs the server inside the test process, for tests that need its internals (f->srv). */
-static inline struct api_fixture *api_start_inproc(void) {
-    struct api_fixture *f = api_fixture_new();
+static inline struct api_fixture *api_start(void) {
+    return api_start_on(NULL);
+}
+
+/* Runs the server inside the test process, for tests that need its internals (f->srv);
+ * api_start_inproc_on(db) on an existing database (NULL: a fresh one). */
+static inline struct api_fixture *api_start_inproc_on(const char *db) {
+    struct api_fixture *f = api_fixture_new_on(db);
     struct iof_diag d = {{0}};
     if (f == NULL) {
         return NULL;
@@ -183,6 +202,10 @@ static inline struct api_fixture *api_start_inproc(void) {
     f->store = f->srv->store;
     f->port = iof_http_server_port(f->srv->http);
     return f;
+}
+
+static inline struct api_fixture *api_start_inproc(void) {
+    return api_start_inproc_on(NULL);
 }
 
 /* Stops the server (SIGTERM, at most 10 s) and removes everything. Returns the server process's
@@ -214,7 +237,9 @@ static inline int api_stop_status(struct api_fixture *f) {
             }
         }
     }
-    test_db_drop(f->db);
+    if (!f->db_borrowed) {
+        test_db_drop(f->db);
+    }
     (void)test_tmpdir_remove(f->dir);
     free(f);
     return rc;
