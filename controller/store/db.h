@@ -8,13 +8,16 @@
  * call. Schema and seed data are not written this way: they live in per-back-end .sql files
  * (controller/sql/<backend>/NNNN_<name>.sql) applied by ctl_db_migrate().
  *
- * Threads. One struct ctl_db may be shared by several threads. Every call takes the handle's
- * internal (recursive) mutex, so calls are serialised. A transaction holds that mutex from
- * ctl_db_begin() until ctl_db_commit() or ctl_db_rollback() on the same thread: other threads'
- * calls wait meanwhile, so keep transactions short and never wait on another thread that uses the
- * same handle while one is open. Calls made by the thread that holds the transaction (including
- * from inside a row callback) run inside it. Different handles on the same database file are
- * separate connections; the database itself serialises their writers (busy timeout 5 s).
+ * Threads. One struct ctl_db may be shared by several threads. Each call runs on one of the
+ * handle's connections, taken for the call's duration: SQLite has one, so calls are serialised;
+ * PostgreSQL has a small pool (up to 4, opened on demand), so calls of different threads overlap.
+ * A transaction keeps its connection for the calling thread from ctl_db_begin() until
+ * ctl_db_commit() or ctl_db_rollback(): on SQLite other threads' calls wait meanwhile, so keep
+ * transactions short and never wait on another thread that uses the same handle while one is
+ * open. Calls made by the thread that holds the transaction (including from inside a row callback)
+ * run inside it; other threads never see its changes before it commits. Different handles on the
+ * same database are separate connections; the database itself serialises their writers (SQLite:
+ * busy timeout 5 s; PostgreSQL: see below).
  *
  * Errors. Constraint violations map to categories: UNIQUE or PRIMARY KEY -> IOF_EEXIST; FOREIGN
  * KEY -> IOF_ECONFLICT (the row refers to a missing parent, or a parent still has children that
