@@ -52,15 +52,41 @@ ctl_changes_raise(struct ctl_server *srv, const char *fog_uuid, uint32_t mask, s
         return IOF_OK; /* nothing placed, nothing to tell */
     }
     iof_err err = ctl_store_flags_raise(srv->store, fog_uuid, mask, NULL, d);
+    struct ctl_db *db = ctl_store_db(srv->store);
+    if (err == IOF_OK && ctl_db_shared(db)) {
+        err = ctl_db_notify(db, CTL_CHANGES_CHANNEL, fog_uuid, d);
+    }
     if (err != IOF_OK) {
         return err;
     }
-    if (ctl_db_in_tx(ctl_store_db(srv->store))) {
+    if (ctl_db_in_tx(db)) {
         remember(fog_uuid);
     } else if (srv->waits != NULL) {
         ctl_agent_wait_wake(srv->waits, fog_uuid);
     }
     return IOF_OK;
+}
+
+/* A raise by another Controller (payload = node uuid), or NULL: some may have been missed. */
+static void on_remote_change(void *ctx, const char *payload) {
+    struct ctl_server *srv = ctx;
+    if (srv->waits == NULL) {
+        return;
+    }
+    if (payload == NULL) {
+        ctl_agent_wait_wake_all(srv->waits);
+    } else {
+        ctl_agent_wait_wake(srv->waits, payload);
+    }
+}
+
+iof_err ctl_changes_listen(struct ctl_server *srv, struct iof_diag *d) {
+    return ctl_db_listen(ctl_store_db(srv->store),
+                         CTL_CHANGES_CHANNEL,
+                         on_remote_change,
+                         srv,
+                         &srv->changes_listener,
+                         d);
 }
 
 iof_err ctl_changes_raise_user_nodes(struct ctl_server *srv,

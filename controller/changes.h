@@ -30,4 +30,12 @@ json_t *ctl_changes_json(struct ctl_server *srv, const char *fog_uuid, struct io
 /* The transaction hook the server registers on its database (see ctl_db_set_tx_hook). */
 void ctl_changes_tx_hook(void *ctx, bool committed);
 
+/* Replicas. On a database several Controllers share (ctl_db_shared), every raise also sends the
+ * node's uuid on this channel, delivered when the raising transaction commits; each Controller
+ * listens (ctl_changes_listen) and wakes its own held long-poll of that node. */
+#define CTL_CHANGES_CHANNEL "iofog_changes"
+
+/* Starts listening for other Controllers' raises (srv->changes_listener; nothing on SQLite). */
+IOF_NODISCARD iof_err ctl_changes_listen(struct ctl_server *srv, struct iof_diag *d);
+
 #endif

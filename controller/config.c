@@ -18,7 +18,10 @@ const char ctl_config_flags_help[] =
     "                     imageSnapshotMaxBytes\n"
     "  --log-level LEVEL  debug, info, warn or error (default info; env IOFOG_LOG_LEVEL)\n"
     "  --nats-url URL     NATS server(s) agents use across nodes, comma-separated\n"
-    "                     (default nats://127.0.0.1:4222; env IOFOG_CONTROLLER_NATS_URL)\n";
+    "                     (default nats://127.0.0.1:4222; env IOFOG_CONTROLLER_NATS_URL)\n"
+    "  --db URL           database: a SQLite file or sqlite:// URL (default\n"
+    "                     DIR/controller.sqlite) or postgres://user:pass@host:port/db, which\n"
+    "                     several Controllers may share (env IOFOG_CONTROLLER_DB; file \"db\")\n";
 
 void ctl_config_defaults(struct ctl_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -78,7 +81,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     iof_err err = IOF_OK;
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
     int64_t snap_max = 0;
-    const char *bind = NULL, *level = NULL, *nats = NULL;
+    const char *bind = NULL, *level = NULL, *nats = NULL, *db = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "userTokenExpirationSeconds", IOF_JSON_OPTIONAL, &ttl, d)) !=
@@ -86,6 +89,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_string(j, "bind", IOF_JSON_OPTIONAL, &bind, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "logLevel", IOF_JSON_OPTIONAL, &level, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "natsUrl", IOF_JSON_OPTIONAL, &nats, d)) != IOF_OK ||
+        (err = iof_json_get_string(j, "db", IOF_JSON_OPTIONAL, &db, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK ||
         (err = iof_json_get_int(
              j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK ||
@@ -141,6 +145,9 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     if (err == IOF_OK && nats != NULL) {
         err = set_text(cfg->nats_url, sizeof cfg->nats_url, nats, "natsUrl", d);
+    }
+    if (err == IOF_OK && db != NULL) {
+        err = set_text(cfg->db, sizeof cfg->db, db, "db", d);
     }
     if (err == IOF_OK && live != 0) {
         if (live < 50 || live > 600000) {
@@ -214,6 +221,10 @@ iof_err ctl_config_load(struct ctl_config *cfg,
              cfg->nats_url, sizeof cfg->nats_url, env, "IOFOG_CONTROLLER_NATS_URL", d)) != IOF_OK) {
         return err;
     }
+    if ((env = getenv("IOFOG_CONTROLLER_DB")) != NULL && *env != '\0' &&
+        (err = set_text(cfg->db, sizeof cfg->db, env, "IOFOG_CONTROLLER_DB", d)) != IOF_OK) {
+        return err;
+    }
     if ((env = getenv("IOFOG_LOG_LEVEL")) != NULL && *env != '\0' &&
         iof_log_level_parse(env, &cfg->log_level) != IOF_OK) {
         return iof_fail(d, IOF_EINVAL, "IOFOG_LOG_LEVEL: invalid level '%s'", env);
@@ -227,6 +238,8 @@ iof_err ctl_config_load(struct ctl_config *cfg,
             err = parse_port(v, "--port", &cfg->port, d);
         } else if ((v = flag_value(argc, argv, &i, "--nats-url")) != NULL) {
             err = set_text(cfg->nats_url, sizeof cfg->nats_url, v, "--nats-url", d);
+        } else if ((v = flag_value(argc, argv, &i, "--db")) != NULL) {
+            err = set_text(cfg->db, sizeof cfg->db, v, "--db", d);
         } else if ((v = flag_value(argc, argv, &i, "--bind")) != NULL) {
             err = set_text(cfg->bind, sizeof cfg->bind, v, "--bind", d);
         } else if ((v = flag_value(argc, argv, &i, "--log-level")) != NULL) {
@@ -250,6 +263,14 @@ iof_err ctl_config_load(struct ctl_config *cfg,
         }
     }
     return IOF_OK;
+}
+
+void ctl_config_db_url(const struct ctl_config *cfg, char *out, size_t size) {
+    if (cfg->db[0] != '\0') {
+        (void)snprintf(out, size, "%s", cfg->db);
+    } else {
+        (void)snprintf(out, size, "%s/controller.sqlite", cfg->data_dir);
+    }
 }
 
 iof_err ctl_config_make_data_dir(const struct ctl_config *cfg, struct iof_diag *d) {

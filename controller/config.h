@@ -7,6 +7,7 @@
 #include "common/log.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CTL_DEFAULT_PORT     51121
@@ -34,13 +35,20 @@ struct ctl_config {
                                           default 2000 */
     uint64_t image_snapshot_max_bytes; /* largest image snapshot upload (whole request body);
                                           file "imageSnapshotMaxBytes"; default 2 GiB */
+    char db[1024]; /* database: --db, IOFOG_CONTROLLER_DB, file "db"; a SQLite path or URL or a
+                      postgres:// URL; empty (default) = <data-dir>/controller.sqlite */
 };
+
+/* The database the configuration names (cfg->db, or the default SQLite file) into out[size]. */
+void ctl_config_db_url(const struct ctl_config *cfg, char *out, size_t size);
 
 /* Fills cfg with the built-in defaults. */
 void ctl_config_defaults(struct ctl_config *cfg);
 
 /* Applies the command-line flags of argv (argv[0] is the command name) on top of defaults, file
- * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, and the
+ * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, --nats-url
+ * URL,
+ * --db URL, and the
  * flags named in extra_flags (NULL-terminated, e.g. "--foreground"), which are reported through
  * extra_seen (same order). IOF_EINVAL naming the flag on anything else or a bad value. */
 IOF_NODISCARD iof_err ctl_config_load(struct ctl_config *cfg,

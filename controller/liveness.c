@@ -29,8 +29,19 @@ static const char SQL_MSVC_PURGE[] =
 
 iof_err ctl_liveness_check(struct ctl_server *srv, int64_t *changed, struct iof_diag *d) {
     struct ctl_db *db = ctl_store_db(srv->store);
+    bool leader = false;
+    iof_err err = ctl_db_try_lead(db, CTL_LIVENESS_LOCK_KEY, &leader, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    if (!leader) {
+        if (changed != NULL) {
+            *changed = -1;
+        }
+        return IOF_OK; /* another Controller on the database runs the job */
+    }
     int64_t now = iof_time_now_ms();
-    iof_err err = ctl_db_begin(db, d);
+    err = ctl_db_begin(db, d);
     if (err != IOF_OK) {
         return err;
     }

@@ -99,7 +99,7 @@ iof_err ctl_msvc_app_by_id(struct ctl_call *call, int64_t id, json_t **out) {
     const struct ctl_db_value p[] = {
         CTL_DB_INT(id), CTL_DB_BOOL(call->admin), CTL_DB_INT(call->user_id)};
     return ctl_db_query_json_one(db_of(call),
-                                 "SELECT id, name, user_id AS userId FROM applications"
+                                 "SELECT id, name, user_id AS \"userId\" FROM applications"
                                  " WHERE id = ? AND (? = 1 OR user_id = ?)",
                                  p,
                                  3,
@@ -116,7 +116,7 @@ iof_err ctl_msvc_app_by_name(struct ctl_call *call, const char *name, json_t **o
                                      CTL_DB_INT(call->user_id),
                                      CTL_DB_INT(call->user_id)};
     return ctl_db_query_json_one(db_of(call),
-                                 "SELECT id, name, user_id AS userId FROM applications"
+                                 "SELECT id, name, user_id AS \"userId\" FROM applications"
                                  " WHERE name = ? AND (? = 1 OR user_id = ?)"
                                  " ORDER BY CASE WHEN user_id = ? THEN 0 ELSE 1 END, id LIMIT 1",
                                  p,
@@ -689,11 +689,11 @@ iof_err ctl_msvc_check_ports(struct ctl_call *call, const char *uuid) {
 
 static const char MSVC_COLUMNS[] =
     "SELECT m.uuid, m.name, m.config, m.root_host_access AS \"rootHostAccess:bool\","
-    " m.log_size AS logSize, m.marked_for_delete AS \"delete:bool\","
-    " m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS catalogItemId,"
-    " m.registry_id AS registryId, m.fog_uuid AS iofogUuid, m.user_id AS userId,"
-    " m.application_id AS applicationId, m.application_id AS flowId, a.name AS application,"
-    " m.desired_state AS desiredState" MSVC_FROM;
+    " m.log_size AS \"logSize\", m.marked_for_delete AS \"delete:bool\","
+    " m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS \"catalogItemId\","
+    " m.registry_id AS \"registryId\", m.fog_uuid AS \"iofogUuid\", m.user_id AS \"userId\","
+    " m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application,"
+    " m.desired_state AS \"desiredState\"" MSVC_FROM;
 
 static const struct {
     const char *key;
@@ -708,8 +708,8 @@ static const struct {
      " ORDER BY c.id",
      NULL},
     {"volumeMappings",
-     "SELECT c.microservice_uuid AS uuid, c.id, c.host_destination AS hostDestination,"
-     " c.container_destination AS containerDestination, c.access_mode AS accessMode,"
+     "SELECT c.microservice_uuid AS uuid, c.id, c.host_destination AS \"hostDestination\","
+     " c.container_destination AS \"containerDestination\", c.access_mode AS \"accessMode\","
      " c.type" MSVC_FROM " JOIN volume_mappings c ON c.microservice_uuid = m.uuid",
      " ORDER BY c.id",
      NULL},
@@ -734,7 +734,7 @@ static const struct {
      " ORDER BY c.id",
      NULL},
     {"images",
-     "SELECT m.uuid AS uuid, c.container_image AS containerImage, c.fog_type_id AS "
+     "SELECT m.uuid AS uuid, c.container_image AS \"containerImage\", c.fog_type_id AS "
      "fogTypeId" MSVC_FROM " JOIN catalog_item_images c ON c.microservice_uuid = m.uuid"
      " OR c.catalog_item_id = m.catalog_item_id",
      " ORDER BY c.fog_type_id",
@@ -742,10 +742,11 @@ static const struct {
 };
 
 static const char MSVC_STATUS[] =
-    "SELECT c.microservice_uuid AS uuid, c.status, c.operating_duration AS operatingDuration,"
-    " c.start_time AS startTime, c.cpu_usage AS cpuUsage, c.memory_usage AS memoryUsage,"
-    " c.container_id AS containerId, c.percentage, c.error_message AS errorMessage" MSVC_FROM
-    " JOIN microservice_statuses c ON c.microservice_uuid = m.uuid";
+    "SELECT c.microservice_uuid AS uuid, c.status, c.operating_duration AS \"operatingDuration\","
+    " c.start_time AS \"startTime\", c.cpu_usage AS \"cpuUsage\", c.memory_usage AS "
+    "\"memoryUsage\","
+    " c.container_id AS \"containerId\", c.percentage, c.error_message AS "
+    "\"errorMessage\"" MSVC_FROM " JOIN microservice_statuses c ON c.microservice_uuid = m.uuid";
 
 static iof_err select_rows(struct ctl_call *call,
                            const char *head,
@@ -1103,17 +1104,18 @@ static iof_err update_in_tx(struct ctl_call *call, const char *uuid, struct msvc
             CTL_DB_INT(now),
             CTL_DB_TEXT(ref.uuid),
         };
-        err = ctl_msvc_exec(call,
-                            "UPDATE microservices SET name = COALESCE(?, name),"
-                            " config = COALESCE(?, config),"
-                            " config_last_updated = CASE WHEN ? IS NULL THEN config_last_updated"
-                            " ELSE ? END,"
-                            " root_host_access = COALESCE(?, root_host_access),"
-                            " log_size = COALESCE(?, log_size), registry_id = ?, fog_uuid = ?,"
-                            " updated_at = ? WHERE uuid = ?",
-                            p,
-                            10,
-                            NULL);
+        err = ctl_msvc_exec(
+            call,
+            "UPDATE microservices SET name = COALESCE(?, name),"
+            " config = COALESCE(?, config),"
+            " config_last_updated = CASE WHEN CAST(? AS TEXT) IS NULL THEN config_last_updated"
+            " ELSE ? END,"
+            " root_host_access = COALESCE(?, root_host_access),"
+            " log_size = COALESCE(?, log_size), registry_id = ?, fog_uuid = ?,"
+            " updated_at = ? WHERE uuid = ?",
+            p,
+            10,
+            NULL);
         if (err == IOF_EEXIST) {
             err = iof_fail(call->d, IOF_EEXIST, "Duplicate name '%s'", in->name);
         }

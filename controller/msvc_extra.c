@@ -57,12 +57,13 @@ static iof_err port_remove_op(struct ctl_call *call, const struct ctl_msvc_ref *
                                      CTL_DB_TEXT(k->protocol),
                                      CTL_DB_TEXT(k->protocol)};
     int64_t n = 0;
-    iof_err err = ctl_msvc_exec(call,
-                                "DELETE FROM microservice_ports WHERE microservice_uuid = ?"
-                                " AND port_internal = ? AND (? IS NULL OR protocol = ?)",
-                                p,
-                                4,
-                                &n);
+    iof_err err =
+        ctl_msvc_exec(call,
+                      "DELETE FROM microservice_ports WHERE microservice_uuid = ?"
+                      " AND port_internal = ? AND (CAST(? AS TEXT) IS NULL OR protocol = ?)",
+                      p,
+                      4,
+                      &n);
     if (err == IOF_OK && n == 0) {
         return iof_fail(call->d,
                         IOF_ENOENT,

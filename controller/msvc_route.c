@@ -188,8 +188,8 @@ static iof_err remove_row(struct ctl_call *call, const json_t *route) {
 }
 
 #define ROUTE_SELECT                                                                               \
-    "SELECT r.id, r.name, r.application_id AS app, s.uuid AS src, s.name AS srcName,"              \
-    " s.fog_uuid AS srcFog, t.uuid AS dst, t.name AS dstName, t.fog_uuid AS dstFog"                \
+    "SELECT r.id, r.name, r.application_id AS app, s.uuid AS src, s.name AS \"srcName\","          \
+    " s.fog_uuid AS \"srcFog\", t.uuid AS dst, t.name AS \"dstName\", t.fog_uuid AS \"dstFog\""    \
     " FROM routings r JOIN microservices s ON s.uuid = r.source_microservice_uuid"                 \
     " JOIN microservices t ON t.uuid = r.dest_microservice_uuid"                                   \
     " JOIN applications a ON a.id = r.application_id"

@@ -28,7 +28,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     }
     srv->cfg = *cfg;
     char db_path[1100];
-    (void)snprintf(db_path, sizeof db_path, "%s/controller.sqlite", cfg->data_dir);
+    ctl_config_db_url(cfg, db_path, sizeof db_path);
     iof_err err = ctl_config_make_data_dir(cfg, d);
     if (err == IOF_OK) {
         err = ctl_store_open(db_path, &srv->store, d);
@@ -102,14 +102,18 @@ iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
         return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
     }
     srv->started_ms = iof_time_mono_ms();
+    if ((err = ctl_changes_listen(srv, d)) != IOF_OK) {
+        return err;
+    }
     if ((err = ctl_liveness_start(srv, &srv->liveness)) != IOF_OK) {
         return iof_fail(d, err, "cannot start the liveness job");
     }
     IOF_INFO("controller",
-             "listening bind=%s port=%u data_dir=%s",
+             "listening bind=%s port=%u data_dir=%s db=%s",
              srv->cfg.bind,
              (unsigned)iof_http_server_port(srv->http),
-             srv->cfg.data_dir);
+             srv->cfg.data_dir,
+             ctl_db_backend_name(ctl_store_db(srv->store)));
     return IOF_OK;
 }
 
@@ -118,8 +122,9 @@ void ctl_server_free(struct ctl_server *srv) {
         return;
     }
     ctl_liveness_stop(srv->liveness);
-    ctl_agent_wait_stop(srv->waits); /* no more answers from its timer */
-    iof_http_server_free(srv->http); /* answers what is still held with 503 */
+    ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
+    ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
+    iof_http_server_free(srv->http);             /* answers what is still held with 503 */
     ctl_agent_wait_free(srv->waits);
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);

@@ -16,10 +16,12 @@ struct ctl_server {
     struct ctl_store *store;
     struct iof_http_server *http;
     int64_t started_ms;
-    char admin_hash[CTL_TOKEN_HASH_LEN + 1]; /* digest of <data-dir>/admin-token */
-    struct ctl_route_ctx *routes;            /* one per registered route, owned */
-    struct ctl_agent_wait *waits;            /* held long-polls of agents */
-    struct ctl_liveness *liveness;           /* the node liveness job */
+    char admin_hash[CTL_TOKEN_HASH_LEN + 1];  /* digest of <data-dir>/admin-token */
+    struct ctl_route_ctx *routes;             /* one per registered route, owned */
+    struct ctl_agent_wait *waits;             /* held long-polls of agents */
+    struct ctl_liveness *liveness;            /* the node liveness job */
+    struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
+                                                 the database (NULL on SQLite) */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the

@@ -21,14 +21,14 @@ static iof_err list_users(struct ctl_call *call) {
     iof_err err = need_admin(call);
     json_t *rows = NULL;
     if (err == IOF_OK) {
-        err =
-            ctl_db_query_json(ctl_store_db(call->srv->store),
-                              "SELECT id, first_name AS firstName, last_name AS lastName, email,"
-                              " email_activated AS \"emailActivated:bool\" FROM users ORDER BY id",
-                              NULL,
-                              0,
-                              &rows,
-                              call->d);
+        err = ctl_db_query_json(
+            ctl_store_db(call->srv->store),
+            "SELECT id, first_name AS \"firstName\", last_name AS \"lastName\", email,"
+            " email_activated AS \"emailActivated:bool\" FROM users ORDER BY id",
+            NULL,
+            0,
+            &rows,
+            call->d);
     }
     return err != IOF_OK ? err : ctl_reply(call, 200, json_pack("{s:o}", "users", rows));
 }

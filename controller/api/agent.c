@@ -22,7 +22,7 @@
 #define MAX_WAIT_S        60
 
 static const char SQL_KEY_FIND[] =
-    "SELECT k.fog_uuid AS uuid, k.expiration_time AS exp, f.user_id AS userId"
+    "SELECT k.fog_uuid AS uuid, k.expiration_time AS exp, f.user_id AS \"userId\""
     " FROM fog_provision_keys k JOIN fogs f ON f.uuid = k.fog_uuid WHERE k.key_hash = ?";
 /* Microservices on the node that would have no image for the given fog type. */
 static const char SQL_MISSING_IMAGES[] =
@@ -199,17 +199,18 @@ static iof_err deprovision(struct ctl_call *call) {
 }
 
 static const char SQL_AGENT_CONFIG[] =
-    "SELECT f.network_interface AS networkInterface, f.docker_url AS dockerUrl,"
-    " f.disk_limit AS diskLimit, f.disk_directory AS diskDirectory,"
-    " f.memory_limit AS memoryLimit, f.cpu_limit AS cpuLimit, f.log_limit AS logLimit,"
-    " f.log_directory AS logDirectory, f.log_file_count AS logFileCount,"
-    " f.status_frequency AS statusFrequency, f.change_frequency AS changeFrequency,"
-    " f.device_scan_frequency AS deviceScanFrequency,"
+    "SELECT f.network_interface AS \"networkInterface\", f.docker_url AS \"dockerUrl\","
+    " f.disk_limit AS \"diskLimit\", f.disk_directory AS \"diskDirectory\","
+    " f.memory_limit AS \"memoryLimit\", f.cpu_limit AS \"cpuLimit\", f.log_limit AS \"logLimit\","
+    " f.log_directory AS \"logDirectory\", f.log_file_count AS \"logFileCount\","
+    " f.status_frequency AS \"statusFrequency\", f.change_frequency AS \"changeFrequency\","
+    " f.device_scan_frequency AS \"deviceScanFrequency\","
     " f.watchdog_enabled AS \"watchdogEnabled:bool\", f.latitude, f.longitude,"
-    " f.log_level AS logLevel, f.available_disk_threshold AS availableDiskThreshold,"
-    " f.docker_pruning_frequency AS dockerPruningFrequency,"
-    " coalesce(r.host, 'localhost') AS routerHost, coalesce(r.messaging_port, 5672) AS routerPort,"
-    " f.time_zone AS timeZone"
+    " f.log_level AS \"logLevel\", f.available_disk_threshold AS \"availableDiskThreshold\","
+    " f.docker_pruning_frequency AS \"dockerPruningFrequency\","
+    " coalesce(r.host, 'localhost') AS \"routerHost\", coalesce(r.messaging_port, 5672) AS "
+    "\"routerPort\","
+    " f.time_zone AS \"timeZone\""
     " FROM fogs f LEFT JOIN routers r ON r.id = f.router_id WHERE f.uuid = ?";
 
 static iof_err get_config(struct ctl_call *call) {

@@ -27,7 +27,7 @@ static iof_err get_registries(struct ctl_call *call) {
                       "SELECT r.id, r.url, r.is_public AS \"isPublic:bool\","
                       " r.secure AS \"isSecure:bool\", r.certificate,"
                       " r.requires_cert AS \"requiresCert:bool\", r.user_name AS username,"
-                      " r.password, r.user_email AS userEmail, r.user_id AS userId"
+                      " r.password, r.user_email AS \"userEmail\", r.user_id AS \"userId\""
                       " FROM registries r WHERE r.is_public = 1 OR r.user_id ="
                       " (SELECT user_id FROM fogs WHERE uuid = ?) ORDER BY r.id");
 }
@@ -35,23 +35,24 @@ static iof_err get_registries(struct ctl_call *call) {
 static iof_err get_tunnel(struct ctl_call *call) {
     json_t *t = NULL;
     const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid)};
-    iof_err err = ctl_db_query_json_one(ctl_store_db(call->srv->store),
-                                        "SELECT id, username, password, host,"
-                                        " remote_port AS rport, local_port AS lport,"
-                                        " rsa_key AS rsakey, closed AS \"closed:bool\","
-                                        " fog_uuid AS iofogUuid FROM tunnels WHERE fog_uuid = ?",
-                                        p,
-                                        1,
-                                        "Tunnel not found",
-                                        &t,
-                                        call->d);
+    iof_err err =
+        ctl_db_query_json_one(ctl_store_db(call->srv->store),
+                              "SELECT id, username, password, host,"
+                              " remote_port AS rport, local_port AS lport,"
+                              " rsa_key AS rsakey, closed AS \"closed:bool\","
+                              " fog_uuid AS \"iofogUuid\" FROM tunnels WHERE fog_uuid = ?",
+                              p,
+                              1,
+                              "Tunnel not found",
+                              &t,
+                              call->d);
     return err != IOF_OK ? err : ctl_reply(call, 200, json_pack("{s:o}", "tunnel", t));
 }
 
 static iof_err get_strace(struct ctl_call *call) {
     return reply_rows(call,
                       "straceValues",
-                      "SELECT s.microservice_uuid AS microserviceUuid,"
+                      "SELECT s.microservice_uuid AS \"microserviceUuid\","
                       " s.strace_run AS \"straceRun:bool\" FROM strace_diagnostics s"
                       " JOIN microservices m ON m.uuid = s.microservice_uuid WHERE m.fog_uuid = ?");
 }
@@ -103,7 +104,7 @@ static iof_err get_version(struct ctl_call *call) {
     struct ctl_db *db = ctl_store_db(call->srv->store);
     const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid)};
     iof_err err = ctl_db_query_json_one(db,
-                                        "SELECT version_command AS versionCommand"
+                                        "SELECT version_command AS \"versionCommand\""
                                         " FROM fog_version_commands WHERE fog_uuid = ?",
                                         p,
                                         1,
@@ -189,9 +190,10 @@ static iof_err get_edge_resources(struct ctl_call *call) {
     const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid)};
     iof_err err = ctl_db_query_json(
         db,
-        "SELECT e.id, e.name, e.version, e.description, e.interface_protocol AS interfaceProtocol,"
-        " e.display_name AS displayName, e.display_icon AS displayIcon,"
-        " e.display_color AS displayColor, e.custom AS \"custom:json\""
+        "SELECT e.id, e.name, e.version, e.description, e.interface_protocol AS "
+        "\"interfaceProtocol\","
+        " e.display_name AS \"displayName\", e.display_icon AS \"displayIcon\","
+        " e.display_color AS \"displayColor\", e.custom AS \"custom:json\""
         " FROM edge_resources e JOIN fog_edge_resources l ON l.edge_resource_id = e.id"
         " WHERE l.fog_uuid = ? ORDER BY e.name, e.version",
         p,
@@ -217,17 +219,18 @@ static iof_err get_edge_resources(struct ctl_call *call) {
         json_object_set_new(e, "display", display);
         const struct ctl_db_value q[] = {CTL_DB_INT(json_integer_value(json_object_get(e, "id")))};
         json_t *endpoints = NULL, *tags = NULL;
-        err = ctl_db_query_json(db,
-                                "SELECT id, name, description, method, url,"
-                                " request_type AS requestType, response_type AS responseType,"
-                                " request_payload_example AS requestPayloadExample,"
-                                " response_payload_example AS responsePayloadExample"
-                                " FROM edge_resource_endpoints WHERE edge_resource_id = ?"
-                                " ORDER BY id",
-                                q,
-                                1,
-                                &endpoints,
-                                call->d);
+        err =
+            ctl_db_query_json(db,
+                              "SELECT id, name, description, method, url,"
+                              " request_type AS \"requestType\", response_type AS \"responseType\","
+                              " request_payload_example AS \"requestPayloadExample\","
+                              " response_payload_example AS \"responsePayloadExample\""
+                              " FROM edge_resource_endpoints WHERE edge_resource_id = ?"
+                              " ORDER BY id",
+                              q,
+                              1,
+                              &endpoints,
+                              call->d);
         if (err == IOF_OK) {
             err = ctl_db_query_json(
                 db,

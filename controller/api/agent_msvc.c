@@ -20,18 +20,20 @@
     " ORDER BY i.microservice_uuid IS NULL LIMIT 1)"
 
 static const char SQL_MAIN[] =
-    "SELECT * FROM (SELECT m.uuid, " IMAGE_EXPR " AS imageId, m.config,"
+    "SELECT * FROM (SELECT m.uuid, " IMAGE_EXPR " AS \"imageId\", m.config,"
     " m.rebuild AS \"rebuild:bool\", m.root_host_access AS \"rootHostAccess:bool\","
-    " m.log_size AS logSize, m.registry_id AS registryId, m.image_snapshot AS imageSnapshot,"
+    " m.log_size AS \"logSize\", m.registry_id AS \"registryId\", m.image_snapshot AS "
+    "\"imageSnapshot\","
     " m.marked_for_delete AS \"delete:bool\", m.delete_with_cleanup AS \"deleteWithCleanup:bool\","
-    " m.desired_state AS desiredState, m.name, a.name AS application, a.id AS applicationId,"
+    " m.desired_state AS \"desiredState\", m.name, a.name AS application,"
+    " a.id AS \"applicationId\","
     " EXISTS (SELECT 1 FROM routings r WHERE r.dest_microservice_uuid = m.uuid)"
     " AS \"isConsumer:bool\""
     " FROM microservices m JOIN fogs f ON f.uuid = m.fog_uuid"
     " JOIN applications a ON a.id = m.application_id AND a.is_activated = 1"
     " WHERE m.fog_uuid = ?1 AND (m.desired_state = 'RUNNING' OR ?3 = 1)"
-    " AND (?2 IS NULL OR m.uuid = ?2) ORDER BY m.created_at, m.uuid)"
-    " WHERE imageId IS NOT NULL";
+    " AND (CAST(?2 AS TEXT) IS NULL OR m.uuid = ?2) ORDER BY m.created_at, m.uuid)"
+    " AS t WHERE \"imageId\" IS NOT NULL";
 
 static const struct {
     const char *key;   /* array attached to each microservice */
@@ -39,14 +41,14 @@ static const struct {
     const char *value; /* NULL: the row minus "uuid"; else that single column */
 } children[] = {
     {"portMappings",
-     "SELECT p.microservice_uuid AS uuid, p.port_internal AS portInternal,"
-     " p.port_external AS portExternal, p.protocol = 'udp' AS \"isUdp:bool\""
+     "SELECT p.microservice_uuid AS uuid, p.port_internal AS \"portInternal\","
+     " p.port_external AS \"portExternal\", p.protocol = 'udp' AS \"isUdp:bool\""
      " FROM microservice_ports p JOIN microservices m ON m.uuid = p.microservice_uuid"
      " WHERE m.fog_uuid = ? ORDER BY p.id",
      NULL},
     {"volumeMappings",
-     "SELECT v.microservice_uuid AS uuid, v.host_destination AS hostDestination,"
-     " v.container_destination AS containerDestination, v.access_mode AS accessMode, v.type"
+     "SELECT v.microservice_uuid AS uuid, v.host_destination AS \"hostDestination\","
+     " v.container_destination AS \"containerDestination\", v.access_mode AS \"accessMode\", v.type"
      " FROM volume_mappings v JOIN microservices m ON m.uuid = v.microservice_uuid"
      " WHERE m.fog_uuid = ? ORDER BY v.id",
      NULL},

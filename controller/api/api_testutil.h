@@ -1,7 +1,9 @@
 /* Black-box test harness for the REST API (tests only, header-only): runs the real
  * iofog-controller binary (or, for tests of internals, the server in-process) on 127.0.0.1 with a
  * free port and a private data directory, sends it requests with the project's HTTP client, and
- * opens the same database for checks (f->store). One fixture per test; everything is removed in
+ * opens the same database for checks (f->store). The database is SQLite in the data directory, or
+ * with IOFOG_TEST_DB=postgres a fresh PostgreSQL database (controller/store/test_db.h) handed to
+ * the Controller with --db. One fixture per test; everything is removed in
  * teardown, and a server that does not exit cleanly fails the run. */
 #ifndef CTL_API_TESTUTIL_H
 #define CTL_API_TESTUTIL_H
@@ -9,6 +11,7 @@
 #include "controller/auth.h"
 #include "controller/server.h"
 #include "controller/store/db_json.h"
+#include "controller/store/test_db.h"
 #include "controller/store/test_tmpdir.h"
 #include "http/client.h"
 
@@ -28,6 +31,8 @@
 
 struct api_fixture {
     char dir[256];
+    char db[512];            /* the database's path or URL (--db) */
+    bool db_borrowed;        /* db belongs to another fixture (replicas): not dropped here */
     struct ctl_server *srv;  /* api_start_inproc only */
     pid_t pid;               /* api_start only: the iofog-controller process */
     struct ctl_store *store; /* the server's database, opened by the test for checks */
@@ -54,20 +59,38 @@ static inline uint16_t api_free_port(void) {
     return port;
 }
 
-static inline struct api_fixture *api_fixture_new(void) {
+/* A fixture with a private data directory and a fresh database, or, when db is not NULL, that
+ * database (another fixture's: a second Controller on the same PostgreSQL database). */
+static inline struct api_fixture *api_fixture_new_on(const char *db) {
     struct api_fixture *f = calloc(1, sizeof *f);
     struct iof_http_client_opts opts = {.timeout_ms = 10000, .connect_timeout_ms = 2000};
-    if (f == NULL || test_tmpdir_make(f->dir, sizeof f->dir) != 0 ||
+    if (f == NULL || test_tmpdir_make(f->dir, sizeof f->dir) != 0) {
+        free(f);
+        return NULL;
+    }
+    if (db != NULL) {
+        (void)snprintf(f->db, sizeof f->db, "%s", db);
+        f->db_borrowed = true;
+    }
+    if ((db == NULL && test_db_make(f->dir, "controller.sqlite", f->db, sizeof f->db) != 0) ||
         iof_http_client_new(&opts, &f->http) != IOF_OK) {
+        if (!f->db_borrowed) {
+            test_db_drop(f->db);
+        }
+        (void)test_tmpdir_remove(f->dir);
         free(f);
         return NULL;
     }
     return f;
 }
 
+static inline struct api_fixture *api_fixture_new(void) {
+    return api_fixture_new_on(NULL);
+}
+
 static inline void api_stop(struct api_fixture *f);
 
-/* Starts the binary on f->dir and a free port and waits until it answers. 0 on success. */
+/* Starts the binary on f->dir, f->db and a free port and waits until it answers. 0 on success. */
 static inline int api_spawn(struct api_fixture *f) {
     for (int attempt = 0; attempt < 3 && f->pid == 0; attempt++) {
         f->port = api_free_port();
@@ -86,6 +109,8 @@ static inline int api_spawn(struct api_fixture *f) {
                   port,
                   "--data-dir",
                   f->dir,
+                  "--db",
+                  f->db,
                   "--log-level",
                   "warn",
                   (char *)NULL);
@@ -133,17 +158,16 @@ static inline void api_kill9(struct api_fixture *f) {
 }
 
 /* Starts the real iofog-controller binary (start --foreground) on a free loopback port with a
- * private data directory and waits until it answers; returns NULL on failure (printing why). */
-static inline struct api_fixture *api_start(void) {
-    struct api_fixture *f = api_fixture_new();
+ * private data directory and waits until it answers; returns NULL on failure (printing why).
+ * api_start_on(db) runs it on an existing database (NULL: a fresh one). */
+static inline struct api_fixture *api_start_on(const char *db) {
+    struct api_fixture *f = api_fixture_new_on(db);
     if (f == NULL) {
         return NULL;
     }
     struct iof_diag d = {{0}};
-    char db_path[300];
-    (void)snprintf(db_path, sizeof db_path, "%s/controller.sqlite", f->dir);
     if (api_spawn(f) != 0 || ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK ||
-        ctl_store_open(db_path, &f->store, &d) != IOF_OK) {
+        ctl_store_open(f->db, &f->store, &d) != IOF_OK) {
         fprintf(stderr, "api_start: the controller did not come up: %s\n", d.msg);
         api_stop(f);
         return NULL;
@@ -151,9 +175,14 @@ static inline struct api_fixture *api_start(void) {
     return f;
 }
 
-/* Runs the server inside the test process, for tests that need its internals (f->srv). */
-static inline struct api_fixture *api_start_inproc(void) {
-    struct api_fixture *f = api_fixture_new();
+static inline struct api_fixture *api_start(void) {
+    return api_start_on(NULL);
+}
+
+/* Runs the server inside the test process, for tests that need its internals (f->srv);
+ * api_start_inproc_on(db) on an existing database (NULL: a fresh one). */
+static inline struct api_fixture *api_start_inproc_on(const char *db) {
+    struct api_fixture *f = api_fixture_new_on(db);
     struct iof_diag d = {{0}};
     if (f == NULL) {
         return NULL;
@@ -162,6 +191,7 @@ static inline struct api_fixture *api_start_inproc(void) {
     ctl_config_defaults(&cfg);
     (void)snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", f->dir);
     (void)snprintf(cfg.bind, sizeof cfg.bind, "127.0.0.1");
+    (void)snprintf(cfg.db, sizeof cfg.db, "%s", f->db);
     cfg.port = 0;
     if (ctl_server_new(&cfg, &f->srv, &d) != IOF_OK || ctl_server_start(f->srv, &d) != IOF_OK ||
         ctl_admin_token_read(f->dir, f->admin, &d) != IOF_OK) {
@@ -172,6 +202,10 @@ static inline struct api_fixture *api_start_inproc(void) {
     f->store = f->srv->store;
     f->port = iof_http_server_port(f->srv->http);
     return f;
+}
+
+static inline struct api_fixture *api_start_inproc(void) {
+    return api_start_inproc_on(NULL);
 }
 
 /* Stops the server (SIGTERM, at most 10 s) and removes everything. Returns the server process's
@@ -202,6 +236,9 @@ static inline int api_stop_status(struct api_fixture *f) {
                 rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             }
         }
+    }
+    if (!f->db_borrowed) {
+        test_db_drop(f->db);
     }
     (void)test_tmpdir_remove(f->dir);
     free(f);

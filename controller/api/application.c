@@ -43,7 +43,7 @@ static iof_err find(struct ctl_call *call,
     (void)snprintf(sql,
                    sizeof sql,
                    "SELECT id, name, is_activated, is_system, user_id FROM applications "
-                   "WHERE %s AND (? OR user_id = ?) AND (? OR is_system = 0) "
+                   "WHERE %s AND (? = 1 OR user_id = ?) AND (? = 1 OR is_system = 0) "
                    "ORDER BY (user_id = ?) DESC, id LIMIT 1",
                    where);
     const struct ctl_db_value p[] = {
@@ -98,7 +98,7 @@ static iof_err flow_id_param(struct ctl_call *call, int64_t *out) {
 
 static const char app_cols[] =
     "SELECT id, name, description, is_activated AS \"isActivated:bool\", "
-    "is_system AS \"isSystem:bool\", user_id AS userId FROM applications ";
+    "is_system AS \"isSystem:bool\", user_id AS \"userId\" FROM applications ";
 
 /* Adds microservices and routes to an application object. */
 static iof_err add_children(struct ctl_call *call, json_t *app) {
@@ -139,7 +139,7 @@ static iof_err app_json(struct ctl_call *call, int64_t id, bool children, json_t
 static iof_err list_json(struct ctl_call *call, bool children, json_t **out) {
     char sql[400];
     (void)snprintf(
-        sql, sizeof sql, "%sWHERE is_system = 0 AND (? OR user_id = ?) ORDER BY id", app_cols);
+        sql, sizeof sql, "%sWHERE is_system = 0 AND (? = 1 OR user_id = ?) ORDER BY id", app_cols);
     const struct ctl_db_value p[] = {CTL_DB_BOOL(call->admin), CTL_DB_INT(call->user_id)};
     json_t *list = NULL;
     iof_err err = ctl_db_query_json(ctl_store_db(call->srv->store), sql, p, 2, &list, call->d);

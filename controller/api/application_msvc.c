@@ -8,10 +8,10 @@
 
 static const char msvc_sql[] =
     "SELECT m.uuid, m.name, m.config, m.root_host_access AS \"rootHostAccess:bool\", "
-    "m.log_size AS logSize, m.marked_for_delete AS \"delete:bool\", "
-    "m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS catalogItemId, "
-    "m.registry_id AS registryId, m.fog_uuid AS iofogUuid, m.user_id AS userId, "
-    "m.application_id AS applicationId, m.application_id AS flowId, a.name AS application "
+    "m.log_size AS \"logSize\", m.marked_for_delete AS \"delete:bool\", "
+    "m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS \"catalogItemId\", "
+    "m.registry_id AS \"registryId\", m.fog_uuid AS \"iofogUuid\", m.user_id AS \"userId\", "
+    "m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application "
     "FROM microservices m JOIN applications a ON a.id = m.application_id "
     "WHERE m.application_id = ? ORDER BY m.created_at, m.uuid";
 
@@ -55,9 +55,10 @@ static iof_err child(struct ctl_call *call,
 
 static iof_err status(struct ctl_call *call, json_t *m) {
     static const char sql[] =
-        "SELECT status, operating_duration AS operatingDuration, start_time AS startTime, "
-        "cpu_usage AS cpuUsage, memory_usage AS memoryUsage, container_id AS containerId, "
-        "percentage, error_message AS errorMessage FROM microservice_statuses "
+        "SELECT status, operating_duration AS \"operatingDuration\", start_time AS \"startTime\", "
+        "cpu_usage AS \"cpuUsage\", memory_usage AS \"memoryUsage\", container_id AS "
+        "\"containerId\", "
+        "percentage, error_message AS \"errorMessage\" FROM microservice_statuses "
         "WHERE microservice_uuid = ?";
     const struct ctl_db_value p[] = {CTL_DB_TEXT(json_string_value(json_object_get(m, "uuid")))};
     json_t *st = NULL;
@@ -102,15 +103,16 @@ iof_err ctl_app_msvcs_json(struct ctl_call *call, int64_t app_id, json_t **out) 
         if (err != IOF_OK) {
             break;
         }
-        if ((err = child(call,
-                         m,
-                         "images",
-                         "SELECT container_image AS containerImage, fog_type_id AS fogTypeId "
-                         "FROM catalog_item_images WHERE microservice_uuid = ? OR "
-                         "(catalog_item_id IS NOT NULL AND catalog_item_id = ?) "
-                         "ORDER BY fog_type_id",
-                         2,
-                         NULL)) ||
+        if ((err =
+                 child(call,
+                       m,
+                       "images",
+                       "SELECT container_image AS \"containerImage\", fog_type_id AS \"fogTypeId\" "
+                       "FROM catalog_item_images WHERE microservice_uuid = ? OR "
+                       "(catalog_item_id IS NOT NULL AND catalog_item_id = ?) "
+                       "ORDER BY fog_type_id",
+                       2,
+                       NULL)) ||
             (err = child(call,
                          m,
                          "ports",
@@ -118,15 +120,16 @@ iof_err ctl_app_msvcs_json(struct ctl_call *call, int64_t app_id, json_t **out) 
                          "FROM microservice_ports WHERE microservice_uuid = ? ORDER BY id",
                          1,
                          NULL)) ||
-            (err = child(call,
-                         m,
-                         "volumeMappings",
-                         "SELECT id, host_destination AS hostDestination, container_destination "
-                         "AS containerDestination, access_mode AS accessMode, type, "
-                         "microservice_uuid AS microserviceUuid FROM volume_mappings "
-                         "WHERE microservice_uuid = ? ORDER BY id",
-                         1,
-                         NULL)) ||
+            (err =
+                 child(call,
+                       m,
+                       "volumeMappings",
+                       "SELECT id, host_destination AS \"hostDestination\", container_destination "
+                       "AS \"containerDestination\", access_mode AS \"accessMode\", type, "
+                       "microservice_uuid AS \"microserviceUuid\" FROM volume_mappings "
+                       "WHERE microservice_uuid = ? ORDER BY id",
+                       1,
+                       NULL)) ||
             (err = child(call,
                          m,
                          "routes",

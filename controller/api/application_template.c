@@ -236,7 +236,7 @@ ctl_template_substitute(const json_t *in, const json_t *values, json_t **out, st
 /* ---- store ---- */
 
 static const char tpl_cols[] =
-    "SELECT id, name, description, schema_version AS schemaVersion, user_id AS userId, "
+    "SELECT id, name, description, schema_version AS \"schemaVersion\", user_id AS \"userId\", "
     "application_json AS \"application:json\" FROM application_templates ";
 
 /* The caller's template called name as JSON with its variables; IOF_ENOENT when not visible. */
@@ -244,7 +244,7 @@ static iof_err tpl_json(struct ctl_call *call, const char *name, json_t **out) {
     char sql[400];
     (void)snprintf(sql,
                    sizeof sql,
-                   "%sWHERE name = ? AND (? OR user_id = ?) ORDER BY (user_id = ?) DESC, id "
+                   "%sWHERE name = ? AND (? = 1 OR user_id = ?) ORDER BY (user_id = ?) DESC, id "
                    "LIMIT 1",
                    tpl_cols);
     const struct ctl_db_value p[] = {
@@ -626,7 +626,7 @@ static iof_err replace(struct ctl_call *call, const json_t *body) {
 
 static iof_err list_templates(struct ctl_call *call) {
     char sql[400];
-    (void)snprintf(sql, sizeof sql, "%sWHERE (? OR user_id = ?) ORDER BY id", tpl_cols);
+    (void)snprintf(sql, sizeof sql, "%sWHERE (? = 1 OR user_id = ?) ORDER BY id", tpl_cols);
     const struct ctl_db_value p[] = {CTL_DB_BOOL(call->admin), CTL_DB_INT(call->user_id)};
     json_t *list = NULL;
     iof_err err = ctl_db_query_json(ctl_store_db(call->srv->store), sql, p, 2, &list, call->d);

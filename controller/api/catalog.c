@@ -18,17 +18,18 @@
 
 #define ITEM_SELECT                                                                                \
     "SELECT ci.id AS id, ci.name AS name, ci.description AS description,"                          \
-    " ci.category AS category, ci.config_example AS configExample, ci.publisher AS publisher,"     \
-    " ci.disk_required AS diskRequired, ci.ram_required AS ramRequired, ci.picture AS picture,"    \
-    " ci.is_public AS \"isPublic:bool\", ci.registry_id AS registryId,"                            \
-    " it.id AS inId, it.info_type AS inType, it.info_format AS inFormat,"                          \
-    " ot.id AS outId, ot.info_type AS outType, ot.info_format AS outFormat"                        \
+    " ci.category AS category, ci.config_example AS \"configExample\", ci.publisher AS publisher," \
+    " ci.disk_required AS \"diskRequired\", ci.ram_required AS \"ramRequired\", ci.picture AS "    \
+    "picture,"                                                                                     \
+    " ci.is_public AS \"isPublic:bool\", ci.registry_id AS \"registryId\","                        \
+    " it.id AS \"inId\", it.info_type AS \"inType\", it.info_format AS \"inFormat\","              \
+    " ot.id AS \"outId\", ot.info_type AS \"outType\", ot.info_format AS \"outFormat\""            \
     " FROM catalog_items ci"                                                                       \
     " LEFT JOIN catalog_item_input_types it ON it.catalog_item_id = ci.id"                         \
     " LEFT JOIN catalog_item_output_types ot ON ot.catalog_item_id = ci.id"
 #define IMAGE_SELECT                                                                               \
-    "SELECT img.catalog_item_id AS itemId, img.container_image AS containerImage,"                 \
-    " img.fog_type_id AS fogTypeId FROM catalog_item_images img"                                   \
+    "SELECT img.catalog_item_id AS \"itemId\", img.container_image AS \"containerImage\","         \
+    " img.fog_type_id AS \"fogTypeId\" FROM catalog_item_images img"                               \
     " JOIN catalog_items ci ON ci.id = img.catalog_item_id"
 /* Parameters: admin flag, user id. */
 #define VISIBLE    " (? <> 0 OR ci.user_id = ? OR ci.user_id IS NULL)"
@@ -42,7 +43,7 @@ static const char SQL_GET_IMAGES[] =
     IMAGE_SELECT " WHERE ci.id = ? AND" VISIBLE " ORDER BY img.fog_type_id";
 
 static const char SQL_FIND[] =
-    "SELECT ci.id AS id, ci.category AS category, ci.user_id AS userId FROM catalog_items ci"
+    "SELECT ci.id AS id, ci.category AS category, ci.user_id AS \"userId\" FROM catalog_items ci"
     " WHERE ci.id = ? AND" VISIBLE;
 static const char SQL_DUPLICATE[] =
     "SELECT count(*) AS n FROM catalog_items WHERE name = ? AND id <> ?"

@@ -25,14 +25,15 @@
 
 #define RES_SELECT                                                                                 \
     "SELECT er.id AS id, er.name AS name, er.version AS version, er.description AS description,"   \
-    " er.interface_protocol AS interfaceProtocol, er.display_name AS dName,"                       \
-    " er.display_icon AS dIcon, er.display_color AS dColor, er.custom AS \"custom:json\""          \
+    " er.interface_protocol AS \"interfaceProtocol\", er.display_name AS \"dName\","               \
+    " er.display_icon AS \"dIcon\", er.display_color AS \"dColor\", er.custom AS \"custom:json\""  \
     " FROM edge_resources er"
 #define EP_SELECT                                                                                  \
     "SELECT e.edge_resource_id AS rid, e.name AS name, e.description AS description,"              \
-    " e.method AS method, e.url AS url, e.request_type AS requestType,"                            \
-    " e.response_type AS responseType, e.request_payload_example AS requestPayloadExample,"        \
-    " e.response_payload_example AS responsePayloadExample FROM edge_resource_endpoints e"         \
+    " e.method AS method, e.url AS url, e.request_type AS \"requestType\","                        \
+    " e.response_type AS \"responseType\", e.request_payload_example AS "                          \
+    "\"requestPayloadExample\","                                                                   \
+    " e.response_payload_example AS \"responsePayloadExample\" FROM edge_resource_endpoints e"     \
     " JOIN edge_resources er ON er.id = e.edge_resource_id"
 #define TAG_SELECT                                                                                 \
     "SELECT ert.edge_resource_id AS rid, t.name AS name FROM edge_resource_tags ert"               \
@@ -59,7 +60,7 @@ static const char *const SQL_ID[3] = {
 };
 
 static const char SQL_FIND[] =
-    "SELECT er.id AS id, er.user_id AS userId FROM edge_resources er"
+    "SELECT er.id AS id, er.user_id AS \"userId\" FROM edge_resources er"
     " WHERE (? <> 0 OR er.user_id = ?) AND er.name = ? AND er.version = ?"
     " ORDER BY CASE WHEN er.user_id = ? THEN 0 ELSE 1 END, er.id";
 static const char SQL_EXISTS[] =

@@ -44,43 +44,50 @@
 /* Every stored column of a node under its classic key (§5.4), plus the router ports of its own
  * router row (FOG_SELECT, followed by a WHERE clause). */
 #define FOG_COLUMNS                                                                                \
-    " f.uuid, f.name, f.location, f.gps_mode AS gpsMode, f.latitude, f.longitude,"                 \
-    " f.description, f.host, f.is_system AS \"isSystem:bool\", f.fog_type_id AS fogTypeId,"        \
-    " f.user_id AS userId, f.time_zone AS timeZone, f.created_at AS \"createdAt:iso\","            \
-    " f.updated_at AS \"updatedAt:iso\", f.last_active AS lastActive,"                             \
-    " f.daemon_status AS daemonStatus, f.daemon_operating_duration AS daemonOperatingDuration,"    \
-    " f.daemon_last_start AS daemonLastStart, f.memory_usage AS memoryUsage,"                      \
-    " f.disk_usage AS diskUsage, f.cpu_usage AS cpuUsage, f.memory_violation AS memoryViolation,"  \
-    " f.disk_violation AS diskViolation, f.cpu_violation AS cpuViolation,"                         \
-    " f.system_available_disk AS systemAvailableDisk,"                                             \
-    " f.system_available_memory AS systemAvailableMemory, f.system_total_cpu AS systemTotalCpu,"   \
-    " f.security_status AS securityStatus, f.security_violation_info AS securityViolationInfo,"    \
-    " f.catalog_item_status AS catalogItemStatus, f.repository_count AS repositoryCount,"          \
-    " f.repository_status AS repositoryStatus, f.system_time AS systemTime,"                       \
-    " f.last_status_time AS lastStatusTime, f.ip_address AS ipAddress,"                            \
-    " f.ip_address_external AS ipAddressExternal, f.processed_messages AS processedMessages,"      \
-    " f.catalog_item_message_counts AS catalogItemMessageCounts,"                                  \
-    " f.message_speed AS messageSpeed, f.last_command_time AS lastCommandTime, f.version,"         \
+    " f.uuid, f.name, f.location, f.gps_mode AS \"gpsMode\", f.latitude, f.longitude,"             \
+    " f.description, f.host, f.is_system AS \"isSystem:bool\", f.fog_type_id AS \"fogTypeId\","    \
+    " f.user_id AS \"userId\", f.time_zone AS \"timeZone\", f.created_at AS \"createdAt:iso\","    \
+    " f.updated_at AS \"updatedAt:iso\", f.last_active AS \"lastActive\","                         \
+    " f.daemon_status AS \"daemonStatus\", f.daemon_operating_duration AS "                        \
+    "\"daemonOperatingDuration\","                                                                 \
+    " f.daemon_last_start AS \"daemonLastStart\", f.memory_usage AS \"memoryUsage\","              \
+    " f.disk_usage AS \"diskUsage\", f.cpu_usage AS \"cpuUsage\", f.memory_violation AS "          \
+    "\"memoryViolation\","                                                                         \
+    " f.disk_violation AS \"diskViolation\", f.cpu_violation AS \"cpuViolation\","                 \
+    " f.system_available_disk AS \"systemAvailableDisk\","                                         \
+    " f.system_available_memory AS \"systemAvailableMemory\", f.system_total_cpu AS "              \
+    "\"systemTotalCpu\","                                                                          \
+    " f.security_status AS \"securityStatus\", f.security_violation_info AS "                      \
+    "\"securityViolationInfo\","                                                                   \
+    " f.catalog_item_status AS \"catalogItemStatus\", f.repository_count AS \"repositoryCount\","  \
+    " f.repository_status AS \"repositoryStatus\", f.system_time AS \"systemTime\","               \
+    " f.last_status_time AS \"lastStatusTime\", f.ip_address AS \"ipAddress\","                    \
+    " f.ip_address_external AS \"ipAddressExternal\", f.processed_messages AS "                    \
+    "\"processedMessages\","                                                                       \
+    " f.catalog_item_message_counts AS \"catalogItemMessageCounts\","                              \
+    " f.message_speed AS \"messageSpeed\", f.last_command_time AS \"lastCommandTime\", f.version," \
     " f.is_ready_to_upgrade AS \"isReadyToUpgrade:bool\","                                         \
     " f.is_ready_to_rollback AS \"isReadyToRollback:bool\", f.tunnel,"                             \
-    " f.network_interface AS networkInterface, f.docker_url AS dockerUrl,"                         \
-    " f.disk_limit AS diskLimit, f.disk_directory AS diskDirectory,"                               \
-    " f.memory_limit AS memoryLimit, f.cpu_limit AS cpuLimit, f.log_limit AS logLimit,"            \
-    " f.log_directory AS logDirectory, f.log_file_count AS logFileCount,"                          \
-    " f.status_frequency AS statusFrequency, f.change_frequency AS changeFrequency,"               \
-    " f.device_scan_frequency AS deviceScanFrequency,"                                             \
+    " f.network_interface AS \"networkInterface\", f.docker_url AS \"dockerUrl\","                 \
+    " f.disk_limit AS \"diskLimit\", f.disk_directory AS \"diskDirectory\","                       \
+    " f.memory_limit AS \"memoryLimit\", f.cpu_limit AS \"cpuLimit\", f.log_limit AS "             \
+    "\"logLimit\","                                                                                \
+    " f.log_directory AS \"logDirectory\", f.log_file_count AS \"logFileCount\","                  \
+    " f.status_frequency AS \"statusFrequency\", f.change_frequency AS \"changeFrequency\","       \
+    " f.device_scan_frequency AS \"deviceScanFrequency\","                                         \
     " f.bluetooth_enabled AS \"bluetoothEnabled:bool\","                                           \
     " f.abstracted_hardware_enabled AS \"abstractedHardwareEnabled:bool\","                        \
     " f.watchdog_enabled AS \"watchdogEnabled:bool\","                                             \
-    " f.docker_pruning_frequency AS dockerPruningFrequency,"                                       \
-    " f.available_disk_threshold AS availableDiskThreshold, f.log_level AS logLevel,"              \
-    " f.router_id AS routerId, f.router_mode AS routerMode, r.messaging_port AS messagingPort,"    \
-    " r.inter_router_port AS interRouterPort, r.edge_router_port AS edgeRouterPort"
+    " f.docker_pruning_frequency AS \"dockerPruningFrequency\","                                   \
+    " f.available_disk_threshold AS \"availableDiskThreshold\", f.log_level AS \"logLevel\","      \
+    " f.router_id AS \"routerId\", f.router_mode AS \"routerMode\", r.messaging_port AS "          \
+    "\"messagingPort\","                                                                           \
+    " r.inter_router_port AS \"interRouterPort\", r.edge_router_port AS \"edgeRouterPort\""
 #define FOG_SELECT "SELECT" FOG_COLUMNS " FROM fogs f LEFT JOIN routers r ON r.fog_uuid = f.uuid"
 
 /* (admin, user id, system visible): admin sees all, others their own (and the system node). */
 static const char SQL_FIND[] =
-    FOG_SELECT " WHERE f.uuid = ? AND (? OR f.user_id = ? OR (? AND f.is_system = 1))";
+    FOG_SELECT " WHERE f.uuid = ? AND (? = 1 OR f.user_id = ? OR (? = 1 AND f.is_system = 1))";
 
 /* Keys of a node whose change the agent must apply from GET /agent/config (the `config` flag). */
 static const char *const config_keys[] = {
@@ -239,7 +246,7 @@ static iof_err add_extras(struct ctl_call *call, json_t *fog) {
 
     err = ctl_db_query_json(db_of(call),
                             "SELECT e.name, e.version, e.description,"
-                            " e.interface_protocol AS interfaceProtocol, e.display_name AS dn,"
+                            " e.interface_protocol AS \"interfaceProtocol\", e.display_name AS dn,"
                             " e.display_icon AS di, e.display_color AS dc"
                             " FROM fog_edge_resources fe JOIN edge_resources e"
                             " ON e.id = fe.edge_resource_id WHERE fe.fog_uuid = ?"
@@ -327,9 +334,9 @@ static const char SQL_UPDATE[] =
     " available_disk_threshold = COALESCE(?, available_disk_threshold),"
     " log_level = COALESCE(?, log_level), is_system = COALESCE(?, is_system),"
     " host = COALESCE(?, host), time_zone = COALESCE(?, time_zone),"
-    " gps_mode = CASE WHEN ? THEN 'manual' ELSE gps_mode END,"
+    " gps_mode = CASE WHEN ? = 1 THEN 'manual' ELSE gps_mode END,"
     " router_mode = COALESCE(?, router_mode),"
-    " router_id = CASE WHEN ? THEN ? ELSE router_id END,"
+    " router_id = CASE WHEN ? = 1 THEN ? ELSE router_id END,"
     " updated_at = ? WHERE uuid = ?";
 
 struct fog_input {
@@ -497,7 +504,7 @@ static iof_err resolve_router(struct ctl_call *call, const char *ref, int64_t *i
         err = ctl_db_query_json_one(db_of(call),
                                     "SELECT r.id, r.is_edge FROM routers r"
                                     " JOIN fogs f ON f.uuid = r.fog_uuid WHERE r.fog_uuid = ?"
-                                    " AND (? OR f.user_id = ? OR f.is_system = 1)",
+                                    " AND (? = 1 OR f.user_id = ? OR f.is_system = 1)",
                                     p,
                                     3,
                                     "none",
@@ -523,8 +530,7 @@ static iof_err router_state(struct ctl_call *call, const char *uuid, json_t **ou
         db_of(call),
         "SELECT f.router_mode AS m, f.router_id AS rid, f.host AS fh, r.is_edge AS e,"
         " r.messaging_port AS mp, r.inter_router_port AS ip, r.edge_router_port AS ep,"
-        " r.host AS h, (SELECT group_concat(c.dest_router_id) FROM router_connections c"
-        " WHERE c.source_router_id = r.id) AS ups"
+        " r.host AS h"
         " FROM fogs f LEFT JOIN routers r ON r.fog_uuid = f.uuid WHERE f.uuid = ?",
         p,
         1,
@@ -677,14 +683,16 @@ static iof_err apply_router(struct ctl_call *call,
                                          ports_ep,
                                          CTL_DB_TEXT(host),
                                          CTL_DB_BOOL(is_system)};
-        err = query_int(call,
-                        "INSERT INTO routers (fog_uuid, is_edge, messaging_port, inter_router_port,"
-                        " edge_router_port, host, is_default) VALUES (?, ?, ?, ?, ?, ?,"
-                        " ? AND NOT EXISTS (SELECT 1 FROM routers WHERE is_default = 1))"
-                        " RETURNING id",
-                        p,
-                        7,
-                        &own);
+        err =
+            query_int(call,
+                      "INSERT INTO routers (fog_uuid, is_edge, messaging_port, inter_router_port,"
+                      " edge_router_port, host, is_default) VALUES (?, ?, ?, ?, ?, ?,"
+                      " CASE WHEN ? = 1 AND NOT EXISTS (SELECT 1 FROM routers WHERE is_default = 1)"
+                      " THEN 1 ELSE 0 END)"
+                      " RETURNING id",
+                      p,
+                      7,
+                      &own);
         created = true;
     }
     if (err != IOF_OK) {
@@ -878,7 +886,8 @@ static iof_err check_name_and_system(struct ctl_call *call,
         const struct ctl_db_value p[] = {CTL_DB_TEXT(name), CTL_DB_INT(owner), CTL_DB_TEXT(uuid)};
         err = query_int(
             call,
-            "SELECT count(*) AS n FROM fogs WHERE name = ? AND user_id IS ? AND uuid <> ?",
+            "SELECT count(*) AS n FROM fogs WHERE name = ? AND user_id IS NOT DISTINCT FROM ?"
+            " AND uuid <> ?",
             p,
             3,
             &n);
@@ -1156,7 +1165,7 @@ static iof_err check_filter_keys(struct ctl_call *call, const struct filter *fil
     json_t *probe = NULL;
     iof_err err = ctl_db_query_json_one(db_of(call),
                                         "SELECT" FOG_COLUMNS " FROM (SELECT 1) AS one"
-                                        " LEFT JOIN fogs f ON 0 LEFT JOIN routers r ON 0",
+                                        " LEFT JOIN fogs f ON 1 = 0 LEFT JOIN routers r ON 1 = 0",
                                         NULL,
                                         0,
                                         "none",
@@ -1198,8 +1207,8 @@ static iof_err list_fogs(struct ctl_call *call) {
         CTL_DB_BOOL(only_system), CTL_DB_BOOL(call->admin), CTL_DB_INT(call->user_id)};
     json_t *rows = NULL;
     err = ctl_db_query_json(db_of(call),
-                            FOG_SELECT " WHERE CASE WHEN ? THEN f.is_system = 1"
-                                       " ELSE (? OR (f.user_id = ? AND f.is_system = 0)) END"
+                            FOG_SELECT " WHERE CASE WHEN ? = 1 THEN f.is_system = 1"
+                                       " ELSE (? = 1 OR (f.user_id = ? AND f.is_system = 0)) END"
                                        " ORDER BY f.name, f.uuid",
                             p,
                             3,
@@ -1387,9 +1396,9 @@ static iof_err hal_info(struct ctl_call *call, bool usb) {
     json_t *row = NULL;
     err = ctl_db_query_json_one(
         db_of(call),
-        usb ? "SELECT id, info, fog_uuid AS iofogUuid, created_at AS \"createdAt:iso\","
+        usb ? "SELECT id, info, fog_uuid AS \"iofogUuid\", created_at AS \"createdAt:iso\","
               " updated_at AS \"updatedAt:iso\" FROM usb_infos WHERE fog_uuid = ?"
-            : "SELECT id, info, fog_uuid AS iofogUuid, created_at AS \"createdAt:iso\","
+            : "SELECT id, info, fog_uuid AS \"iofogUuid\", created_at AS \"createdAt:iso\","
               " updated_at AS \"updatedAt:iso\" FROM hw_infos WHERE fog_uuid = ?",
         p,
         1,

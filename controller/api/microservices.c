@@ -185,10 +185,10 @@ static iof_err public_ports(struct ctl_call *call) {
     json_t *rows = NULL;
     iof_err err =
         ctl_db_query_json(db_of(call),
-                          "SELECT m.uuid AS microserviceUuid, p.port_internal AS internal,"
-                          " p.port_external AS external, pp.public_port AS publicPort,"
+                          "SELECT m.uuid AS \"microserviceUuid\", p.port_internal AS internal,"
+                          " p.port_external AS external, pp.public_port AS \"publicPort\","
                           " pp.protocol AS protocol, pp.schemes AS \"schemes:json\","
-                          " pp.host_fog_uuid AS hostIofogUuid"
+                          " pp.host_fog_uuid AS \"hostIofogUuid\""
                           " FROM microservice_public_ports pp"
                           " JOIN microservice_ports p ON p.id = pp.port_id"
                           " JOIN microservices m ON m.uuid = p.microservice_uuid"

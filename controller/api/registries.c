@@ -17,12 +17,12 @@
 
 static const char SQL_LIST[] =
     "SELECT id, url, is_public AS \"isPublic:bool\", secure AS \"isSecure:bool\", certificate,"
-    " requires_cert AS \"requiresCert:bool\", user_name AS username, user_email AS userEmail,"
-    " user_id AS userId FROM registries"
+    " requires_cert AS \"requiresCert:bool\", user_name AS username, user_email AS \"userEmail\","
+    " user_id AS \"userId\" FROM registries"
     " WHERE ? <> 0 OR is_public = 1 OR user_id = ? ORDER BY id";
-static const char SQL_FIND[] =
-    "SELECT id, user_id AS userId, requires_cert AS requiresCert, certificate FROM registries"
-    " WHERE id = ? AND (? <> 0 OR user_id = ? OR user_id IS NULL)";
+static const char SQL_FIND[] = "SELECT id, user_id AS \"userId\", requires_cert AS "
+                               "\"requiresCert\", certificate FROM registries"
+                               " WHERE id = ? AND (? <> 0 OR user_id = ? OR user_id IS NULL)";
 static const char SQL_INSERT[] =
     "INSERT INTO registries (url, is_public, user_name, password, user_email, requires_cert,"
     " certificate, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";

@@ -9,8 +9,8 @@
 #include "controller/store/db_json.h"
 
 static const char SQL_GET[] =
-    "SELECT host, messaging_port AS messagingPort, edge_router_port AS edgeRouterPort,"
-    " inter_router_port AS interRouterPort FROM routers WHERE is_default = 1";
+    "SELECT host, messaging_port AS \"messagingPort\", edge_router_port AS \"edgeRouterPort\","
+    " inter_router_port AS \"interRouterPort\" FROM routers WHERE is_default = 1";
 static const char SQL_UPDATE[] =
     "UPDATE routers SET host = ?, messaging_port = ?, inter_router_port = ?,"
     " edge_router_port = ?, is_edge = 0, updated_at = ? WHERE is_default = 1";

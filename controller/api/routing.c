@@ -11,8 +11,8 @@
 
 #define ROUTE_JSON_SELECT                                                                          \
     "SELECT a.name AS application, r.name, s.name AS \"from\", t.name AS \"to\","                  \
-    " r.source_microservice_uuid AS sourceMicroserviceUuid,"                                       \
-    " r.dest_microservice_uuid AS destMicroserviceUuid"                                            \
+    " r.source_microservice_uuid AS \"sourceMicroserviceUuid\","                                   \
+    " r.dest_microservice_uuid AS \"destMicroserviceUuid\""                                        \
     " FROM routings r JOIN applications a ON a.id = r.application_id"                              \
     " JOIN microservices s ON s.uuid = r.source_microservice_uuid"                                 \
     " JOIN microservices t ON t.uuid = r.dest_microservice_uuid"                                   \

@@ -77,7 +77,7 @@ static iof_err patch_tunnel(struct ctl_call *call) {
                           " password = COALESCE(excluded.password, tunnels.password),"
                           " host = COALESCE(excluded.host, tunnels.host),"
                           " rsa_key = COALESCE(excluded.rsa_key, tunnels.rsa_key),"
-                          " local_port = CASE WHEN ? IS NULL THEN tunnels.local_port"
+                          " local_port = CASE WHEN CAST(? AS TEXT) IS NULL THEN tunnels.local_port"
                           " ELSE excluded.local_port END,"
                           " remote_port = COALESCE(excluded.remote_port, tunnels.remote_port),"
                           " closed = 0",
@@ -123,8 +123,8 @@ static iof_err get_tunnel(struct ctl_call *call) {
     const struct ctl_db_value p[] = {CTL_DB_TEXT(uuid)};
     json_t *row = NULL;
     err = ctl_db_query_json_one(ctl_store_db(call->srv->store),
-                                "SELECT username, host, remote_port AS remotePort,"
-                                " local_port AS localPort,"
+                                "SELECT username, host, remote_port AS \"remotePort\","
+                                " local_port AS \"localPort\","
                                 " CASE WHEN closed = 1 THEN 'closed' ELSE 'open' END AS status"
                                 " FROM tunnels WHERE fog_uuid = ?",
                                 p,

@@ -21,4 +21,8 @@ struct ctl_sql_file {
 extern const struct ctl_sql_file ctl_sql_sqlite[];
 extern const size_t ctl_sql_sqlite_count;
 
+/* controller/sql/postgres/ */
+extern const struct ctl_sql_file ctl_sql_postgres[];
+extern const size_t ctl_sql_postgres_count;
+
 #endif

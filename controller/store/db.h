@@ -1,6 +1,5 @@
-/* The Controller's SQL layer: one interface over the database back ends (SQLite now, PostgreSQL
- * later), with bound parameters, rows handed to a callback, real transactions and versioned
- * schema migrations.
+/* The Controller's SQL layer: one interface over the database back ends (SQLite, PostgreSQL), with
+ * bound parameters, rows handed to a callback, real transactions and versioned schema migrations.
  *
  * SQL dialect. Statements given to ctl_db_exec() are written once for every back end: `?`
  * placeholders (a back end that numbers them, like PostgreSQL's $1, rewrites them), standard
@@ -9,13 +8,16 @@
  * call. Schema and seed data are not written this way: they live in per-back-end .sql files
  * (controller/sql/<backend>/NNNN_<name>.sql) applied by ctl_db_migrate().
  *
- * Threads. One struct ctl_db may be shared by several threads. Every call takes the handle's
- * internal (recursive) mutex, so calls are serialised. A transaction holds that mutex from
- * ctl_db_begin() until ctl_db_commit() or ctl_db_rollback() on the same thread: other threads'
- * calls wait meanwhile, so keep transactions short and never wait on another thread that uses the
- * same handle while one is open. Calls made by the thread that holds the transaction (including
- * from inside a row callback) run inside it. Different handles on the same database file are
- * separate connections; the database itself serialises their writers (busy timeout 5 s).
+ * Threads. One struct ctl_db may be shared by several threads. Each call runs on one of the
+ * handle's connections, taken for the call's duration: SQLite has one, so calls are serialised;
+ * PostgreSQL has a small pool (up to 4, opened on demand), so calls of different threads overlap.
+ * A transaction keeps its connection for the calling thread from ctl_db_begin() until
+ * ctl_db_commit() or ctl_db_rollback(): on SQLite other threads' calls wait meanwhile, so keep
+ * transactions short and never wait on another thread that uses the same handle while one is
+ * open. Calls made by the thread that holds the transaction (including from inside a row callback)
+ * run inside it; other threads never see its changes before it commits. Different handles on the
+ * same database are separate connections; the database itself serialises their writers (SQLite:
+ * busy timeout 5 s; PostgreSQL: see below).
  *
  * Errors. Constraint violations map to categories: UNIQUE or PRIMARY KEY -> IOF_EEXIST; FOREIGN
  * KEY -> IOF_ECONFLICT (the row refers to a missing parent, or a parent still has children that
@@ -77,18 +79,25 @@ struct ctl_db_value {
 typedef iof_err (*ctl_db_row_cb)(void *ctx, const struct ctl_db_row *row);
 
 /* Opens a database. url_or_path is a file path, "sqlite:///absolute/path", "sqlite://relative",
- * or ":memory:" (a private in-memory database), all SQLite; "postgres://" and "postgresql://"
- * give IOF_EUNSUPPORTED for now, as does any other "scheme://". SQLite files are created when
- * missing and opened with WAL journal, foreign keys on, synchronous=NORMAL and a 5 s busy timeout.
- * The schema is not touched: call ctl_db_migrate(). On success *out is a handle the caller closes
- * with ctl_db_close(). */
+ * or ":memory:" (a private in-memory database), all SQLite; or a libpq URL "postgres://..." or
+ * "postgresql://..." (user, password, host, port, database and ?parameters as libpq reads them);
+ * any other "scheme://" gives IOF_EUNSUPPORTED. SQLite files are created when missing and opened
+ * with WAL journal, foreign keys on, synchronous=NORMAL and a 5 s busy timeout. A PostgreSQL
+ * handle is one session (reconnected outside transactions when it breaks); its database must
+ * exist. The schema is not touched: call ctl_db_migrate(). On success *out is a handle the caller
+ * closes with ctl_db_close().
+ *
+ * PostgreSQL specifics. Every write transaction first takes one advisory lock shared by all
+ * Controllers on the database, so write transactions run one at a time as on SQLite. Inside a
+ * transaction each writing statement is covered by a savepoint, so a failed statement is undone
+ * alone and the transaction goes on, as on SQLite. */
 IOF_NODISCARD iof_err ctl_db_open(const char *url_or_path, struct ctl_db **out, struct iof_diag *d);
 
 /* Closes the handle (rolling back a transaction left open). NULL is a no-op. No other thread may
  * be using the handle. */
 void ctl_db_close(struct ctl_db *db);
 
-/* Name of the back end: "sqlite". Static storage. */
+/* Name of the back end: "sqlite" or "postgres". Static storage. */
 const char *ctl_db_backend_name(const struct ctl_db *db);
 
 /* Runs one statement with n_params bound parameters (which must match its placeholders), handing
@@ -155,5 +164,46 @@ IOF_NODISCARD iof_err ctl_db_schema_version(struct ctl_db *db,
                                             int64_t *recorded,
                                             int64_t *known,
                                             struct iof_diag *d);
+
+/* ---- several processes on one database (PostgreSQL) ---- */
+
+/* True when other processes may share the database (PostgreSQL), so changes must be announced
+ * with ctl_db_notify() to be seen by them. */
+bool ctl_db_shared(const struct ctl_db *db);
+
+/* Sends payload on channel to every ctl_db_listen()er of the database, when the current
+ * transaction commits (at once outside one); nothing on a back end that is not shared. */
+IOF_NODISCARD iof_err ctl_db_notify(struct ctl_db *db,
+                                    const char *channel,
+                                    const char *payload,
+                                    struct iof_diag *d);
+
+/* Leadership among the processes sharing the database, for jobs that must run in one place:
+ * *leader = whether this handle holds the lock named by key. Once taken the lock stays with the
+ * handle's session until it closes or breaks, when another process's next call takes it over.
+ * Always true on a back end that is not shared. */
+IOF_NODISCARD iof_err ctl_db_try_lead(struct ctl_db *db,
+                                      int64_t key,
+                                      bool *leader,
+                                      struct iof_diag *d);
+
+/* Receives a notification's payload on the listener's thread; NULL when notifications may have
+ * been missed (the listener's session was (re)established), so the receiver should act as if
+ * everything changed. */
+typedef void (*ctl_db_notify_cb)(void *ctx, const char *payload);
+struct ctl_db_listener;
+
+/* Starts listening on channel with a separate session and thread, calling cb for every
+ * notification sent by other handles (those sent through db itself are skipped: the sender acts
+ * on its own changes). Lost sessions are re-established with back-off. *out is NULL (and the
+ * result IOF_OK) on a back end that is not shared. db must outlive the listener. Free with
+ * ctl_db_listener_free(), which stops the thread (cb is not running once it returns). */
+IOF_NODISCARD iof_err ctl_db_listen(struct ctl_db *db,
+                                    const char *channel,
+                                    ctl_db_notify_cb cb,
+                                    void *ctx,
+                                    struct ctl_db_listener **out,
+                                    struct iof_diag *d);
+void ctl_db_listener_free(struct ctl_db_listener *l);
 
 #endif

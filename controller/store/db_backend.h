@@ -1,5 +1,5 @@
 /* The contract between the back-end-neutral SQL layer (db.c) and one database back end
- * (db_sqlite.c; a PostgreSQL one later). Private to controller/store/.
+ * (db_sqlite.c, db_pg.c). Private to controller/store/.
  *
  * db.c owns locking and transaction bookkeeping: it calls a back end's functions with the
  * handle's mutex held, never two at a time on one connection, and only in a valid order (begin
@@ -34,7 +34,8 @@ struct ctl_db_backend {
     const struct ctl_sql_file *migrations;
     const size_t *migration_count;
 
-    /* target is what follows the URL scheme (a path or ":memory:"). On success *conn is the
+    /* target is what follows the URL scheme for SQLite (a path or ":memory:"), the whole URL
+     * for PostgreSQL. On success *conn is the
      * back end's connection, released with close(). */
     iof_err (*open)(const char *target, void **conn, struct iof_diag *d);
     void (*close)(void *conn);
@@ -55,8 +56,30 @@ struct ctl_db_backend {
     /* Must leave no transaction open, whatever it returns. */
     iof_err (*commit)(void *conn, struct iof_diag *d);
     iof_err (*rollback)(void *conn, struct iof_diag *d);
+
+    /* Optional (NULL: not needed, as for SQLite whose BEGIN IMMEDIATE already serialises
+     * migrations). Takes (lock) or releases a lock that keeps migrations of several processes
+     * apart; called with no transaction open. */
+    iof_err (*migrate_lock)(void *conn, bool lock, struct iof_diag *d);
+    /* Optional (NULL: single-process back end, ctl_db_notify does nothing). As ctl_db_notify. */
+    iof_err (*notify)(void *conn, const char *channel, const char *payload, struct iof_diag *d);
+    /* Optional (NULL: always the leader). As ctl_db_try_lead. */
+    iof_err (*try_lead)(void *conn, int64_t key, bool *leader, struct iof_diag *d);
+    /* Optional: an id of the connection's server session, as notifications name their sender. */
+    int (*session_id)(void *conn);
+    /* Optional (NULL: ctl_db_listen gives no listener). Opens a separate session on target
+     * LISTENing on channel and a thread calling cb for each notification with its payload and
+     * the sender's session id, and with payload NULL after (re)connecting. */
+    iof_err (*listen)(const char *target,
+                      const char *channel,
+                      void (*cb)(void *ctx, const char *payload, int sender),
+                      void *ctx,
+                      void **listener,
+                      struct iof_diag *d);
+    void (*unlisten)(void *listener);
 };
 
 extern const struct ctl_db_backend ctl_db_backend_sqlite;
+extern const struct ctl_db_backend ctl_db_backend_postgres;
 
 #endif

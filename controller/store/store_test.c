@@ -1,10 +1,12 @@
-/* Unit tests of the store on a SQLite file: migrations (fresh, repeated, refused when newer), the
+/* Unit tests of the store on a SQLite file, or on PostgreSQL with IOFOG_TEST_DB=postgres
+ * (controller/store/test_db.h): migrations (fresh, repeated, refused when newer), the
  * schema's constraints and cascades, the seed data, and the change-flag protocol. */
 #include "controller/store/store.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "controller/store/db.h"
+#include "controller/store/test_db.h"
 #include "controller/store/test_tmpdir.h"
 
 #include <pthread.h>
@@ -75,13 +77,18 @@ static int setup(void **state) {
         free(f);
         return -1;
     }
-    test_tmpdir_path(f->path, sizeof f->path, f->dir, "controller.db");
+    if (test_db_make(f->dir, "controller.db", f->path, sizeof f->path) != 0) {
+        (void)test_tmpdir_remove(f->dir);
+        free(f);
+        return -1;
+    }
     *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
     struct fixture *f = *state;
+    test_db_drop(f->path);
     int rc = test_tmpdir_remove(f->dir);
     free(f);
     return rc;
@@ -128,19 +135,25 @@ static int64_t query_int(struct ctl_db *db, const char *sql) {
     return v;
 }
 
+/* Counts the tables of the database (the back end's catalog differs). */
+#define SQL_TABLES_SQLITE "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
+#define SQL_TABLES_PG                                                                              \
+    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"         \
+    " AND table_type = 'BASE TABLE'"
+
 static bool table_exists(struct ctl_db *db, const char *name) {
     int64_t n = -1;
     const struct ctl_db_value p[] = {CTL_DB_TEXT(name)};
-    assert_int_equal(
-        ctl_db_exec(db,
-                    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?",
-                    p,
-                    1,
-                    read_int,
-                    &n,
-                    NULL,
-                    NULL),
-        IOF_OK);
+    assert_int_equal(ctl_db_exec(db,
+                                 test_db_is_pg() ? SQL_TABLES_PG " AND table_name = ?"
+                                                 : SQL_TABLES_SQLITE " AND name = ?",
+                                 p,
+                                 1,
+                                 read_int,
+                                 &n,
+                                 NULL,
+                                 NULL),
+                     IOF_OK);
     return n == 1;
 }
 
@@ -198,8 +211,9 @@ static void test_fresh_migration(void **state) {
     }
     /* ... and no table beyond those (sqlite_sequence is SQLite's AUTOINCREMENT bookkeeping). */
     assert_int_equal(query_int(db,
-                               "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
-                               " AND name <> 'sqlite_sequence'"),
+                               test_db_is_pg() ? SQL_TABLES_PG
+                                               : SQL_TABLES_SQLITE
+                                   " AND name <> 'sqlite_sequence'"),
                      (int64_t)N_TABLES);
 
     struct migration_rows m = read_migrations(db);
@@ -219,12 +233,15 @@ static void test_fresh_migration(void **state) {
 
     /* A bare database reports version 0 without creating anything. */
     struct ctl_db *bare = NULL;
-    assert_int_equal(ctl_db_open(":memory:", &bare, NULL), IOF_OK);
+    char bare_url[600] = ":memory:";
+    assert_int_equal(test_db_is_pg() ? test_db_make(f->dir, "", bare_url, sizeof bare_url) : 0, 0);
+    assert_int_equal(ctl_db_open(bare_url, &bare, NULL), IOF_OK);
     assert_int_equal(ctl_db_schema_version(bare, &recorded, &known, NULL), IOF_OK);
     assert_int_equal(recorded, 0);
     assert_int_equal(known, 2);
     assert_false(table_exists(bare, "schema_migrations"));
     ctl_db_close(bare);
+    test_db_drop(bare_url);
     ctl_store_close(s);
 }
 

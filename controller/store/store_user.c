@@ -15,7 +15,8 @@ static const char SQL_USER_INSERT[] =
     "INSERT INTO users (first_name, last_name, email, password_hash, email_activated)"
     " VALUES (?, ?, ?, ?, ?) RETURNING id";
 static const char SQL_USER_BY_ID[] = USER_COLUMNS " WHERE id = ?";
-static const char SQL_USER_BY_EMAIL[] = USER_COLUMNS " WHERE email = ?";
+/* lower() on both sides: e-mail addresses match without regard to ASCII case on every back end. */
+static const char SQL_USER_BY_EMAIL[] = USER_COLUMNS " WHERE lower(email) = lower(?)";
 static const char SQL_USER_FIRST[] = USER_COLUMNS " ORDER BY id LIMIT 1";
 static const char SQL_USER_NAMES[] =
     "UPDATE users SET first_name = coalesce(?, first_name), last_name = coalesce(?, last_name),"
