@@ -384,6 +384,7 @@ void agent_daemon_free(struct agent_daemon *a) {
     }
     pthread_mutex_lock(&a->mu);
     a->stopping = true;
+    atomic_store(&a->cancel_io, true);
     bool remove = a->remove_on_exit;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);

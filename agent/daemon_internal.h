@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,9 +27,10 @@ struct agent_daemon {
     enum agent_link link;
     char link_error[200];
     bool stopping;
-    bool remove_on_exit; /* `stop` command: remove our containers before exiting */
-    bool resync;         /* provisioned or told to fetch everything again */
-    bool status_soon;    /* a microservice status changed: report now */
+    atomic_bool cancel_io; /* set at shutdown: ends the sync and status threads' requests */
+    bool remove_on_exit;   /* `stop` command: remove our containers before exiting */
+    bool resync;           /* provisioned or told to fetch everything again */
+    bool status_soon;      /* a microservice status changed: report now */
     int64_t start_ms;
     int64_t last_command_ms; /* last change received from the Controller */
     int64_t last_status_ms;  /* last status report accepted */

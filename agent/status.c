@@ -215,7 +215,8 @@ void *agent_status_main(void *arg) {
         if (c.iofog_uuid[0] == '\0') {
             continue;
         }
-        if (u == NULL && agent_upstream_new(15000, c.controller_cert, &u) != IOF_OK) {
+        if (u == NULL &&
+            agent_upstream_new_cancellable(15000, c.controller_cert, &a->cancel_io, &u) != IOF_OK) {
             continue;
         }
         json_t *body = agent_status_report(a);

@@ -307,8 +307,9 @@ void *agent_sync_main(void *arg) {
             u = poll = NULL;
             (void)snprintf(ca, sizeof ca, "%s", c.controller_cert);
             poll_wait = c.long_poll_wait;
-            if (agent_upstream_new(15000, ca, &u) != IOF_OK ||
-                agent_upstream_new(((long)poll_wait + 15) * 1000, ca, &poll) != IOF_OK) {
+            if (agent_upstream_new_cancellable(15000, ca, &a->cancel_io, &u) != IOF_OK ||
+                agent_upstream_new_cancellable(
+                    ((long)poll_wait + 15) * 1000, ca, &a->cancel_io, &poll) != IOF_OK) {
                 IOF_ERROR("agent", "http_client_failed");
                 if (!sleep_ms(a, 5000)) {
                     break;

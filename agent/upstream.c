@@ -14,6 +14,13 @@ struct agent_upstream {
 };
 
 iof_err agent_upstream_new(long timeout_ms, const char *ca_file, struct agent_upstream **out) {
+    return agent_upstream_new_cancellable(timeout_ms, ca_file, NULL, out);
+}
+
+iof_err agent_upstream_new_cancellable(long timeout_ms,
+                                       const char *ca_file,
+                                       const atomic_bool *cancel,
+                                       struct agent_upstream **out) {
     struct agent_upstream *u = calloc(1, sizeof *u);
     if (u == NULL) {
         return IOF_ENOMEM;
@@ -24,6 +31,7 @@ iof_err agent_upstream_new(long timeout_ms, const char *ca_file, struct agent_up
         .ca_file =
             ca_file != NULL && ca_file[0] != '\0' && access(ca_file, R_OK) == 0 ? ca_file : NULL,
         .max_response = 8u << 20,
+        .cancel = cancel,
     };
     iof_err err = iof_http_client_new(&o, &u->http);
     if (err != IOF_OK) {

@@ -7,6 +7,7 @@
 #include "common/error.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 struct agent_upstream;
 
@@ -15,6 +16,11 @@ struct agent_upstream;
 IOF_NODISCARD iof_err agent_upstream_new(long timeout_ms,
                                          const char *ca_file,
                                          struct agent_upstream **out);
+/* As agent_upstream_new; a request in flight ends (IOF_ECONFLICT) once *cancel becomes true. */
+IOF_NODISCARD iof_err agent_upstream_new_cancellable(long timeout_ms,
+                                                     const char *ca_file,
+                                                     const atomic_bool *cancel,
+                                                     struct agent_upstream **out);
 void agent_upstream_free(struct agent_upstream *u);
 
 /* method + base_url (ending "/api/v3/") + path ("agent/config", "status"); token "" sends no

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct iof_http_client {
     long timeout_ms;
     long connect_timeout_ms;
     size_t max_response;
+    const atomic_bool *cancel;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -65,6 +67,7 @@ iof_err iof_http_client_new(const struct iof_http_client_opts *opts, struct iof_
     c->timeout_ms = o.timeout_ms;
     c->connect_timeout_ms = o.connect_timeout_ms;
     c->max_response = o.max_response != 0 ? o.max_response : DEFAULT_MAX_RESPONSE;
+    c->cancel = o.cancel;
     c->curl = failed ? NULL : curl_easy_init();
     if (c->curl == NULL) {
         iof_http_client_free(c);
@@ -155,11 +158,22 @@ static iof_err map_curl(CURLcode rc, const struct sink *s, const char *errbuf, s
         case CURLE_FILESIZE_EXCEEDED:
             return iof_fail(d, IOF_E2BIG, "The response is larger than allowed (%s)", text);
         case CURLE_OPERATION_TIMEDOUT: return iof_fail(d, IOF_ETIMEOUT, "curl: %s", text);
+        case CURLE_ABORTED_BY_CALLBACK: return iof_fail(d, IOF_ECONFLICT, "request cancelled");
         case CURLE_OUT_OF_MEMORY: return iof_fail(d, IOF_ENOMEM, "curl: %s", text);
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL: return iof_fail(d, IOF_EINVAL, "curl: %s", text);
         default: return iof_fail(d, IOF_EIO, "curl: %s", text);
     }
+}
+
+/* curl's progress callback: a non-zero return ends the transfer. */
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    const atomic_bool *cancel = ctx;
+    return atomic_load(cancel) ? 1 : 0;
 }
 
 /* Sets up and runs one transfer into s. */
@@ -194,6 +208,11 @@ static iof_err perform(struct iof_http_client *c,
               curl_easy_setopt(h, CURLOPT_HTTPHEADER, list) == CURLE_OK;
     if (ok && c->unix_socket != NULL) {
         ok = curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket) == CURLE_OK;
+    }
+    if (ok && c->cancel != NULL) {
+        ok = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)(uintptr_t)c->cancel) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
     }
     if (ok && c->ca_file != NULL) {
         ok = curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) == CURLE_OK;

@@ -11,18 +11,22 @@
 #include "common/error.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct iof_http_client;
 
 struct iof_http_client_opts {
-    const char *unix_socket; /* e.g. "/var/run/docker.sock" (URLs still name a host, "http://d/");
-                                NULL: TCP */
-    long timeout_ms;         /* whole-request limit, 0: none (streams usually want none) */
-    long connect_timeout_ms; /* 0: curl's default (300 s) */
-    const char *ca_file;     /* PEM bundle to verify TLS peers with, NULL: the system's */
-    size_t max_response;     /* response body limit, 0: 16 MiB; bigger: IOF_E2BIG */
+    const char *unix_socket;   /* e.g. "/var/run/docker.sock" (URLs still name a host, "http://d/");
+                                  NULL: TCP */
+    long timeout_ms;           /* whole-request limit, 0: none (streams usually want none) */
+    long connect_timeout_ms;   /* 0: curl's default (300 s) */
+    const char *ca_file;       /* PEM bundle to verify TLS peers with, NULL: the system's */
+    size_t max_response;       /* response body limit, 0: 16 MiB; bigger: IOF_E2BIG */
+    const atomic_bool *cancel; /* NULL, or a flag another thread sets to end a request in flight
+                                  (a long-poll at shutdown): it then fails with IOF_ECONFLICT
+                                  within about a second. Must outlive the client. */
 };
 
 struct iof_http_response {
