@@ -279,6 +279,7 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
         .agent_uuid = c.iofog_uuid,
         .host_address = NULL,
         .time_zone = c.time_zone,
+        .local_api_port = c.local_api_port,
         .on_change = on_engine_change,
         .ctx = a,
     };

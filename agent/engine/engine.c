@@ -117,6 +117,7 @@ struct agent_engine {
     char *docker_url;
     char *host_address; /* configured; NULL: the bridge gateway */
     char *time_zone;
+    uint16_t local_api_port;
     void (*on_change)(void *ctx);
     void *ctx;
     int stop_timeout_s;
@@ -257,6 +258,7 @@ iof_err agent_engine_new(const struct agent_engine_config *cfg, struct agent_eng
     e->docker_url = strdup(cfg->docker_url != NULL ? cfg->docker_url : AGENT_DOCKER_URL_DEFAULT);
     e->host_address = dup_or_null(cfg->host_address);
     e->time_zone = dup_or_null(cfg->time_zone);
+    e->local_api_port = cfg->local_api_port;
     e->on_change = cfg->on_change;
     e->ctx = cfg->ctx;
     e->stop_timeout_s = cfg->stop_timeout_s > 0 ? cfg->stop_timeout_s : 10;
@@ -857,6 +859,7 @@ static void reconcile_one(struct pass *p, const struct agent_spec *s, json_t *ct
         .agent_uuid = p->uuid,
         .host_address = e->host_address != NULL ? e->host_address : e->gateway,
         .time_zone = e->time_zone,
+        .local_api_port = e->local_api_port,
     };
     if (agent_spec_body(s, &host, &body, hash) != IOF_OK) {
         fail(p, m, "out of memory building the container specification");

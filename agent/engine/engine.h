@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 struct agent_engine;
@@ -42,6 +43,8 @@ struct agent_engine_config {
     int stop_timeout_s;      /* seconds between SIGTERM and SIGKILL when stopping; 0: 10 */
     long restart_backoff_ms; /* delay before the first restart after a crash, doubling up to
                                 30 s; 0: 1000 */
+    uint16_t local_api_port; /* the Agent's Local API port: when not the classic 54321 (or 0),
+                                containers get env IOFOG_AGENT_PORT=<port> (read by our SDK) */
 };
 
 /* Creates an engine (no thread yet, no Docker call). cfg strings are copied. *out is freed with

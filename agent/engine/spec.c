@@ -556,7 +556,13 @@ iof_err agent_spec_body(const struct agent_spec *s,
     size_t at = 0;
     ok = ok && json_array_insert_new(env, at++, json_sprintf("SELFNAME=%s", s->uuid)) == 0;
     if (host->time_zone != NULL && host->time_zone[0] != '\0' && !env_sets(env, "TZ")) {
-        ok = ok && json_array_insert_new(env, at, json_sprintf("TZ=%s", host->time_zone)) == 0;
+        ok = ok && json_array_insert_new(env, at++, json_sprintf("TZ=%s", host->time_zone)) == 0;
+    }
+    if (host->local_api_port != 0 && host->local_api_port != 54321 &&
+        !env_sets(env, "IOFOG_AGENT_PORT")) {
+        ok = ok &&
+             json_array_insert_new(
+                 env, at, json_sprintf("IOFOG_AGENT_PORT=%u", (unsigned)host->local_api_port)) == 0;
     }
     bool bridge = strcmp(json_string_value(json_object_get(hc, "NetworkMode")), "host") != 0;
     if (bridge && host->host_address != NULL && host->host_address[0] != '\0' &&

@@ -12,6 +12,7 @@
 #include "common/error.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,7 @@ struct agent_spec_host {
     const char *agent_uuid;   /* label iofog-uuid */
     const char *host_address; /* extra host "iofog:<addr>" in bridge mode; NULL/"": none */
     const char *time_zone;    /* TZ env unless the descriptor sets TZ; NULL/"": none */
+    uint16_t local_api_port;  /* env IOFOG_AGENT_PORT unless 0, 54321 or set by the descriptor */
 };
 
 /* Builds the body of POST /containers/create: NetworkMode host for rootHostAccess or
