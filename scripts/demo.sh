@@ -6,21 +6,24 @@
 #   (sensor -> viewer through a route, plus config-echo), waits until every microservice is RUNNING,
 #   shows messages arriving at the viewer's HTTP port, changes the sensor's configuration live and
 #   shows it applied without a restart.
-# Usage: scripts/demo.sh [start] [--no-deps]   bring it up (re-running starts it afresh)
+# Usage: scripts/demo.sh [start] [--no-deps] [--no-build]   bring it up (re-running starts it afresh)
 #        scripts/demo.sh stop                  stop it and remove its containers
 #        scripts/demo.sh status                what runs
 # Environment: IOFOG_DEMO_DIR (default /var/lib/iofog-demo), IOFOG_DEMO_CONTROLLER_PORT (51121),
-#              IOFOG_DEMO_AGENT_PORT (54321), IOFOG_DEMO_VIEWER_PORT (5555).
+#              IOFOG_DEMO_AGENT_PORT (54321), IOFOG_DEMO_VIEWER_PORT (5555), IOFOG_DEMO_BUILD (build
+#              directory, default build/demo; with --no-build its binaries are used as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 action=start
 deps=1
+build_it=1
 for arg in "$@"; do
     case "$arg" in
         start|stop|status) action=$arg ;;
         --no-deps) deps=0 ;;
+        --no-build) build_it=0 ;;
         -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -30,7 +33,7 @@ dir=${IOFOG_DEMO_DIR:-/var/lib/iofog-demo}
 ctl_port=${IOFOG_DEMO_CONTROLLER_PORT:-51121}
 agent_port=${IOFOG_DEMO_AGENT_PORT:-54321}
 viewer_port=${IOFOG_DEMO_VIEWER_PORT:-5555}
-build=$root/build/demo
+build=${IOFOG_DEMO_BUILD:-$root/build/demo}
 ctl=$build/controller/iofog-controller
 agent=$build/agent/iofog-agent
 app=demo
@@ -87,10 +90,12 @@ if [ "$deps" -eq 1 ]; then
     scripts/install-deps.sh
 fi
 
-say "build (Release)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" 2>&1 | grep -E '^\[100%\]|error' || true
-[ -x "$ctl" ] && [ -x "$agent" ] || { echo "build failed" >&2; exit 1; }
+if [ "$build_it" -eq 1 ]; then
+    say "build (Release, $build)"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" 2>&1 | grep -E '^\[100%\]|error' || true
+fi
+[ -x "$ctl" ] && [ -x "$agent" ] || { echo "no binaries in $build (build failed?)" >&2; exit 1; }
 
 say "Docker Engine"
 scripts/dockerd.sh start
@@ -149,23 +154,43 @@ done
 all_running 2>/dev/null || { echo "not every microservice reached RUNNING; see $dir/agent/log" >&2; exit 1; }
 
 say "messages arriving at the viewer (http://127.0.0.1:$viewer_port/)"
-wait_for 20 sh -c "curl -sf http://127.0.0.1:$viewer_port/ | grep -q temperature"
-curl -s "http://127.0.0.1:$viewer_port/" | python3 -c '
-import json, sys
+# The viewer serves the last ioMessages as JSON; contentdata is base64 (classic JSON REST API item).
+show_viewer() { # [min temperature]: prints the last messages; fails when none is at least min
+    curl -sf "http://127.0.0.1:$viewer_port/" | python3 -c '
+import base64, json, sys
+low = float(sys.argv[1])
 msgs = json.load(sys.stdin)
 msgs = msgs.get("messages", msgs) if isinstance(msgs, dict) else msgs
+hits = 0
 for m in msgs[-3:]:
-    print("  id=%s publisher=%s content=%s" % (m.get("id"), m.get("publisher"), m.get("content", m.get("contentdata"))))'
+    body = base64.b64decode(m.get("contentdata", "")).decode("utf-8", "replace")
+    print("  id=%s publisher=%s content=%s" % (m.get("id"), m.get("publisher"), body))
+    hits += json.loads(body).get("temperature", -1e9) >= low
+sys.exit(0 if hits else 1)' "${1:--1000}"
+}
+wait_for 20 show_viewer
+show_viewer
 
 say "live configuration change (no restart)"
-sensor=$(ctlc microservice list --output json | python3 -c 'import json,sys; print([m["uuid"] for m in json.load(sys.stdin)["microservices"] if m["name"]=="sensor"][0])')
+msvc_uuid() {
+    ctlc microservice list --output json |
+        python3 -c 'import json,sys; print([m["uuid"] for m in json.load(sys.stdin)["microservices"] if m["name"]==sys.argv[1]][0])' "$1"
+}
+sensor=$(msvc_uuid sensor)
 before=$(docker inspect -f '{{.Id}}' "iofog_$sensor")
-ctlc microservice update --microservice-id "$sensor" --config '{"frequency":500,"minimum":100,"maximum":101,"unit":"F"}'
-printf 'waiting for readings in the new range'
-wait_for 20 sh -c "curl -sf http://127.0.0.1:$viewer_port/ | grep -q '\"unit\":\"F\"\\|unit\\\\\":\\\\\"F'"
+echo "iofog-controller microservice update --microservice-id $sensor --config '{\"frequency\":500,\"minimum\":100,\"maximum\":101}'"
+ctlc microservice update --microservice-id "$sensor" --config '{"frequency":500,"minimum":100,"maximum":101}' >/dev/null
+printf 'waiting for readings in the new range (100..101)'
+wait_for 20 show_viewer 100
+show_viewer 100
 after=$(docker inspect -f '{{.Id}}' "iofog_$sensor")
-echo "sensor container before: ${before:0:12}  after: ${after:0:12} (same container: $([ "$before" = "$after" ] && echo yes || echo NO))"
-docker logs --tail 3 "iofog_$(ctlc microservice list --output json | python3 -c 'import json,sys; print([m["uuid"] for m in json.load(sys.stdin)["microservices"] if m["name"]=="config-echo"][0])')" 2>&1 | sed 's/^/  config-echo: /'
+echo "sensor container before: ${before:0:12}  after: ${after:0:12}  (same container: $([ "$before" = "$after" ] && echo yes || echo NO))"
+[ "$before" = "$after" ] || { echo "the sensor was restarted: the change was not applied live" >&2; exit 1; }
+docker logs "iofog_$sensor" 2>&1 | grep 'sensor config' | tail -2 | sed 's/^/  /'
+ctlc microservice update --microservice-id "$(msvc_uuid config-echo)" --config '{"greeting":"hello again"}' >/dev/null
+printf 'waiting for config-echo to log it'
+wait_for 10 sh -c "docker logs iofog_$(msvc_uuid config-echo) 2>&1 | grep -q 'hello again'"
+docker logs --tail 2 "iofog_$(msvc_uuid config-echo)" 2>&1 | sed 's/^/  config-echo: /'
 
 say "running"
 cat <<EOF
