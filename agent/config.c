@@ -604,8 +604,9 @@ iof_err agent_config_load(struct agent_config *c, const char *config_dir, struct
     json_object_foreach(obj, key, v) {
         const struct param *p = find(key);
         if (p == NULL || strcmp(p->key, key) != 0) {
-            json_decref(obj);
-            return iof_fail(d, IOF_EINVAL, "%s: unknown key '%s'", path, key);
+            iof_err e = iof_fail(d, IOF_EINVAL, "%s: unknown key '%s'", path, key);
+            json_decref(obj); /* owns key */
+            return e;
         }
         char text[600];
         if (json_is_string(v)) {
@@ -617,13 +618,15 @@ iof_err agent_config_load(struct agent_config *c, const char *config_dir, struct
         } else if (json_is_boolean(v)) {
             (void)snprintf(text, sizeof text, "%s", json_is_true(v) ? "on" : "off");
         } else {
+            iof_err e = iof_fail(d, IOF_EINVAL, "%s: '%s' must be a string or a number", path, key);
             json_decref(obj);
-            return iof_fail(d, IOF_EINVAL, "%s: '%s' must be a string or a number", path, key);
+            return e;
         }
         struct iof_diag vd = {{0}};
         if (set_param(c, p, text, &vd) != IOF_OK) {
+            iof_err e = iof_fail(d, IOF_EINVAL, "%s: %s: %s", path, key, vd.msg);
             json_decref(obj);
-            return iof_fail(d, IOF_EINVAL, "%s: %s: %s", path, key, vd.msg);
+            return e;
         }
     }
     json_decref(obj);
