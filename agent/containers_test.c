@@ -2,7 +2,8 @@
  * locally (scripts/test-image.sh, registry from_cache): creation to RUNNING, an env change
  * recreating the container, stop and start, kill -9 of the agent and adoption of the same
  * containers, offline operation from the cache with the Controller gone, a missing image reported
- * as FAILED while the rest runs, delete, and delete with cleanup removing the image. */
+ * as FAILED while the rest runs, delete, delete with cleanup removing the image, and a private
+ * registry (docker-registry with htpasswd) pulled with the credentials the Controller holds. */
 #include "agent/agent_testutil.h"
 
 #include <setjmp.h>
@@ -171,6 +172,7 @@ static int teardown(void **state) {
             nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
         }
     }
+    sh(out, sizeof out, "bash agent/registry_test.sh stop %s/registry 2>&1", c->a->ctl->dir);
     int left = count_containers(c->a->node);
     sh(out,
        sizeof out,
@@ -338,10 +340,83 @@ static void test_restart_adopts_and_offline(void **state) {
     }
 }
 
+/* A private registry with htpasswd auth, added to the Controller: the microservice is pulled
+ * with the registry's credentials and runs; with a wrong password it is FAILED with the
+ * registry's error. */
+static void test_private_registry(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char dir[512], out[512];
+    (void)snprintf(dir, sizeof dir, "%s/registry", a->ctl->dir);
+    uint16_t port = api_free_port();
+    char repo[64];
+    (void)snprintf(repo, sizeof repo, "e2e-private-%ld", (long)getpid());
+    char cmd[1200];
+    (void)snprintf(cmd,
+                   sizeof cmd,
+                   "bash agent/registry_test.sh start %s %u " IMAGE " %s",
+                   dir,
+                   (unsigned)port,
+                   repo);
+    assert_int_equal(system(cmd), 0);
+
+    char body[512];
+    int ids[2];
+    const char *passwords[2] = {"s3cret", "wrong"};
+    for (int i = 0; i < 2; i++) {
+        (void)snprintf(body,
+                       sizeof body,
+                       "{\"url\":\"127.0.0.1:%u\",\"isPublic\":false,\"username\":\"tester\","
+                       "\"password\":\"%s\",\"email\":\"ops@example.com\"}",
+                       (unsigned)port,
+                       passwords[i]);
+        json_t *ans = NULL;
+        assert_int_equal(api_call(a->ctl, "POST", "/api/v3/registries", a->user, body, &ans), 201);
+        ids[i] = (int)json_integer_value(json_object_get(ans, "id"));
+        json_decref(ans);
+    }
+    char good[64], bad[64], image[160];
+    (void)snprintf(image, sizeof image, "127.0.0.1:%u/%s:1", (unsigned)port, repo);
+    const char *names[2] = {"private-ok", "private-denied"};
+    char *uuids[2] = {good, bad};
+    for (int i = 0; i < 2; i++) {
+        (void)snprintf(body,
+                       sizeof body,
+                       "{\"name\":\"%s\",\"application\":\"e2e\",\"iofogUuid\":\"%s\","
+                       "\"registryId\":%d,\"config\":\"{}\","
+                       "\"images\":[{\"containerImage\":\"%s\",\"fogTypeId\":1}]}",
+                       names[i],
+                       a->node,
+                       ids[i],
+                       image);
+        json_t *ans = NULL;
+        assert_int_equal(api_call(a->ctl, "POST", "/api/v3/microservices", a->user, body, &ans),
+                         201);
+        (void)snprintf(uuids[i], 64, "%s", jstr(ans, "uuid"));
+        json_decref(ans);
+        if (i == 0) { /* the good one first, so the image is not cached for the bad one */
+            int64_t ms = wait_msvc(a, good, "RUNNING", 30000);
+            printf("pulled from the private registry and RUNNING after %lld ms\n", (long long)ms);
+            assert_true(ms >= 0);
+            sh(out, sizeof out, "docker rmi -f %s >/dev/null 2>&1; echo", image);
+        }
+    }
+    /* The denied one may find the image gone (removed above while the good container runs) */
+    char st[32], err[512];
+    assert_true(wait_msvc(a, bad, "FAILED", 30000) >= 0);
+    msvc_status(a, bad, st, sizeof st, err, sizeof err);
+    printf("wrong password: %s\n", err);
+    assert_non_null(strstr(err, "unauthorized"));
+
+    (void)snprintf(cmd, sizeof cmd, "bash agent/registry_test.sh stop %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adopts_and_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_registry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
