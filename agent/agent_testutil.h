@@ -25,6 +25,7 @@ struct agent_fixture {
     char dir[400];       /* agent config dir (data and logs below it) */
     uint16_t local_port; /* agent Local API port */
     pid_t pid;           /* agent daemon, 0 when not running */
+    bool ctl_borrowed;   /* ctl belongs to another fixture (agent_fixture_new_peer) */
 };
 
 /* Runs `iofog-agent <args>` with --config-dir; stdout+stderr into out (may be NULL). Returns the
@@ -61,23 +62,18 @@ agent_cli(struct agent_fixture *a, char *out, size_t out_len, const char *fmt, .
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* A Controller with a user "agent-tests@example.com" and a node named `node_name`; the agent's
- * config dir configured to reach it (not started). NULL on failure. */
-static inline struct agent_fixture *agent_fixture_new(const char *node_name) {
-    struct agent_fixture *a = calloc(1, sizeof *a);
-    a->ctl = api_start();
-    if (a->ctl == NULL || api_user(a->ctl, "agent-tests@example.com", a->user) != 0) {
-        return NULL;
-    }
+/* Creates node `node_name` on a->ctl for a->user and configures the agent config dir a->dir to
+ * reach the Controller with a free Local API port. 0 on success. */
+static inline int agent_fixture_node(struct agent_fixture *a, const char *node_name) {
     char body[256];
     (void)snprintf(body, sizeof body, "{\"name\":\"%s\",\"fogType\":1}", node_name);
     json_t *ans = NULL;
     if (api_call(a->ctl, "POST", "/api/v3/iofog", a->user, body, &ans) != 201) {
-        return NULL;
+        json_decref(ans);
+        return -1;
     }
     (void)snprintf(a->node, sizeof a->node, "%s", jstr(ans, "uuid"));
     json_decref(ans);
-    (void)snprintf(a->dir, sizeof a->dir, "%s/agent", a->ctl->dir);
     a->local_port = api_free_port();
     char out[2048];
     int rc = agent_cli(a,
@@ -90,6 +86,37 @@ static inline struct agent_fixture *agent_fixture_new(const char *node_name) {
                        (unsigned)a->local_port);
     if (rc != 0) {
         fprintf(stderr, "agent config failed (%d): %s\n", rc, out);
+        return -1;
+    }
+    return 0;
+}
+
+/* A Controller with a user "agent-tests@example.com" and a node named `node_name`; the agent's
+ * config dir configured to reach it (not started). NULL on failure. */
+static inline struct agent_fixture *agent_fixture_new(const char *node_name) {
+    struct agent_fixture *a = calloc(1, sizeof *a);
+    a->ctl = api_start();
+    if (a->ctl == NULL || api_user(a->ctl, "agent-tests@example.com", a->user) != 0) {
+        return NULL;
+    }
+    (void)snprintf(a->dir, sizeof a->dir, "%s/agent", a->ctl->dir);
+    return agent_fixture_node(a, node_name) == 0 ? a : NULL;
+}
+
+/* A second agent on first's Controller and user: its own node `node_name`, config dir and Local
+ * API port (not started). Free it with agent_fixture_free before first. NULL on failure. */
+static inline struct agent_fixture *agent_fixture_new_peer(struct agent_fixture *first,
+                                                           const char *node_name) {
+    struct agent_fixture *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        return NULL;
+    }
+    a->ctl = first->ctl;
+    a->ctl_borrowed = true;
+    memcpy(a->user, first->user, sizeof a->user);
+    (void)snprintf(a->dir, sizeof a->dir, "%s/agent-%s", first->ctl->dir, node_name);
+    if (agent_fixture_node(a, node_name) != 0) {
+        free(a);
         return NULL;
     }
     return a;
@@ -185,13 +212,13 @@ static inline int agent_wait_status(struct agent_fixture *a, const char *needle,
 }
 
 /* Stops the daemon (a non-clean exit fails the test through the return value) and the
- * Controller. */
+ * Controller unless it is borrowed. */
 static inline int agent_fixture_free(struct agent_fixture *a) {
     if (a == NULL) {
         return 0;
     }
     int rc = agent_daemon_term(a);
-    if (a->ctl != NULL) {
+    if (a->ctl != NULL && !a->ctl_borrowed) {
         api_stop(a->ctl);
     }
     free(a);

@@ -74,21 +74,6 @@ static iof_err gps_set(void *ctx, const char *lat, const char *lon) {
     return err;
 }
 
-/* Local API -> NATS: a message for a route receiver on another node. */
-static iof_err to_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
-    struct agent_daemon *a = ctx;
-    pthread_rwlock_rdlock(&a->nats_lock);
-    iof_err err = a->nats != NULL ? agent_nats_send(a->nats, receiver_uuid, msg) : IOF_ENOENT;
-    pthread_rwlock_unlock(&a->nats_lock);
-    return err;
-}
-
-/* NATS -> Local API: a message for a receiver on this node. */
-static iof_err from_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
-    struct agent_daemon *a = ctx;
-    return agent_localapi_deliver(a->api, receiver_uuid, msg);
-}
-
 /* The application a microservice belongs to, as the subject token ("" when unknown). */
 static void app_of(const json_t *m, char *out, size_t len) {
     const json_t *id = json_object_get(m, "applicationId");
@@ -98,6 +83,48 @@ static void app_of(const json_t *m, char *out, size_t len) {
         const char *name = json_string_value(json_object_get(m, "application"));
         (void)snprintf(out, len, "%s", name != NULL ? name : "");
     }
+}
+
+/* The application of microservice uuid of this node; false when it is not one. */
+static bool app_of_local(struct agent_daemon *a, const char *uuid, char *out, size_t len) {
+    bool found = false;
+    pthread_mutex_lock(&a->mu);
+    size_t i;
+    const json_t *m;
+    json_array_foreach(a->microservices, i, m) {
+        const char *u = json_string_value(json_object_get(m, "uuid"));
+        if (uuid != NULL && u != NULL && strcmp(u, uuid) == 0) {
+            app_of(m, out, len);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return found;
+}
+
+/* Local API -> NATS: a message for a route receiver on another node. A receiver the transport
+ * does not know yet (the Local API learnt the new placement a moment before nats_routes() ran)
+ * is sent in its publisher's application: routes stay within one application. */
+static iof_err to_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
+    struct agent_daemon *a = ctx;
+    pthread_rwlock_rdlock(&a->nats_lock);
+    iof_err err = a->nats != NULL ? agent_nats_send(a->nats, receiver_uuid, msg) : IOF_ENOENT;
+    pthread_rwlock_unlock(&a->nats_lock);
+    char app[AGENT_NATS_APP_MAX + 1];
+    if (err == IOF_ENOENT && app_of_local(a, msg->publisher, app, sizeof app)) {
+        pthread_rwlock_rdlock(&a->nats_lock);
+        err = a->nats != NULL ? agent_nats_publish(a->nats, app, receiver_uuid, msg, NULL)
+                              : IOF_ENOENT;
+        pthread_rwlock_unlock(&a->nats_lock);
+    }
+    return err;
+}
+
+/* NATS -> Local API: a message for a receiver on this node. */
+static iof_err from_nats(void *ctx, const char *receiver_uuid, const struct iof_msg *msg) {
+    struct agent_daemon *a = ctx;
+    return agent_localapi_deliver(a->api, receiver_uuid, msg);
 }
 
 /* Tells the transport which receivers live here and which route targets live elsewhere (routes
@@ -111,7 +138,7 @@ static void nats_routes(struct agent_daemon *a, const json_t *ms) {
     }
     const char **lu = calloc(n + 1, sizeof *lu), **la = calloc(n + 1, sizeof *la);
     const char **ru = calloc(cap_r + 1, sizeof *ru), **ra = calloc(cap_r + 1, sizeof *ra);
-    char(*apps)[32] = calloc(n + 1, sizeof *apps);
+    char(*apps)[AGENT_NATS_APP_MAX + 1] = calloc(n + 1, sizeof *apps);
     if (lu == NULL || la == NULL || ru == NULL || ra == NULL || apps == NULL) {
         IOF_ERROR("agent", "nats_routes_failed reason=\"out of memory\"");
         goto out;
@@ -170,6 +197,9 @@ void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
     a->nats = next;
     pthread_rwlock_unlock(&a->nats_lock);
     agent_nats_free(old);
+    /* Without a transport, receivers on other nodes count as unroutable in the Local API (counted,
+     * logged sparingly) instead of failing in the sink, which logs every message. */
+    agent_localapi_set_remote_sink(a->api, next != NULL ? to_nats : NULL, a);
     pthread_mutex_lock(&a->mu);
     json_t *ms = json_incref(a->microservices);
     if (strcmp(a->cfg.nats_url, url) != 0) {
@@ -298,7 +328,6 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {
         return iof_fail(d, err, "cannot create the Local API");
     }
-    agent_localapi_set_remote_sink(a->api, to_nats, a);
     if (c.nats_url[0] != '\0') {
         agent_daemon_set_nats_url(a, c.nats_url);
     }
