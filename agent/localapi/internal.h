@@ -94,6 +94,7 @@ struct agent_localapi {
     uint64_t processed;
     uint64_t dropped;
     uint64_t unroutable;
+    uint64_t remote_failed; /* refused by the remote sink (transport down or queue full) */
     uint64_t speed_count;
     int64_t speed_ms;
 };

@@ -311,11 +311,19 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
     for (size_t i = 0; i < nremote; i++) {
         iof_err serr = sink(sink_ctx, remote[i], q->msg);
         if (serr != IOF_OK) {
-            char qt[160];
-            IOF_WARN("localapi",
-                     "remote_failed receiver=%s err=\"%s\"",
-                     iof_log_quote(qt, sizeof qt, remote[i]),
-                     iof_strerror(serr));
+            /* Counted; logged like unroutable ones (first ten, then every thousandth), so a
+             * transport outage cannot flood the log. */
+            pthread_mutex_lock(&api->mu);
+            uint64_t n = ++api->remote_failed;
+            pthread_mutex_unlock(&api->mu);
+            if (n <= 10 || n % 1000 == 0) {
+                char qt[160];
+                IOF_WARN("localapi",
+                         "remote_failed receiver=%s err=\"%s\" count=%" PRIu64,
+                         iof_log_quote(qt, sizeof qt, remote[i]),
+                         iof_strerror(serr),
+                         n);
+            }
         }
         free(remote[i]);
     }
@@ -756,6 +764,8 @@ iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out) {
     (void)json_object_set_new(o, "messageSpeed", json_real(speed));
     (void)json_object_set_new(o, "droppedMessages", json_integer((json_int_t)api->dropped));
     (void)json_object_set_new(o, "unroutableMessages", json_integer((json_int_t)api->unroutable));
+    (void)json_object_set_new(
+        o, "remoteFailedMessages", json_integer((json_int_t)api->remote_failed));
     pthread_mutex_unlock(&api->mu);
     char *text = NULL;
     iof_err err = iof_json_dump(counts, &text, NULL);
