@@ -552,6 +552,22 @@ static void param_text(const struct agent_config *c, const struct param *p, char
     json_decref(v);
 }
 
+/* A setting's value from JSON as the text a flag would give; false for arrays, objects, null. */
+static bool value_text(const json_t *v, char *text, size_t len) {
+    if (json_is_string(v)) {
+        (void)snprintf(text, len, "%s", json_string_value(v));
+    } else if (json_is_integer(v)) {
+        (void)snprintf(text, len, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        (void)snprintf(text, len, "%.17g", json_real_value(v));
+    } else if (json_is_boolean(v)) {
+        (void)snprintf(text, len, "%s", json_is_true(v) ? "on" : "off");
+    } else {
+        return false;
+    }
+    return true;
+}
+
 void agent_config_defaults(struct agent_config *c, const char *config_dir) {
     memset(c, 0, sizeof *c);
     (void)copy_str(c->config_dir,
@@ -609,15 +625,7 @@ iof_err agent_config_load(struct agent_config *c, const char *config_dir, struct
             return e;
         }
         char text[600];
-        if (json_is_string(v)) {
-            (void)snprintf(text, sizeof text, "%s", json_string_value(v));
-        } else if (json_is_integer(v)) {
-            (void)snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-        } else if (json_is_real(v)) {
-            (void)snprintf(text, sizeof text, "%.17g", json_real_value(v));
-        } else if (json_is_boolean(v)) {
-            (void)snprintf(text, sizeof text, "%s", json_is_true(v) ? "on" : "off");
-        } else {
+        if (!value_text(v, text, sizeof text)) {
             iof_err e = iof_fail(d, IOF_EINVAL, "%s: '%s' must be a string or a number", path, key);
             json_decref(obj);
             return e;
@@ -819,15 +827,7 @@ void agent_config_apply_controller(struct agent_config *c, const json_t *cfg, bo
             continue;
         }
         char text[600];
-        if (json_is_string(v)) {
-            (void)snprintf(text, sizeof text, "%s", json_string_value(v));
-        } else if (json_is_integer(v)) {
-            (void)snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-        } else if (json_is_real(v)) {
-            (void)snprintf(text, sizeof text, "%.17g", json_real_value(v));
-        } else if (json_is_boolean(v)) {
-            (void)snprintf(text, sizeof text, "%s", json_is_true(v) ? "on" : "off");
-        } else {
+        if (!value_text(v, text, sizeof text)) {
             continue;
         }
         struct agent_config tmp = *c;
