@@ -8,11 +8,13 @@
 #include "agent/daemon.h"
 #include "agent/nats/nats_transport.h"
 
+#include "common/daemon.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,62 +81,22 @@ static iof_err serve(const struct agent_config *c, int ready_fd, struct iof_diag
     return IOF_OK;
 }
 
+static iof_err serve_cb(void *ctx, int ready_fd, struct iof_diag *d) {
+    return serve(ctx, ready_fd, d);
+}
+
 static iof_err daemonize(const struct agent_config *c, struct iof_diag *d) {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        return iof_fail(d, IOF_EIO, "pipe: %s", strerror(errno));
-    }
-    char log_path[700];
+    char log_path[700], path[700];
     (void)snprintf(log_path, sizeof log_path, "%siofog-agent.log", c->log_directory);
-    pid_t pid = fork();
-    if (pid < 0) {
-        return iof_fail(d, IOF_EIO, "fork: %s", strerror(errno));
-    }
-    if (pid > 0) {
-        close(pipefd[1]);
-        char ch;
-        ssize_t n = read(pipefd[0], &ch, 1);
-        close(pipefd[0]);
-        (void)waitpid(pid, NULL, 0);
-        if (n != 1) {
-            return iof_fail(d, IOF_EIO, "the Agent did not start; see %s", log_path);
-        }
+    (void)mkdir(c->log_directory, 0755);
+    pid_path(c, path, sizeof path);
+    iof_err err = iof_daemonize(log_path, path, serve_cb, (void *)(uintptr_t)c, d);
+    if (err == IOF_OK) {
         printf("Agent started (Local API on port %u, config %s)\n",
                (unsigned)c->local_api_port,
                c->config_dir);
-        return IOF_OK;
     }
-    close(pipefd[0]);
-    if (setsid() < 0 || fork() != 0) {
-        _exit(0);
-    }
-    int null_fd = open("/dev/null", O_RDWR);
-    (void)mkdir(c->log_directory, 0755);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (null_fd >= 0) {
-        dup2(null_fd, STDIN_FILENO);
-        dup2(null_fd, STDOUT_FILENO);
-    }
-    if (log_fd >= 0) {
-        dup2(log_fd, STDERR_FILENO);
-    }
-    struct iof_diag dd = {{0}};
-    char path[700];
-    pid_path(c, path, sizeof path);
-    FILE *f = fopen(path, "we");
-    iof_err err = IOF_OK;
-    if (f == NULL) {
-        err = iof_fail(&dd, IOF_EIO, "cannot write %s: %s", path, strerror(errno));
-    } else {
-        fprintf(f, "%ld\n", (long)getpid());
-        fclose(f);
-        err = serve(c, pipefd[1], &dd);
-        (void)unlink(path);
-    }
-    if (err != IOF_OK) {
-        IOF_ERROR("agent", "start_failed error=\"%s\"", iof_diag_text(&dd, err));
-    }
-    _exit(err == IOF_OK ? 0 : 1);
+    return err;
 }
 
 iof_err agent_cmd_start(int argc, char **argv, void *ctx) {

@@ -4,12 +4,14 @@
  * not start. SIGTERM or SIGINT stop it cleanly. */
 #include "controller/commands.h"
 
+#include "common/daemon.h"
 #include "common/log.h"
 #include "controller/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -25,17 +27,6 @@ static void usage(FILE *out) {
             "  --foreground       stay attached (for service managers, containers and tests)\n"
             "%s",
             ctl_config_flags_help);
-}
-
-static iof_err write_pid(const struct ctl_config *cfg, struct iof_diag *d) {
-    char path[1100];
-    (void)snprintf(path, sizeof path, "%s/iofog-controller.pid", cfg->data_dir);
-    FILE *f = fopen(path, "we");
-    if (f == NULL) {
-        return iof_fail(d, IOF_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? IOF_OK : iof_fail(d, IOF_EIO, "cannot write %s", path);
 }
 
 /* Runs until SIGTERM/SIGINT. ready_fd (or -1) receives one byte once listening. */
@@ -75,52 +66,19 @@ static iof_err serve(const struct ctl_config *cfg, int ready_fd, struct iof_diag
     return IOF_OK;
 }
 
+static iof_err serve_cb(void *ctx, int ready_fd, struct iof_diag *d) {
+    return serve(ctx, ready_fd, d);
+}
+
 static iof_err daemonize(const struct ctl_config *cfg, struct iof_diag *d) {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        return iof_fail(d, IOF_EIO, "pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        return iof_fail(d, IOF_EIO, "fork: %s", strerror(errno));
-    }
-    if (pid > 0) {
-        close(pipefd[1]);
-        char c;
-        ssize_t n = read(pipefd[0], &c, 1); /* EOF without a byte: the child failed */
-        close(pipefd[0]);
-        (void)waitpid(pid, NULL, 0);
-        if (n != 1) {
-            return iof_fail(
-                d, IOF_EIO, "the Controller did not start; see %s/controller.log", cfg->data_dir);
-        }
-        printf("Controller started on port %u (data: %s)\n", (unsigned)cfg->port, cfg->data_dir);
-        return IOF_OK;
-    }
-    close(pipefd[0]);
-    if (setsid() < 0 || fork() != 0) {
-        _exit(0); /* the first child exits; the grandchild is the daemon */
-    }
-    char log_path[1100];
+    char log_path[1100], pid_path[1100];
     (void)snprintf(log_path, sizeof log_path, "%s/controller.log", cfg->data_dir);
-    int null_fd = open("/dev/null", O_RDWR);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (null_fd >= 0) {
-        dup2(null_fd, STDIN_FILENO);
-        dup2(null_fd, STDOUT_FILENO);
-    }
-    if (log_fd >= 0) {
-        dup2(log_fd, STDERR_FILENO);
-    }
-    struct iof_diag dd = {{0}};
-    iof_err err = write_pid(cfg, &dd);
+    (void)snprintf(pid_path, sizeof pid_path, "%s/iofog-controller.pid", cfg->data_dir);
+    iof_err err = iof_daemonize(log_path, pid_path, serve_cb, (void *)(uintptr_t)cfg, d);
     if (err == IOF_OK) {
-        err = serve(cfg, pipefd[1], &dd);
+        printf("Controller started on port %u (data: %s)\n", (unsigned)cfg->port, cfg->data_dir);
     }
-    if (err != IOF_OK) {
-        IOF_ERROR("controller", "start_failed error=%s", iof_diag_text(&dd, err));
-    }
-    _exit(err == IOF_OK ? 0 : 1);
+    return err;
 }
 
 iof_err ctl_cmd_start(int argc, char **argv, void *ctx) {
