@@ -902,6 +902,16 @@ static void test_examples(void **state) {
            (long long)(iof_time_mono_ms() - t1));
     sh(id_now, sizeof id_now, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", echo);
     assert_string_equal(id_now, echo_id);
+
+    /* Images built from a sanitizer build report any finding on stderr. */
+    for (int i = 0; i < 3; i++) {
+        char out[64];
+        sh(out,
+           sizeof out,
+           "timeout 30 docker logs iofog_%s 2>&1 | grep -c 'Sanitizer\\|runtime error'",
+           uuids[i]);
+        assert_string_equal(out, "0");
+    }
 }
 
 int main(void) {
