@@ -6,7 +6,8 @@
  *     receipts whose id and timestamp the receiver sees again;
  *   - reconnection by itself after the agent is stopped with SIGTERM and started again;
  *   - the three example images (scripts/build-example-images.sh, tag IOFOG_EXAMPLE_TAG, built by
- *     the CTest fixture sdk_example_images) as one application under the agent: sensor -> viewer
+ *     the CTest fixture sdk_example_images, which also builds iofog-sdk-e2e/busy:<tag> for the
+ *     other microservices) as one application under the agent: sensor -> viewer
  *     over a route, the viewer's JSON fetched through its published port, a sensor config change
  *     followed by the same container, config-echo printing its new configuration.
  * Needs a Docker Engine (scripts/dockerd.sh) and fails without one. */
@@ -24,8 +25,7 @@
 
 #include <cmocka.h>
 
-#define BUSY_IMAGE "iofog-sdk-e2e/busy:1"
-#define MAX_SEEN   256
+#define MAX_SEEN 256
 
 /* What the callbacks of one client saw, guarded by mu. */
 struct probe {
@@ -51,6 +51,7 @@ struct probe {
 #define MAX_CLIENTS 4
 struct ctx {
     struct agent_fixture *a;
+    char busy[96]; /* iofog-sdk-e2e/busy:<tag>, a do-nothing image for microservices */
     struct iofog_client *clients[MAX_CLIENTS];
     struct probe *probes[MAX_CLIENTS];
 };
@@ -239,17 +240,28 @@ static void sh(char *out, size_t len, const char *fmt, ...) {
     }
 }
 
+static const char *image_tag(void);
+
 static int setup(void **state) {
     if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
         system("timeout 60 docker version >/dev/null 2>&1") != 0) {
         fprintf(stderr, "no Docker Engine answers (scripts/dockerd.sh start)\n");
         return -1;
     }
-    if (system("bash scripts/test-image.sh " BUSY_IMAGE " >/dev/null") != 0) {
-        fprintf(stderr, "cannot build " BUSY_IMAGE "\n");
+    struct ctx *c = calloc(1, sizeof *c);
+    (void)snprintf(c->busy, sizeof c->busy, "iofog-sdk-e2e/busy:%s", image_tag());
+    char cmd[300];
+    (void)snprintf(cmd,
+                   sizeof cmd,
+                   "timeout 30 docker image inspect %s >/dev/null 2>&1 || "
+                   "bash scripts/test-image.sh %s >/dev/null",
+                   c->busy,
+                   c->busy);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot build %s\n", c->busy);
+        free(c);
         return -1;
     }
-    struct ctx *c = calloc(1, sizeof *c);
     c->a = agent_fixture_new("edge-sdk");
     if (c->a == NULL) {
         return -1;
@@ -436,7 +448,7 @@ cli_update_config(struct ctx *c, const char *uuid, const char *config, int64_t *
 static void test_config(void **state) {
     struct ctx *c = *state;
     char id[64];
-    add_msvc(c, "conf", BUSY_IMAGE, "{\"n\":1,\"name\":\"first\"}", NULL, id);
+    add_msvc(c, "conf", c->busy, "{\"n\":1,\"name\":\"first\"}", NULL, id);
 
     /* A client made from the environment the Agent gives a container. */
     char port[16];
@@ -525,8 +537,8 @@ static void warm_up(struct iofog_client *tx, struct probe *rx) {
 static void test_route_messages(void **state) {
     struct ctx *c = *state;
     char pub[64], recv[64];
-    add_msvc(c, "pub", BUSY_IMAGE, "{}", NULL, pub);
-    add_msvc(c, "recv", BUSY_IMAGE, "{}", NULL, recv);
+    add_msvc(c, "pub", c->busy, "{}", NULL, pub);
+    add_msvc(c, "recv", c->busy, "{}", NULL, recv);
     add_route(c, "pub-to-recv", "pub", "recv");
 
     struct probe *ptx = new_probe(c);
@@ -647,8 +659,8 @@ static void test_route_messages(void **state) {
 static void test_agent_restart(void **state) {
     struct ctx *c = *state;
     char id[64], peer[64];
-    add_msvc(c, "restart", BUSY_IMAGE, "{\"n\":1}", NULL, id);
-    add_msvc(c, "peer", BUSY_IMAGE, "{}", NULL, peer);
+    add_msvc(c, "restart", c->busy, "{\"n\":1}", NULL, id);
+    add_msvc(c, "peer", c->busy, "{}", NULL, peer);
     add_route(c, "restart-to-peer", "restart", "peer");
     struct probe *p = new_probe(c);
     struct iofog_client *cl = new_client(c, id);
