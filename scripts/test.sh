@@ -3,6 +3,8 @@
 # answers, checks formatting, builds with -Werror, builds the ASan+UBSan variant, runs each
 # libFuzzer target for a bounded time (when clang is installed), then runs every CTest test in the
 # sanitizer build and finally in the normal build, whose summary is the last thing printed.
+# The example images the SDK tests run are built by CTest itself (fixture sdk_example_images, from
+# the build tree under test), so those tests never run against stale images or skip.
 # Usage: scripts/test.sh [--quick] [--no-deps]
 #   --quick    normal build and its tests only (no sanitizers, no fuzzing)
 #   --no-deps  do not run scripts/install-deps.sh
@@ -16,7 +18,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --no-deps) deps=0 ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $arg" >&2; exit 2 ;;
     esac
 done
