@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +140,8 @@ static inline int agent_fixture_key(struct agent_fixture *a, char key[64]) {
 static inline int agent_daemon_spawn(struct agent_fixture *a) {
     pid_t pid = fork();
     if (pid == 0) {
+        /* A test that dies (or whose setup fails before its teardown) takes the agent along. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         char log[500];
         (void)snprintf(log, sizeof log, "%s.log", a->dir);
         FILE *lf = fopen(log, "a");

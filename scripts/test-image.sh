@@ -12,6 +12,8 @@ if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
 fi
 name=$1
 shift
+# Tests call this in every setup: an image of that name with the same command is reused, so the
+# engine does not fill up with untagged copies.
 busybox=${IOFOG_BUSYBOX:-/bin/busybox}
 if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
     if ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
@@ -24,8 +26,12 @@ if [ $# -eq 0 ]; then
     set -- /bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
 fi
 # CMD as a JSON array; python3 quotes every argument correctly.
-cmd_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$@")
+cmd_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:], separators=(",", ":")))' "$@")
 
+if [ "$(docker image inspect -f '{{json .Config.Cmd}}' "$name" 2>/dev/null)" = "$cmd_json" ]; then
+    echo "test-image: $name exists"
+    exit 0
+fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
