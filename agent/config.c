@@ -277,6 +277,16 @@ static const struct param params[] = {
      0,
      60,
      "Long-poll wait range must be 0 to 60 seconds"},
+    {"at",
+     "ackTimeoutMs",
+     NULL,
+     "WebSocket ACK Timeout",
+     K_INT,
+     F(ack_timeout_ms),
+     "20000",
+     100,
+     600000,
+     "ACK timeout range must be 100 to 600000 ms"},
     {NULL, "natsUrl", NULL, "NATS URL", K_STR, F(nats_url), "", 0, 0, NULL},
 };
 /* clang-format on */
@@ -310,7 +320,9 @@ const char agent_config_flags_help[] =
     "  -tz <zone>        time zone given to microservices\n"
     "  -lp <port>        Local API port (default 54321)\n"
     "  -lb <address>     Local API address (default 127.0.0.1)\n"
-    "  -lw <s>           long-poll wait for changes, 0 for classic polling (default 30)\n";
+    "  -lw <s>           long-poll wait for changes, 0 for classic polling (default 30)\n"
+    "  -at <ms>          resend un-ACKed WebSocket deliveries after this (default 20000;\n"
+    "                    read at start)\n";
 
 static const struct param *find(const char *name) {
     for (size_t i = 0; i < NPARAMS; i++) {

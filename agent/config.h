@@ -58,6 +58,8 @@ struct agent_config {
     uint16_t local_api_port;
     char local_api_bind[64]; /* "127.0.0.1"; the Docker bridge gateway is added automatically */
     int long_poll_wait;      /* s for config/changes?wait=, 0: classic polling only */
+    int ack_timeout_ms;      /* un-ACKed WebSocket deliveries are sent again after this (classic
+                                20000) */
     char nats_url[512];      /* NATS server(s) for messages across nodes, from the Controller's
                                 agent config (natsUrl); "" : none */
     /* credentials.json */

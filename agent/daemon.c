@@ -323,6 +323,7 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     struct agent_localapi_config lc = {
         .data_dir = c.disk_directory,
         .log_dir = c.log_directory,
+        .ack_timeout_ms = (unsigned)c.ack_timeout_ms,
         .hooks = {.ctx = a, .gps_get = gps_get, .gps_set = gps_set},
     };
     if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {

@@ -1,8 +1,9 @@
 /* The Local API of the real Agent, provisioned to the real Controller, played by a WebSocket test
  * client (ws/client.h, not the SDK): configuration fetch, 0x0C within 100 ms of
  * `iofog-controller microservice update --microservice-id <uuid> --config ...`, publish -> receipt
- * -> delivery to the routed receiver and none to a non-routed one, REST next/query, and an archive
- * query that spans an agent restart. */
+ * -> delivery to the routed receiver and none to a non-routed one, REST next/query, an un-ACKed
+ * delivery sent again after the (shortened) ACK timeout, and an archive query that spans an agent
+ * restart. */
 #include "agent/agent_testutil.h"
 
 #include "common/base64.h"
@@ -178,6 +179,7 @@ static void test_config_signal(void **state) {
 static void test_messages_and_archive(void **state) {
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
+    assert_int_equal(agent_cli(a, NULL, 0, "config -at 300"), 0); /* before the start */
     provision(c);
     add_msvc(a, "pub", c->pub);
     add_msvc(a, "recv", c->recv);
@@ -249,13 +251,40 @@ static void test_messages_and_archive(void **state) {
                    c->pub,
                    b64);
     json_t *ans = NULL;
-    assert_int_equal(local_post(a, "/v2/messages/new", body, &ans), 200);
+    char body_new[256];
+    (void)snprintf(body_new, sizeof body_new, "%s", body);
+    assert_int_equal(local_post(a, "/v2/messages/new", body_new, &ans), 200);
     assert_string_equal(jstr(ans, "status"), "okay");
     json_decref(ans);
     (void)snprintf(body, sizeof body, "{\"id\":\"%s\"}", c->recv);
     assert_int_equal(local_post(a, "/v2/messages/next", body, &ans), 200);
     assert_int_equal(json_integer_value(json_object_get(ans, "count")), 1);
     json_decref(ans);
+
+    /* Redelivery: a delivery left un-ACKed comes again after the (shortened) ACK timeout. */
+    rx = open_socket(a, "message", c->recv);
+    nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL); /* real-time mode on */
+    assert_int_equal(local_post(a, "/v2/messages/new", body_new, &ans), 200);
+    json_decref(ans);
+    char first_id[64] = "";
+    for (int round = 0; round < 2; round++) {
+        int64_t t0 = iof_time_mono_ms();
+        assert_int_equal(iof_ws_client_recv(rx, 5000, &m), IOF_OK);
+        assert_int_equal(iof_msg_frame_parse(m.data, m.len, &inner, &inner_len, NULL), IOF_OK);
+        assert_int_equal(iof_msg_decode(inner, inner_len, &got, NULL), IOF_OK);
+        if (round == 0) {
+            (void)snprintf(first_id, sizeof first_id, "%s", got->id);
+        } else {
+            assert_string_equal(got->id, first_id); /* the same message again */
+            printf("un-ACKed delivery sent again after %lld ms (ACK timeout 300 ms)\n",
+                   (long long)(iof_time_mono_ms() - t0));
+        }
+        iof_msg_free(got);
+        iof_ws_msg_free(&m);
+    }
+    assert_int_equal(iof_ws_client_send(rx, IOF_WS_BINARY, &ack, 1), IOF_OK);
+    assert_int_equal(iof_ws_client_recv(rx, 800, &m), IOF_ETIMEOUT); /* ACKed: no more */
+    iof_ws_client_free(rx);
 
     /* The archive answers queries across an agent restart. */
     assert_int_equal(agent_daemon_term(a), 0);
@@ -271,7 +300,7 @@ static void test_messages_and_archive(void **state) {
                    (long long)(iof_time_now_ms() + 1000),
                    c->pub);
     assert_int_equal(local_post(a, "/v2/messages/query", body, &ans), 200);
-    assert_int_equal(json_integer_value(json_object_get(ans, "count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(ans, "count")), 3);
     json_t *first = json_array_get(json_object_get(ans, "messages"), 0);
     assert_string_equal(jstr(first, "id"), id);
     json_decref(ans);
