@@ -173,10 +173,11 @@ def sort_key(key):
     return (3, 0, 0, key)
 
 
-def fmt(v):
+def fmt(v, count=False):
+    """A figure with 3-4 significant digits; counts (no unit, messages) as integers."""
     if v is None:
         return "-"
-    if float(v).is_integer() and abs(v) < 1e15:
+    if count and float(v).is_integer():
         return f"{int(v):,}"
     a = abs(v)
     if a >= 1000:
@@ -209,7 +210,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser()
-    for name in ("results", "md", "json", "command", "load", "load-end", "skipped"):
+    for name in ("results", "md", "json", "command", "load", "load-end", "skipped", "date"):
         ap.add_argument("--" + name, default="")
     for name in ("runs", "runs10k", "build-seconds", "total-seconds"):
         ap.add_argument("--" + name, type=int, default=0)
@@ -251,7 +252,7 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc)
     m = machine()
     skipped = [s for s in a.skipped.split(";") if s]
-    doc = {"date": now.strftime("%Y-%m-%d %H:%M UTC"), "command": a.command, "machine": m,
+    doc = {"date": a.date or now.strftime("%Y-%m-%d %H:%M UTC"), "command": a.command, "machine": m,
            "loadAverageAtStart": a.load, "loadAverageAtEnd": a.load_end,
            "runsPerBenchmark": a.runs, "runs10kAgents": a.runs10k, "runsDone": runs_of,
            "buildSeconds": a.build_seconds, "totalSeconds": a.total_seconds,
@@ -295,7 +296,9 @@ def main():
                "| figure | median | min | max | unit | runs | target | status |",
                "|---|---|---|---|---|---|---|---|"]
         for k, f in rows:
-            md.append(f"| {f['label']} | {fmt(f['median'])} | {fmt(f['min'])} | {fmt(f['max'])} "
+            c = f["unit"] in ("", "msgs")
+            md.append(f"| {f['label']} | {fmt(f['median'], c)} | {fmt(f['min'], c)} "
+                      f"| {fmt(f['max'], c)} "
                       f"| {f['unit']} | {f['runs']} | {f['target'] or '-'} "
                       f"| {f['status'] or '-'} |")
         md.append("")
