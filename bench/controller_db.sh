@@ -4,16 +4,18 @@
 # scripts/pgtest.sh), under wrk on loopback. Reads: the node list, an application's 20
 # microservices, the agent's config and change flags; writes: the agent's status report (one
 # transaction per request).
-# Usage: bench/controller_db.sh [--build DIR] [--seconds N] [--connections N]
-# Prints a Markdown table.
+# Usage: bench/controller_db.sh [--json] [--build DIR] [--seconds N] [--connections N]
+# Prints a Markdown table, or with --json one flat JSON object on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build/release
 seconds=5
 conns=32
+json=
 while [ $# -gt 0 ]; do
     case "$1" in
+        --json) json=1; shift ;;
         --build) build=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --connections) conns=$2; shift 2 ;;
@@ -22,8 +24,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)" >&2; exit 1; }
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
+if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
+fi
 bin="$build/controller/iofog-controller"
 
 free_port() {
@@ -40,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 pgport=$(free_port)
-scripts/pgtest.sh start "$pgdir" "$pgport"
+scripts/pgtest.sh start "$pgdir" "$pgport" >&2
 psql -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE bench' postgres
 
 cat >"$work/status.lua" <<'EOF'
@@ -59,6 +63,7 @@ run() { # path token [script] -> "req/s p50 p99"
 }
 
 rows=()
+figures=()
 for backend in sqlite postgres; do
     dir="$work/$backend"
     mkdir -p "$dir"
@@ -87,20 +92,36 @@ for backend in sqlite postgres; do
     curl -sf -X PUT "$url/api/v3/agent/status" -H "Authorization: $agent" -H 'Content-Type: application/json' \
         -d '{"daemonStatus":"RUNNING"}' >/dev/null || { echo "status report refused" >&2; exit 1; }
 
-    for ep in "GET /api/v3/iofog-list|/api/v3/iofog-list|$token|" \
-              "GET /api/v3/microservices?application=bench|/api/v3/microservices?application=bench|$token|" \
-              "GET /api/v3/agent/config|/api/v3/agent/config|$agent|" \
-              "GET /api/v3/agent/config/changes|/api/v3/agent/config/changes|$agent|" \
-              "PUT /api/v3/agent/status (write)|/api/v3/agent/status|$agent|$work/status.lua"; do
-        IFS='|' read -r name path tok script <<<"$ep"
+    for ep in "GET /api/v3/iofog-list|/api/v3/iofog-list|$token||IofogList" \
+              "GET /api/v3/microservices?application=bench|/api/v3/microservices?application=bench|$token||MsvcList" \
+              "GET /api/v3/agent/config|/api/v3/agent/config|$agent||AgentConfig" \
+              "GET /api/v3/agent/config/changes|/api/v3/agent/config/changes|$agent||AgentChanges" \
+              "PUT /api/v3/agent/status (write)|/api/v3/agent/status|$agent|$work/status.lua|AgentStatusPut"; do
+        IFS='|' read -r name path tok script key <<<"$ep"
         read -r rps p50 p99 <<<"$(run "$path" "$tok" "$script")"
         rows+=("| $name | $backend | $rps | $p50 | $p99 |")
+        figures+=("$backend$key $rps $p50 $p99")
     done
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=
 done
 
+if [ -n "$json" ]; then
+    printf '%s\n' "${figures[@]}" | python3 -c '
+import json, re, sys
+def ms(v):  # wrk latency ("812.00us", "1.20ms", "2.00s") in ms
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", v)
+    return round(float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[m.group(2)], 3)
+r = {}
+for line in sys.stdin:
+    key, rps, p50, p99 = line.split()
+    r[key + "Rps"] = float(rps)
+    r[key + "P50Ms"] = ms(p50)
+    r[key + "P99Ms"] = ms(p99)
+print(json.dumps(r))'
+    exit 0
+fi
 echo "| endpoint | back end | req/s | p50 | p99 |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}" | sort -t'|' -k2,2 -s

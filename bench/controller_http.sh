@@ -2,8 +2,8 @@
 # Controller HTTP benchmark (not a test): requests/s and latency of GET /api/v3/status and of
 # GET /api/v3/microservices?application=<app> with 100 microservices, under wrk on loopback, and
 # the server's memory idle and under load (RSS, PSS and private dirty from /proc/<pid>).
-# Usage: bench/controller_http.sh [--build DIR] [--seconds N] [--connections N]
-# Prints a Markdown table. Targets (issue "Controller REST API"): idle RSS <= 16 MB,
+# Usage: bench/controller_http.sh [--json] [--build DIR] [--seconds N] [--connections N]
+# Prints a Markdown table, or with --json one flat JSON object on the last line. Targets (issue "Controller REST API"): idle RSS <= 16 MB,
 # >= 30,000 requests/s for /status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 build=build/release
 seconds=10
 conns=64
+json=
 while [ $# -gt 0 ]; do
     case "$1" in
+        --json) json=1; shift ;;
         --build) build=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --connections) conns=$2; shift 2 ;;
@@ -21,8 +23,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)" >&2; exit 1; }
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
+if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
+fi
 bin="$build/controller/iofog-controller"
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -66,6 +70,24 @@ read -r m_rps m_p50 m_p99 <<<"$(run "/api/v3/microservices?application=bench")"
 wait "$sampler"
 read -r load_rss load_pss load_pd <"$dir/mem-load"
 
+if [ -n "$json" ]; then
+    python3 - "$s_rps $s_p50 $s_p99 $m_rps $m_p50 $m_p99" \
+        "$idle_rss $idle_pss $idle_pd $load_rss $load_pss $load_pd" "$count" <<'PY'
+import json, re, sys
+def ms(v):  # wrk latency ("812.00us", "1.20ms", "2.00s") in ms
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", v)
+    return round(float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[m.group(2)], 3)
+s_rps, s_p50, s_p99, m_rps, m_p50, m_p99 = sys.argv[1].split()
+mem = [float(x) for x in sys.argv[2].split()]
+print(json.dumps({
+    "statusRps": float(s_rps), "statusP50Ms": ms(s_p50), "statusP99Ms": ms(s_p99),
+    "msvcListRps": float(m_rps), "msvcListP50Ms": ms(m_p50), "msvcListP99Ms": ms(m_p99),
+    "msvcListCount": int(sys.argv[3]),
+    "idleRssMb": mem[0], "idlePssMb": mem[1], "idlePrivateDirtyMb": mem[2],
+    "loadRssMb": mem[3], "loadPssMb": mem[4], "loadPrivateDirtyMb": mem[5]}))
+PY
+    exit 0
+fi
 echo "| figure | value | target |"
 echo "|---|---|---|"
 echo "| GET /api/v3/status | $s_rps req/s, p50 $s_p50, p99 $s_p99 | >= 30,000 req/s |"

@@ -3,18 +3,23 @@
 # bench/nats_latency.c, which runs two NATS transports in one process (node A publishes, node B
 # hosts the receiver) and raw libnats publish/subscribe of same-sized payloads, each paced at RATE
 # messages/s for SECONDS (latency p50/p99/max, publish call -> deliver callback) and as a burst
-# (throughput). Prints a Markdown table; the raw JSON goes to stderr.
-# Usage: bench/nats_latency.sh [RATE [SECONDS [BURST]]]   (default 1000 10 100000)
+# (throughput). Prints a Markdown table (the raw JSON goes to stderr), or with --json one flat
+# JSON object on the last line.
+# Usage: bench/nats_latency.sh [--json] [RATE [SECONDS [BURST]]]   (default 1000 10 100000)
 # Target (issue 9): p99 <= 5 ms at 1,000 messages/s on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+json=
+[ "${1:-}" = --json ] && { json=1; shift; }
 rate=${1:-1000}
 seconds=${2:-10}
 burst=${3:-100000}
 build=${IOFOG_BENCH_BUILD:-build/release}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target nats-latency >/dev/null
+if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target nats-latency >/dev/null
+fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export IOFOG_NATS_DIR
@@ -24,9 +29,21 @@ scripts/nats.sh start "$port" >/dev/null
 out=$(IOFOG_LOG_LEVEL=error "$build/bench/nats-latency" --url "nats://127.0.0.1:$port" \
     --rate "$rate" --seconds "$seconds" --burst "$burst")
 echo "$out" >&2
-python3 - "$out" <<'PY'
+python3 - "$out" "$json" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
+if sys.argv[2]:
+    flat = {"natsRate": r["rate"], "natsBurst": r["burst"]}
+    for name, label in (("transport", "Transport"), ("raw", "Raw")):
+        p, b = r[name + "Paced"], r[name + "Burst"]
+        flat[f"nats{label}P50Ms"] = p["p50Ms"]
+        flat[f"nats{label}P99Ms"] = p["p99Ms"]
+        flat[f"nats{label}MaxMs"] = p["maxMs"]
+        flat[f"nats{label}LostMsgs"] = p["sent"] - p["received"]
+        flat[f"nats{label}BurstMsgsPerSec"] = b["msgsPerSec"]
+        flat[f"nats{label}BurstP99Ms"] = b["p99Ms"]
+    print(json.dumps(flat))
+    sys.exit(0)
 print(f"| path | paced {r['rate']}/s: received | p50 | p99 | max | burst {r['burst']}: msgs/s | burst p99 |")
 print("|---|---|---|---|---|---|---|")
 for name, label in (("transport", "agent NATS transport (ioMessage encode/decode)"), ("raw", "raw libnats pub/sub")):
