@@ -228,6 +228,7 @@ void *agent_status_main(void *arg) {
                       u, c.controller_url, c.access_token, "PUT", "agent/status", body, NULL, &d);
         json_decref(body);
         if (err == IOF_OK) {
+            IOF_DEBUG("agent", "status_sent");
             pthread_mutex_lock(&a->mu);
             a->last_status_ms = iof_time_now_ms();
             pthread_mutex_unlock(&a->mu);

@@ -221,9 +221,12 @@ static void remove_entry_locked(struct agent_engine *e, struct msvc *m) {
     }
 }
 
+/* Records a status; a change is told to on_change at once (not only at the end of the pass), so
+ * the Agent reports RUNNING the moment the container started. */
 static void set_status(struct agent_engine *e, struct msvc *m, enum status st, const char *error) {
     pthread_mutex_lock(&e->mu);
-    if (m->st != st || (error != NULL && strcmp(m->error, error) != 0)) {
+    bool changed = m->st != st || (error != NULL && strcmp(m->error, error) != 0);
+    if (changed) {
         e->change_gen++;
     }
     m->st = st;
@@ -237,6 +240,9 @@ static void set_status(struct agent_engine *e, struct msvc *m, enum status st, c
         m->percentage = st == ST_RUNNING ? 100 : m->percentage;
     }
     pthread_mutex_unlock(&e->mu);
+    if (changed && e->on_change != NULL) {
+        e->on_change(e->ctx);
+    }
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
