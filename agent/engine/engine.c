@@ -602,7 +602,9 @@ static void note_running(struct pass *p, struct msvc *m, const char *id) {
     m->start_ms = started > 0 ? started : iof_time_now_ms();
     pthread_mutex_unlock(&p->e->mu);
     snprintf(m->inspected_id, sizeof m->inspected_id, "%s", id);
-    m->stats_at = 0;
+    /* No stats for a container that has just started: dockerd answers a one-shot stats request
+     * only after its first collection (about a second), which would hold up the whole pass. */
+    m->stats_at = iof_time_mono_ms();
     m->retry_delay = 0;
     m->retry_at = 0;
 }
