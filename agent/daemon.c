@@ -127,6 +127,34 @@ static iof_err from_nats(void *ctx, const char *receiver_uuid, const struct iof_
     return agent_localapi_deliver(a->api, receiver_uuid, msg);
 }
 
+/* Connects to the NATS URL of the configuration unless a transport exists already. The
+ * connection is made only once messages could cross nodes (see nats_routes): a node without
+ * consumers or remote route targets does not carry libnats' threads and buffers. */
+static void nats_ensure(struct agent_daemon *a) {
+    char url[sizeof a->cfg.nats_url];
+    pthread_mutex_lock(&a->mu);
+    memcpy(url, a->cfg.nats_url, sizeof url);
+    pthread_mutex_unlock(&a->mu);
+    pthread_rwlock_rdlock(&a->nats_lock);
+    bool exists = a->nats != NULL;
+    pthread_rwlock_unlock(&a->nats_lock);
+    if (exists || url[0] == '\0') {
+        return;
+    }
+    struct agent_nats *next = NULL;
+    struct agent_nats_config nc = {.urls = url, .name = "iofog-agent"};
+    struct iof_diag d = {{0}};
+    if (agent_nats_new(&nc, from_nats, a, &next, &d) != IOF_OK) {
+        IOF_ERROR("agent", "nats_unavailable url=%s reason=\"%s\"", url, d.msg);
+        return;
+    }
+    pthread_rwlock_wrlock(&a->nats_lock);
+    a->nats = next;
+    pthread_rwlock_unlock(&a->nats_lock);
+    agent_localapi_set_remote_sink(a->api, to_nats, a);
+    IOF_INFO("agent", "nats_connected url=%s", url);
+}
+
 /* Tells the transport which receivers live here and which route targets live elsewhere (routes
  * stay within one application, so a remote receiver is in its publisher's application). */
 static void nats_routes(struct agent_daemon *a, const json_t *ms) {
@@ -152,7 +180,9 @@ static void nats_routes(struct agent_daemon *a, const json_t *ms) {
         lu[nl] = uuid;
         la[nl++] = apps[i];
     }
+    bool consumers = false;
     json_array_foreach(ms, i, m) {
+        consumers = consumers || json_is_true(json_object_get(m, "isConsumer"));
         size_t k;
         const json_t *r;
         json_array_foreach(json_object_get(m, "routes"), k, r) {
@@ -166,6 +196,9 @@ static void nats_routes(struct agent_daemon *a, const json_t *ms) {
                 ra[nr++] = apps[i];
             }
         }
+    }
+    if (consumers || nr > 0) {
+        nats_ensure(a);
     }
     struct iof_diag d = {{0}};
     pthread_rwlock_rdlock(&a->nats_lock);
@@ -183,23 +216,14 @@ out:
 }
 
 void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
-    struct agent_nats *next = NULL;
-    if (url[0] != '\0') {
-        struct agent_nats_config nc = {.urls = url, .name = "iofog-agent"};
-        struct iof_diag d = {{0}};
-        if (agent_nats_new(&nc, from_nats, a, &next, &d) != IOF_OK) {
-            IOF_ERROR("agent", "nats_unavailable url=%s reason=\"%s\"", url, d.msg);
-            next = NULL;
-        }
-    }
+    /* Without a transport, receivers on other nodes count as unroutable in the Local API (counted,
+     * logged sparingly) instead of failing in the sink. */
+    agent_localapi_set_remote_sink(a->api, NULL, a);
     pthread_rwlock_wrlock(&a->nats_lock);
     struct agent_nats *old = a->nats;
-    a->nats = next;
+    a->nats = NULL;
     pthread_rwlock_unlock(&a->nats_lock);
     agent_nats_free(old);
-    /* Without a transport, receivers on other nodes count as unroutable in the Local API (counted,
-     * logged sparingly) instead of failing in the sink, which logs every message. */
-    agent_localapi_set_remote_sink(a->api, next != NULL ? to_nats : NULL, a);
     pthread_mutex_lock(&a->mu);
     json_t *ms = json_incref(a->microservices);
     if (strcmp(a->cfg.nats_url, url) != 0) {
@@ -212,7 +236,7 @@ void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
     }
     pthread_mutex_unlock(&a->mu);
     if (ms != NULL) {
-        nats_routes(a, ms);
+        nats_routes(a, ms); /* connects when messages can cross nodes */
     }
     json_decref(ms);
     IOF_INFO("agent", "nats url=%s", url[0] != '\0' ? url : "-");
