@@ -7,6 +7,7 @@
 #include "controller/api/api_testutil.h"
 
 #include "common/clock.h"
+#include "http/client.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -212,6 +213,68 @@ static inline int agent_wait_status(struct agent_fixture *a, const char *needle,
     } while (iof_time_mono_ms() < end);
     fprintf(stderr, "status never showed '%s'; last:\n%s\n", needle, out);
     return -1;
+}
+
+/* Output of a shell command, trailing newlines and spaces trimmed; "" on failure. */
+static inline void agent_sh(char *out, size_t len, const char *fmt, ...) IOF_PRINTF(3, 4);
+static inline void agent_sh(char *out, size_t len, const char *fmt, ...) {
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return;
+    }
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    (void)pclose(p);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
+        out[--n] = '\0';
+    }
+}
+
+/* POSTs a JSON body to the agent's Local API. Returns the HTTP status (-1 when no answer); *out
+ * (when not NULL) receives the parsed answer, a new reference or NULL. */
+static inline long
+agent_local_post(struct agent_fixture *a, const char *path, const char *body, json_t **out) {
+    struct iof_http_client *http = NULL;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (iof_http_client_new(NULL, &http) != IOF_OK) {
+        return -1;
+    }
+    char url[256];
+    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)a->local_port, path);
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    struct iof_http_response r;
+    long st = -1;
+    if (iof_http_client_request(http, "POST", url, hdr, body, strlen(body), &r, NULL) == IOF_OK) {
+        st = r.status;
+        if (out != NULL) {
+            *out = json_loads((const char *)r.body.data, 0, NULL);
+        }
+        iof_http_response_free(&r);
+    }
+    iof_http_client_free(http);
+    return st;
+}
+
+/* Starts the daemon, provisions it with a fresh key and waits (≤ timeout_ms) until `status`
+ * shows the Controller link ok. 0 on success. */
+static inline int agent_fixture_provision(struct agent_fixture *a, int timeout_ms) {
+    char key[64], out[1024];
+    if (agent_daemon_spawn(a) != 0 || agent_fixture_key(a, key) != 0) {
+        return -1;
+    }
+    if (agent_cli(a, out, sizeof out, "provision %s", key) != 0) {
+        fprintf(stderr, "provision failed: %s\n", out);
+        return -1;
+    }
+    return agent_wait_status(a, ": ok", timeout_ms);
 }
 
 /* Stops the daemon (a non-clean exit fails the test through the return value) and the

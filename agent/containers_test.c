@@ -20,38 +20,17 @@ struct ctx {
     int app_id;
 };
 
-/* Output of a shell command, trimmed; "" on failure. */
-static void sh(char *out, size_t len, const char *fmt, ...) IOF_PRINTF(3, 4);
-static void sh(char *out, size_t len, const char *fmt, ...) {
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    out[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (p == NULL) {
-        return;
-    }
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
-        out[--n] = '\0';
-    }
-}
-
 static void container_id(const char *msvc, char *out, size_t len) {
-    sh(out, len, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", msvc);
+    agent_sh(out, len, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", msvc);
 }
 
 static void container_state(const char *msvc, char *out, size_t len) {
-    sh(out, len, "docker inspect -f '{{.State.Status}}' iofog_%s 2>/dev/null", msvc);
+    agent_sh(out, len, "docker inspect -f '{{.State.Status}}' iofog_%s 2>/dev/null", msvc);
 }
 
 static int count_containers(const char *node) {
     char out[64];
-    sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", node);
+    agent_sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", node);
     return atoi(out);
 }
 
@@ -147,11 +126,8 @@ static int setup(void **state) {
                  NULL) != 201) {
         return -1;
     }
-    char key[64], out[2048];
-    if (agent_daemon_spawn(c->a) != 0 || agent_fixture_key(c->a, key) != 0 ||
-        agent_cli(c->a, out, sizeof out, "provision %s", key) != 0 ||
-        agent_wait_status(c->a, ": ok", 5000) != 0) {
-        fprintf(stderr, "agent did not come up: %s\n", out);
+    if (agent_fixture_provision(c->a, 5000) != 0) {
+        fprintf(stderr, "agent did not come up\n");
         return -1;
     }
     *state = c;
@@ -172,12 +148,12 @@ static int teardown(void **state) {
             nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
         }
     }
-    sh(out, sizeof out, "bash agent/registry_test.sh stop %s/registry 2>&1", c->a->ctl->dir);
+    agent_sh(out, sizeof out, "bash agent/registry_test.sh stop %s/registry 2>&1", c->a->ctl->dir);
     int left = count_containers(c->a->node);
-    sh(out,
-       sizeof out,
-       "docker rm -f $(docker ps -aq --filter label=iofog-uuid=%s) 2>/dev/null",
-       c->a->node);
+    agent_sh(out,
+             sizeof out,
+             "docker rm -f $(docker ps -aq --filter label=iofog-uuid=%s) 2>/dev/null",
+             c->a->node);
     int frc = agent_fixture_free(c->a);
     free(c);
     if (rc != 0 || left != 0 || frc != 0) {
@@ -202,15 +178,16 @@ static void test_lifecycle(void **state) {
 
     /* The container as the spec README wants it. */
     char out[512];
-    sh(out,
-       sizeof out,
-       "docker inspect -f '{{.HostConfig.Privileged}} {{index .Config.Labels \"iofog-uuid\"}}' "
-       "iofog_%s",
-       m1);
+    agent_sh(
+        out,
+        sizeof out,
+        "docker inspect -f '{{.HostConfig.Privileged}} {{index .Config.Labels \"iofog-uuid\"}}' "
+        "iofog_%s",
+        m1);
     char want[128];
     (void)snprintf(want, sizeof want, "false %s", a->node);
     assert_string_equal(out, want);
-    sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
+    agent_sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
     char selfname[100];
     (void)snprintf(selfname, sizeof selfname, "\"SELFNAME=%s\"", m1);
     assert_non_null(strstr(out, selfname));
@@ -234,7 +211,7 @@ static void test_lifecycle(void **state) {
     } while (iof_time_mono_ms() - t0 < 10000);
     assert_string_not_equal(id1, id2);
     assert_int_equal(wait_container(m1, "running", 10000), 0);
-    sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
+    agent_sh(out, sizeof out, "docker inspect -f '{{json .Config.Env}}' iofog_%s", m1);
     assert_non_null(strstr(out, "GREETING=hi"));
 
     /* Stop keeps the container, start runs it again. */
@@ -276,7 +253,8 @@ static void test_lifecycle(void **state) {
     do {
         container_state(m1, st, sizeof st);
         container_state(m3, err, sizeof err);
-        sh(out, sizeof out, "docker image inspect " IMAGE_CLEANUP " >/dev/null 2>&1 && echo y");
+        agent_sh(
+            out, sizeof out, "docker image inspect " IMAGE_CLEANUP " >/dev/null 2>&1 && echo y");
         if (st[0] == '\0' && err[0] == '\0' && out[0] == '\0') {
             break;
         }
@@ -285,7 +263,7 @@ static void test_lifecycle(void **state) {
     assert_string_equal(st, "");
     assert_string_equal(err, "");
     assert_string_equal(out, ""); /* the image is gone */
-    sh(out, sizeof out, "docker image inspect " IMAGE " >/dev/null 2>&1 && echo y");
+    agent_sh(out, sizeof out, "docker image inspect " IMAGE " >/dev/null 2>&1 && echo y");
     assert_string_equal(out, "y"); /* a plain delete keeps it */
 }
 
@@ -320,7 +298,7 @@ static void test_restart_adopts_and_offline(void **state) {
     api_kill9(a->ctl);
     agent_daemon_kill9(a);
     char out[256];
-    sh(out, sizeof out, "docker kill iofog_%s >/dev/null 2>&1; echo done", m[1]);
+    agent_sh(out, sizeof out, "docker kill iofog_%s >/dev/null 2>&1; echo done", m[1]);
     assert_int_equal(agent_daemon_spawn(a), 0);
     assert_int_equal(wait_container(m[1], "running", 15000), 0);
     assert_int_equal(wait_container(m[0], "running", 1000), 0);
@@ -398,7 +376,7 @@ static void test_private_registry(void **state) {
             int64_t ms = wait_msvc(a, good, "RUNNING", 30000);
             printf("pulled from the private registry and RUNNING after %lld ms\n", (long long)ms);
             assert_true(ms >= 0);
-            sh(out, sizeof out, "docker rmi -f %s >/dev/null 2>&1; echo", image);
+            agent_sh(out, sizeof out, "docker rmi -f %s >/dev/null 2>&1; echo", image);
         }
     }
     /* The denied one may find the image gone (removed above while the good container runs) */

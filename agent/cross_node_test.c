@@ -292,43 +292,18 @@ static void add_msvc(struct ctx *c, const char *name, const char *node, char out
     json_decref(ans);
 }
 
-/* POSTs body to the agent's Local API; returns the status. */
-static long local_post(struct agent_fixture *a, const char *path, const char *body) {
-    struct iof_http_client *http = NULL;
-    assert_int_equal(iof_http_client_new(NULL, &http), IOF_OK);
-    char url[256];
-    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)a->local_port, path);
-    const char *hdr[] = {"Content-Type: application/json", NULL};
-    struct iof_http_response r;
-    long st = -1;
-    if (iof_http_client_request(http, "POST", url, hdr, body, strlen(body), &r, NULL) == IOF_OK) {
-        st = r.status;
-        iof_http_response_free(&r);
-    }
-    iof_http_client_free(http);
-    return st;
-}
-
 /* Waits (≤ 15 s) until the agent knows microservice id (want) or no longer knows it (!want). */
 static void wait_known(struct agent_fixture *a, const char *id, bool want) {
     char body[128];
     (void)snprintf(body, sizeof body, "{\"id\":\"%s\"}", id);
     int64_t end = iof_time_mono_ms() + 15000;
     while (iof_time_mono_ms() < end) {
-        if ((local_post(a, "/v2/config/get", body) == 200) == want) {
+        if ((agent_local_post(a, "/v2/config/get", body, NULL) == 200) == want) {
             return;
         }
         nats_sleep_ms(50);
     }
     fail_msg("agent on port %u never %s %s", (unsigned)a->local_port, want ? "knew" : "forgot", id);
-}
-
-static void provision(struct agent_fixture *a) {
-    char key[64], out[1024];
-    assert_int_equal(agent_daemon_spawn(a), 0);
-    assert_int_equal(agent_fixture_key(a, key), 0);
-    assert_int_equal(agent_cli(a, out, sizeof out, "provision %s", key), 0);
-    assert_int_equal(agent_wait_status(a, ": ok", 10000), 0);
 }
 
 static void move_viewer(struct ctx *c, struct agent_fixture *to) {
@@ -427,8 +402,8 @@ static void test_cross_node(void **state) {
             "{\"name\":\"s2v\",\"application\":\"xnode\",\"from\":\"sensor\",\"to\":\"viewer\"}",
             NULL),
         200);
-    provision(a);
-    provision(b);
+    assert_int_equal(agent_fixture_provision(a, 10000), 0);
+    assert_int_equal(agent_fixture_provision(b, 10000), 0);
     wait_known(a, c->sensor, true);
     wait_known(b, c->viewer, true);
     assert_int_equal(agent_wait_status(a, ": connected,", 10000), 0);

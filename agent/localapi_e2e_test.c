@@ -40,25 +40,6 @@ static void add_msvc(struct agent_fixture *a, const char *name, char out[64]) {
     json_decref(ans);
 }
 
-/* POST a JSON body to the agent's Local API; returns the status, *out the parsed answer. */
-static long local_post(struct agent_fixture *a, const char *path, const char *body, json_t **out) {
-    struct iof_http_client *http = NULL;
-    assert_int_equal(iof_http_client_new(NULL, &http), IOF_OK);
-    char url[256];
-    (void)snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)a->local_port, path);
-    const char *hdr[] = {"Content-Type: application/json", NULL};
-    struct iof_http_response r;
-    assert_int_equal(iof_http_client_request(http, "POST", url, hdr, body, strlen(body), &r, NULL),
-                     IOF_OK);
-    long st = r.status;
-    if (out != NULL) {
-        *out = json_loads((const char *)r.body.data, 0, NULL);
-    }
-    iof_http_response_free(&r);
-    iof_http_client_free(http);
-    return st;
-}
-
 static struct iof_ws_client *
 open_socket(struct agent_fixture *a, const char *kind, const char *id) {
     char path[200];
@@ -108,14 +89,6 @@ static int teardown(void **state) {
     return rc == 0 && frc == 0 ? 0 : -1;
 }
 
-static void provision(struct ctx *c) {
-    char key[64], out[1024];
-    assert_int_equal(agent_daemon_spawn(c->a), 0);
-    assert_int_equal(agent_fixture_key(c->a, key), 0);
-    assert_int_equal(agent_cli(c->a, out, sizeof out, "provision %s", key), 0);
-    assert_int_equal(agent_wait_status(c->a, ": ok", 5000), 0);
-}
-
 /* Waits until /v2/config/get knows id (the agent has the microservice list). */
 static json_t *wait_config(struct agent_fixture *a, const char *id) {
     char body[128];
@@ -123,7 +96,7 @@ static json_t *wait_config(struct agent_fixture *a, const char *id) {
     int64_t t0 = iof_time_mono_ms();
     json_t *ans = NULL;
     while (iof_time_mono_ms() - t0 < 10000) {
-        if (local_post(a, "/v2/config/get", body, &ans) == 200) {
+        if (agent_local_post(a, "/v2/config/get", body, &ans) == 200) {
             return ans;
         }
         json_decref(ans);
@@ -136,7 +109,7 @@ static json_t *wait_config(struct agent_fixture *a, const char *id) {
 static void test_config_signal(void **state) {
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
-    provision(c);
+    assert_int_equal(agent_fixture_provision(c->a, 5000), 0);
     add_msvc(a, "conf", c->pub);
     json_t *cfg = wait_config(a, c->pub);
     assert_string_equal(jstr(cfg, "status"), "okay");
@@ -180,7 +153,7 @@ static void test_messages_and_archive(void **state) {
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
     assert_int_equal(agent_cli(a, NULL, 0, "config -at 300"), 0); /* before the start */
-    provision(c);
+    assert_int_equal(agent_fixture_provision(c->a, 5000), 0);
     add_msvc(a, "pub", c->pub);
     add_msvc(a, "recv", c->recv);
     add_msvc(a, "other", c->other);
@@ -253,18 +226,18 @@ static void test_messages_and_archive(void **state) {
     json_t *ans = NULL;
     char body_new[256];
     (void)snprintf(body_new, sizeof body_new, "%s", body);
-    assert_int_equal(local_post(a, "/v2/messages/new", body_new, &ans), 200);
+    assert_int_equal(agent_local_post(a, "/v2/messages/new", body_new, &ans), 200);
     assert_string_equal(jstr(ans, "status"), "okay");
     json_decref(ans);
     (void)snprintf(body, sizeof body, "{\"id\":\"%s\"}", c->recv);
-    assert_int_equal(local_post(a, "/v2/messages/next", body, &ans), 200);
+    assert_int_equal(agent_local_post(a, "/v2/messages/next", body, &ans), 200);
     assert_int_equal(json_integer_value(json_object_get(ans, "count")), 1);
     json_decref(ans);
 
     /* Redelivery: a delivery left un-ACKed comes again after the (shortened) ACK timeout. */
     rx = open_socket(a, "message", c->recv);
     nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL); /* real-time mode on */
-    assert_int_equal(local_post(a, "/v2/messages/new", body_new, &ans), 200);
+    assert_int_equal(agent_local_post(a, "/v2/messages/new", body_new, &ans), 200);
     json_decref(ans);
     char first_id[64] = "";
     for (int round = 0; round < 2; round++) {
@@ -299,7 +272,7 @@ static void test_messages_and_archive(void **state) {
                    (long long)(sent_at - 1000),
                    (long long)(iof_time_now_ms() + 1000),
                    c->pub);
-    assert_int_equal(local_post(a, "/v2/messages/query", body, &ans), 200);
+    assert_int_equal(agent_local_post(a, "/v2/messages/query", body, &ans), 200);
     assert_int_equal(json_integer_value(json_object_get(ans, "count")), 3);
     json_t *first = json_array_get(json_object_get(ans, "messages"), 0);
     assert_string_equal(jstr(first, "id"), id);

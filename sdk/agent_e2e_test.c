@@ -219,27 +219,6 @@ static void msleep(long ms) {
     nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
 
-/* Output of a shell command, trimmed; "" on failure. */
-static void sh(char *out, size_t len, const char *fmt, ...) IOF_PRINTF(3, 4);
-static void sh(char *out, size_t len, const char *fmt, ...) {
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    out[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (p == NULL) {
-        return;
-    }
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    (void)pclose(p);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
-        out[--n] = '\0';
-    }
-}
-
 static const char *image_tag(void);
 
 static int setup(void **state) {
@@ -275,11 +254,8 @@ static int setup(void **state) {
                  NULL) != 201) {
         return -1;
     }
-    char key[64], out[2048] = "";
-    if (agent_daemon_spawn(c->a) != 0 || agent_fixture_key(c->a, key) != 0 ||
-        agent_cli(c->a, out, sizeof out, "provision %s", key) != 0 ||
-        agent_wait_status(c->a, ": ok", 10000) != 0) {
-        fprintf(stderr, "agent did not come up: %s\n", out);
+    if (agent_fixture_provision(c->a, 10000) != 0) {
+        fprintf(stderr, "agent did not come up\n");
         return -1;
     }
     return 0;
@@ -306,12 +282,12 @@ static int teardown(void **state) {
         msleep(100);
     }
     /* The agent removes its containers when it stops; anything left is removed and fails. */
-    sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", c->a->node);
+    agent_sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", c->a->node);
     int left = atoi(out);
-    sh(out,
-       sizeof out,
-       "docker rm -f $(docker ps -aq --filter label=iofog-uuid=%s) 2>/dev/null",
-       c->a->node);
+    agent_sh(out,
+             sizeof out,
+             "docker rm -f $(docker ps -aq --filter label=iofog-uuid=%s) 2>/dev/null",
+             c->a->node);
     int frc = agent_fixture_free(c->a);
     free(c);
     if (rc != 0 || left != 0 || frc != 0) {
@@ -829,7 +805,7 @@ static bool wait_log(const char *uuid, const char *text, int timeout_ms) {
     static char buf[65536];
     int64_t t0 = iof_time_mono_ms();
     do {
-        sh(buf, sizeof buf, "timeout 30 docker logs iofog_%s 2>&1", uuid);
+        agent_sh(buf, sizeof buf, "timeout 30 docker logs iofog_%s 2>&1", uuid);
         if (strstr(buf, text) != NULL) {
             return true;
         }
@@ -847,7 +823,7 @@ static void test_examples(void **state) {
     for (int i = 0; i < 3; i++) {
         (void)snprintf(image[i], sizeof image[i], "iofog-example/%s:%s", names[i], tag);
         char out[128];
-        sh(out, sizeof out, "timeout 30 docker image inspect -f ok %s 2>&1", image[i]);
+        agent_sh(out, sizeof out, "timeout 30 docker image inspect -f ok %s 2>&1", image[i]);
         if (strcmp(out, "ok") != 0) {
             fail_msg("image %s is missing: run the test through ctest (fixture "
                      "sdk_example_images) or scripts/build-example-images.sh",
@@ -881,8 +857,9 @@ static void test_examples(void **state) {
         printf("%s RUNNING after %lld ms\n", names[i], (long long)ms);
     }
     char sensor_id[128], echo_id[128], id_now[128];
-    sh(sensor_id, sizeof sensor_id, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", sensor);
-    sh(echo_id, sizeof echo_id, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", echo);
+    agent_sh(
+        sensor_id, sizeof sensor_id, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", sensor);
+    agent_sh(echo_id, sizeof echo_id, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", echo);
     assert_int_equal(strlen(sensor_id), 64);
     assert_int_equal(strlen(echo_id), 64);
 
@@ -904,7 +881,7 @@ static void test_examples(void **state) {
     printf("sensor range change: viewer holds only readings in [50, 51] %lld ms after the CLI "
            "returned\n",
            (long long)(iof_time_mono_ms() - t1));
-    sh(id_now, sizeof id_now, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", sensor);
+    agent_sh(id_now, sizeof id_now, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", sensor);
     assert_string_equal(id_now, sensor_id);
 
     /* config-echo prints its new configuration, same container. */
@@ -912,16 +889,16 @@ static void test_examples(void **state) {
     assert_true(wait_log(echo, "config {\"greeting\":\"changed\"}", 10000));
     printf("config-echo printed the new configuration %lld ms after the CLI returned\n",
            (long long)(iof_time_mono_ms() - t1));
-    sh(id_now, sizeof id_now, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", echo);
+    agent_sh(id_now, sizeof id_now, "docker inspect -f '{{.Id}}' iofog_%s 2>/dev/null", echo);
     assert_string_equal(id_now, echo_id);
 
     /* Images built from a sanitizer build report any finding on stderr. */
     for (int i = 0; i < 3; i++) {
         char out[64];
-        sh(out,
-           sizeof out,
-           "timeout 30 docker logs iofog_%s 2>&1 | grep -c 'Sanitizer\\|runtime error'",
-           uuids[i]);
+        agent_sh(out,
+                 sizeof out,
+                 "timeout 30 docker logs iofog_%s 2>&1 | grep -c 'Sanitizer\\|runtime error'",
+                 uuids[i]);
         assert_string_equal(out, "0");
     }
 }
