@@ -433,9 +433,6 @@ static iof_err set_options(struct agent_nats *t,
         s = natsOptions_SetMaxPendingMsgs(o, pending);
     }
     if (s == NATS_OK) {
-        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, t);
-    }
-    if (s == NATS_OK) {
         s = natsOptions_SetDisconnectedCB(o, on_disconnected, t);
     }
     if (s == NATS_OK) {
@@ -521,7 +518,26 @@ iof_err agent_nats_new(const struct agent_nats_config *cfg,
         agent_nats_free(t);
         return err;
     }
+    /* The first attempt is synchronous and does not retry, so that its status is the
+     * server's own answer: a server that refused the credentials will not change its mind,
+     * and saying so now beats retrying in the background. (With retry-on-failed-connect the
+     * library hands the first failure to its reconnect thread, which clears the error
+     * before it can be read.) Only an unreachable server is retried in the background. */
     s = natsConnection_Connect(&t->nc, o);
+    if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED) {
+        natsOptions_Destroy(o);
+        t->nc = NULL;
+        err = nats_fail(d, s, "connect");
+        agent_nats_free(t);
+        return err;
+    }
+    if (s != NATS_OK) {
+        t->nc = NULL;
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, t);
+        if (s == NATS_OK) {
+            s = natsConnection_Connect(&t->nc, o);
+        }
+    }
     natsOptions_Destroy(o);
     if (s == NATS_OK) {
         pthread_mutex_lock(&t->mu);
@@ -529,16 +545,6 @@ iof_err agent_nats_new(const struct agent_nats_config *cfg,
         t->resume_at = iof_time_mono_ms();
         pthread_mutex_unlock(&t->mu);
     } else if (s == NATS_NOT_YET_CONNECTED) {
-        /* A server that answered but refused the credentials will not change its mind by
-         * itself: say so now instead of retrying in the background. */
-        const char *why = NULL;
-        (void)natsConnection_GetLastError(t->nc, &why);
-        if (why != NULL &&
-            (strstr(why, "Authorization") != NULL || strstr(why, "Authentication") != NULL)) {
-            err = iof_fail(d, IOF_EAUTH, "NATS server refused the credentials: %s", why);
-            agent_nats_free(t);
-            return err;
-        }
         IOF_WARN(MODULE, "not_yet_connected retrying=true");
     } else {
         t->nc = NULL;
