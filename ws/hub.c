@@ -93,6 +93,8 @@ static void conn_event(void *ctx, const struct iof_ws_event *ev) {
     struct iof_ws_hub_conn *c = ctx;
     if ((ev->opcode == IOF_WS_TEXT || ev->opcode == IOF_WS_BINARY) && c->h.on_message != NULL) {
         c->h.on_message(c->ctx, c->id, ev->opcode, ev->data, ev->len);
+    } else if (ev->opcode == IOF_WS_PING && c->h.on_ping != NULL) {
+        c->h.on_ping(c->ctx, c->id, ev->data, ev->len);
     }
 }
 

@@ -58,6 +58,10 @@ struct iof_ws_handlers {
      * the hub sent (1009 message too big, 1002 protocol error, 1007 bad UTF-8, 1001 idle or
      * stopping, or the code given to iof_ws_close), else 1006 (the peer vanished). */
     void (*on_close)(void *ctx, uint64_t conn_id, uint16_t status);
+    /* A Ping arrived with this payload (borrowed for the call, at most 125 bytes). Its RFC 6455
+     * Pong, echoing the payload, is already queued; the handler may add one of its own with
+     * iof_ws_pong (protocols with their own ping convention, such as ioFog's 0x09 -> 0x0A). */
+    void (*on_ping)(void *ctx, uint64_t conn_id, const uint8_t *data, size_t len);
 };
 
 /* Creates a hub and starts its thread. cfg may be NULL (defaults); it is copied.
@@ -104,6 +108,13 @@ IOF_NODISCARD iof_err iof_ws_send(struct iof_ws_hub *hub,
 /* Queues a ping with up to 125 bytes of payload (IOF_E2BIG beyond). Errors as iof_ws_send. The
  * pong is not reported. */
 IOF_NODISCARD iof_err iof_ws_ping(struct iof_ws_hub *hub,
+                                  uint64_t conn_id,
+                                  const void *payload,
+                                  size_t len);
+
+/* Queues an unsolicited Pong with up to 125 bytes of payload (IOF_E2BIG beyond), which RFC 6455
+ * allows as a one-way heartbeat. Errors as iof_ws_send. */
+IOF_NODISCARD iof_err iof_ws_pong(struct iof_ws_hub *hub,
                                   uint64_t conn_id,
                                   const void *payload,
                                   size_t len);

@@ -110,6 +110,13 @@ iof_err iof_ws_ping(struct iof_ws_hub *hub, uint64_t conn_id, const void *payloa
     return enqueue(hub, conn_id, IOF_WS_HUB_SEND, IOF_WS_PING, 0, payload, len);
 }
 
+iof_err iof_ws_pong(struct iof_ws_hub *hub, uint64_t conn_id, const void *payload, size_t len) {
+    if (len > IOF_WS_MAX_CONTROL) {
+        return IOF_E2BIG;
+    }
+    return enqueue(hub, conn_id, IOF_WS_HUB_SEND, IOF_WS_PONG, 0, payload, len);
+}
+
 iof_err
 iof_ws_close(struct iof_ws_hub *hub, uint64_t conn_id, uint16_t status, const char *reason) {
     size_t rlen = reason != NULL ? strlen(reason) : 0;

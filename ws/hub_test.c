@@ -74,7 +74,19 @@ static void on_close(void *ctx, uint64_t id, uint16_t status) {
     pthread_mutex_unlock(&f->mu);
 }
 
-static const struct iof_ws_handlers echo_handlers = {on_open, on_message, on_close};
+/* Adds a Pong of its own to a Ping saying "answer", as a protocol with its own convention would. */
+static void on_ping(void *ctx, uint64_t id, const uint8_t *data, size_t len) {
+    struct fixture *f = ctx;
+    if (len == 6 && memcmp(data, "answer", 6) == 0 &&
+        iof_ws_pong(f->hub, id, "answered", 8) != IOF_OK) {
+        pthread_mutex_lock(&f->mu);
+        f->send_failures++;
+        pthread_mutex_unlock(&f->mu);
+    }
+}
+
+static const struct iof_ws_handlers echo_handlers = {
+    .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_ping = on_ping};
 
 static iof_err echo_route(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     struct fixture *f = ctx;
@@ -250,7 +262,20 @@ static void test_ping_pong(void **state) {
     assert_int_equal(iof_ws_ping(f->hub, id, "hub", 3), IOF_OK);
     assert_int_equal(iof_ws_client_send(c, IOF_WS_TEXT, "after", 5), IOF_OK);
     expect_message(c, IOF_WS_TEXT, "after", 5);
+    /* on_ping: the RFC echo first, then the handler's own Pong; nothing extra for other pings
+     * (the text sent after "hello" is the next thing after its echo) */
+    assert_int_equal(iof_ws_client_ping(c, "answer", 6), IOF_OK);
+    expect_message(c, IOF_WS_PONG, "answer", 6);
+    expect_message(c, IOF_WS_PONG, "answered", 8);
+    assert_int_equal(iof_ws_client_ping(c, "hello", 5), IOF_OK);
+    assert_int_equal(iof_ws_client_send(c, IOF_WS_TEXT, "next", 4), IOF_OK);
+    expect_message(c, IOF_WS_PONG, "hello", 5);
+    expect_message(c, IOF_WS_TEXT, "next", 4);
+    assert_int_equal(iof_ws_pong(f->hub, id, big, sizeof big), IOF_E2BIG);
+    assert_int_equal(f->send_failures, 0);
     iof_ws_client_free(c);
+    assert_int_equal(wait_count(f, &f->nclosed, 1), 1);
+    assert_int_equal(iof_ws_pong(f->hub, id, "late", 4), IOF_ENOENT);
 }
 
 static void test_close_status_echoed(void **state) {
