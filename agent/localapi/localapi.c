@@ -636,7 +636,19 @@ static void on_close(void *ctx, uint64_t conn_id, uint16_t status) {
     free(c);
 }
 
-static const struct iof_ws_handlers ws_handlers = {on_open, on_message, on_close};
+/* The classic agent answers a Ping whose payload is the single byte 0x09 with a Pong carrying
+ * 0x0A, and SDKs written against it may look for that byte. The hub has already echoed the
+ * payload (RFC 6455); the classic Pong follows it. */
+static void on_ping(void *ctx, uint64_t conn_id, const uint8_t *data, size_t len) {
+    struct agent_localapi_conn *c = ctx;
+    if (len == 1 && data[0] == IOF_MSG_OP_PING) {
+        static const uint8_t pong = IOF_MSG_OP_PONG;
+        (void)!iof_ws_pong(c->api->hub, conn_id, &pong, 1);
+    }
+}
+
+static const struct iof_ws_handlers ws_handlers = {
+    .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_ping = on_ping};
 
 iof_err agent_localapi_ws_accept(struct agent_localapi *api,
                                  struct iof_http_request *req,

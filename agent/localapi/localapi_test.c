@@ -944,17 +944,29 @@ static void test_log_and_gps(void **state) {
 
 static void test_ping(void **state) {
     struct fx *f = *state;
-    struct iof_ws_client *c = ws_open(f, "message", "recv");
-    /* a Ping control frame is answered (ws_open checked that); a binary 0x09 is ignored, as the
-     * classic agent does */
+    struct iof_ws_client *c = ws_connect(f, "message", "recv");
+    /* a Ping control frame carrying 0x09 gets its RFC echo, then the classic Pong 0x0A */
     uint8_t op = IOF_MSG_OP_PING;
-    assert_int_equal(iof_ws_client_send(c, IOF_WS_BINARY, &op, 1), IOF_OK);
-    expect_quiet(c, QUIET_MS);
     assert_int_equal(iof_ws_client_ping(c, &op, 1), IOF_OK);
+    static const uint8_t want[] = {IOF_MSG_OP_PING, IOF_MSG_OP_PONG};
+    for (size_t i = 0; i < sizeof want; i++) {
+        struct iof_ws_msg m = {0};
+        assert_int_equal(iof_ws_client_recv(c, WAIT_MS, &m), IOF_OK);
+        assert_int_equal(m.opcode, IOF_WS_PONG);
+        assert_int_equal(m.len, 1);
+        assert_int_equal(m.data[0], want[i]);
+        iof_ws_msg_free(&m);
+    }
+    /* any other Ping gets only its echo; a binary 0x09 is ignored, as the classic agent does */
+    assert_int_equal(iof_ws_client_ping(c, "other", 5), IOF_OK);
     struct iof_ws_msg m = {0};
     assert_int_equal(iof_ws_client_recv(c, WAIT_MS, &m), IOF_OK);
     assert_int_equal(m.opcode, IOF_WS_PONG);
+    assert_int_equal(m.len, 5);
+    assert_memory_equal(m.data, "other", 5);
     iof_ws_msg_free(&m);
+    assert_int_equal(iof_ws_client_send(c, IOF_WS_BINARY, &op, 1), IOF_OK);
+    assert_int_equal(iof_ws_client_recv(c, QUIET_MS, &m), IOF_ETIMEOUT);
     close_ws(c);
 }
 
