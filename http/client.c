@@ -5,10 +5,12 @@
 #include "common/json.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 
@@ -176,13 +178,19 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
     return atomic_load(cancel) ? 1 : 0;
 }
 
-/* Sets up and runs one transfer into s. */
+/* A file sent as the single part of a multipart/form-data body. */
+struct upload {
+    const char *field, *path, *filename, *content_type;
+};
+
+/* Sets up and runs one transfer into s; the request body is body/len, or up when not NULL. */
 static iof_err perform(struct iof_http_client *c,
                        const char *method,
                        const char *url,
                        const char *const *headers,
                        const void *body,
                        size_t len,
+                       const struct upload *up,
                        struct sink *s,
                        long *status,
                        struct iof_diag *d) {
@@ -230,7 +238,19 @@ static iof_err perform(struct iof_http_client *c,
     } else if (ok && !is_get && !is_post) {
         ok = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
     }
-    if (ok && wants_body && !is_head) {
+    curl_mime *mime = NULL;
+    if (ok && up != NULL) {
+        mime = curl_mime_init(h);
+        curl_mimepart *part = mime != NULL ? curl_mime_addpart(mime) : NULL;
+        ok = part != NULL && curl_mime_name(part, up->field) == CURLE_OK &&
+             curl_mime_filedata(part, up->path) == CURLE_OK &&
+             curl_mime_filename(part, up->filename) == CURLE_OK &&
+             curl_mime_type(part, up->content_type) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_MIMEPOST, mime) == CURLE_OK;
+        if (ok && !is_post) {
+            ok = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+        }
+    } else if (ok && wants_body && !is_head) {
         ok = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_POSTFIELDS, len > 0 ? body : "") == CURLE_OK;
         if (ok && is_get) {
@@ -239,6 +259,7 @@ static iof_err perform(struct iof_http_client *c,
     }
     if (!ok) {
         curl_slist_free_all(list);
+        curl_mime_free(mime);
         return iof_fail(d, IOF_EINTERNAL, "curl rejected an option");
     }
     CURLcode rc = curl_easy_perform(h);
@@ -250,26 +271,29 @@ static iof_err perform(struct iof_http_client *c,
     /* The handle must not keep pointers to our stack or the list for its next use. */
     (void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    (void)curl_easy_setopt(h, CURLOPT_MIMEPOST, NULL);
     curl_slist_free_all(list);
+    curl_mime_free(mime);
     if (err == IOF_OK) {
         *status = code;
     }
     return err;
 }
 
-iof_err iof_http_client_request(struct iof_http_client *c,
-                                const char *method,
-                                const char *url,
-                                const char *const *headers,
-                                const void *body,
-                                size_t len,
-                                struct iof_http_response *out,
-                                struct iof_diag *d) {
+static iof_err request(struct iof_http_client *c,
+                       const char *method,
+                       const char *url,
+                       const char *const *headers,
+                       const void *body,
+                       size_t len,
+                       const struct upload *up,
+                       struct iof_http_response *out,
+                       struct iof_diag *d) {
     struct iof_http_response r;
     memset(&r, 0, sizeof r);
     iof_buf_init(&r.body, c->max_response);
     struct sink s = {.buf = &r.body};
-    iof_err err = perform(c, method, url, headers, body, len, &s, &r.status, d);
+    iof_err err = perform(c, method, url, headers, body, len, up, &s, &r.status, d);
     if (err == IOF_OK && r.body.data == NULL) {
         err = iof_buf_append(&r.body, "", 0); /* an empty body is still a valid string */
     }
@@ -285,6 +309,37 @@ iof_err iof_http_client_request(struct iof_http_client *c,
     }
     *out = r;
     return IOF_OK;
+}
+
+iof_err iof_http_client_request(struct iof_http_client *c,
+                                const char *method,
+                                const char *url,
+                                const char *const *headers,
+                                const void *body,
+                                size_t len,
+                                struct iof_http_response *out,
+                                struct iof_diag *d) {
+    return request(c, method, url, headers, body, len, NULL, out, d);
+}
+
+iof_err iof_http_client_upload(struct iof_http_client *c,
+                               const char *method,
+                               const char *url,
+                               const char *const *headers,
+                               const char *field,
+                               const char *path,
+                               const char *filename,
+                               const char *content_type,
+                               struct iof_http_response *out,
+                               struct iof_diag *d) {
+    if (field == NULL || path == NULL || filename == NULL || content_type == NULL) {
+        return iof_fail(d, IOF_EINVAL, "Upload needs a field, a file, a file name and a type");
+    }
+    if (access(path, R_OK) != 0) {
+        return iof_fail(d, IOF_ENOENT, "Cannot read %s: %s", path, strerror(errno));
+    }
+    const struct upload up = {field, path, filename, content_type};
+    return request(c, method, url, headers, NULL, 0, &up, out, d);
 }
 
 iof_err iof_http_client_request_json(struct iof_http_client *c,
@@ -353,5 +408,5 @@ iof_err iof_http_client_stream(struct iof_http_client *c,
         return iof_fail(d, IOF_EINVAL, "No chunk callback");
     }
     struct sink s = {.cb = cb, .ctx = ctx};
-    return perform(c, method, url, headers, body, len, &s, status, d);
+    return perform(c, method, url, headers, body, len, NULL, &s, status, d);
 }

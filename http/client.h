@@ -63,6 +63,22 @@ IOF_NODISCARD iof_err iof_http_client_request(struct iof_http_client *c,
                                               struct iof_http_response *out,
                                               struct iof_diag *d);
 
+/* Sends the file at path, streamed from disk, as the only part of a multipart/form-data body:
+ * part name field, the given file name and content type (e.g. an image snapshot PUT to the
+ * Controller). Memory use does not grow with the file. Response and errors as
+ * iof_http_client_request, plus IOF_ENOENT when the file cannot be read. For large files create
+ * the client with timeout_ms 0 (and a cancel flag). */
+IOF_NODISCARD iof_err iof_http_client_upload(struct iof_http_client *c,
+                                             const char *method,
+                                             const char *url,
+                                             const char *const *headers,
+                                             const char *field,
+                                             const char *path,
+                                             const char *filename,
+                                             const char *content_type,
+                                             struct iof_http_response *out,
+                                             struct iof_diag *d);
+
 /* Releases the body of a response filled by iof_http_client_request. NULL is a no-op. */
 void iof_http_response_free(struct iof_http_response *r);
 

@@ -380,6 +380,49 @@ static void test_multipart(void **state) {
     free(part);
 }
 
+/* iof_http_client_upload streams a file as the multipart part the route keeps. */
+static void test_client_upload(void **state) {
+    struct fixture *f = *state;
+    const size_t n = 700000;
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    fill(data, n, 11);
+    char path[128];
+    (void)snprintf(path, sizeof path, "%s.src", f->dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    char u[128];
+    (void)snprintf(u, sizeof u, "http://127.0.0.1:%u/mp", (unsigned)f->port);
+    struct iof_http_response resp;
+    struct iof_diag d = {{0}};
+    assert_int_equal(
+        iof_http_client_upload(
+            f->cli, "POST", u, NULL, "upstream", path, "snap.tar.gz", "application/zip", &resp, &d),
+        IOF_OK);
+    assert_int_equal(resp.status, 200);
+    json_t *v = json_loads((const char *)resp.body.data, 0, NULL);
+    assert_non_null(v);
+    char hex[17];
+    (void)snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv(FNV0, data, n));
+    assert_string_equal(json_string_value(json_object_get(v, "hash")), hex);
+    assert_int_equal(json_integer_value(json_object_get(v, "size")), n);
+    json_decref(v);
+    iof_http_response_free(&resp);
+    /* A part under another name is not the one the route wants. */
+    assert_int_equal(iof_http_client_upload(
+                         f->cli, "POST", u, NULL, "other", path, "x", "text/plain", &resp, &d),
+                     IOF_OK);
+    assert_int_equal(resp.status, 404);
+    iof_http_response_free(&resp);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(iof_http_client_upload(
+                         f->cli, "POST", u, NULL, "upstream", path, "x", "text/plain", &resp, &d),
+                     IOF_ENOENT);
+    free(data);
+}
+
 static void test_limits_and_admission(void **state) {
     struct fixture *f = *state;
     struct raw_resp *r = malloc(sizeof *r);
@@ -485,6 +528,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_big_upload_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multipart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_admission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_routes_unchanged, setup, teardown),
     };
