@@ -313,6 +313,56 @@ iof_err agent_docker_image_remove(struct agent_docker *k, const char *ref, struc
     return err == IOF_ENOENT ? IOF_OK : err;
 }
 
+/* Forwards a 200 body to the caller; keeps the head of any other (Docker's error JSON). */
+struct save_state {
+    iof_http_chunk_cb cb;
+    void *ctx;
+    char head[1024];
+    size_t head_len;
+    bool failed; /* the caller's callback stopped the transfer */
+};
+
+static bool on_save_chunk(void *ctx, const char *data, size_t len) {
+    struct save_state *st = ctx;
+    size_t room = sizeof st->head - 1 - st->head_len;
+    size_t n = len < room ? len : room;
+    memcpy(st->head + st->head_len, data, n);
+    st->head_len += n;
+    if (!st->cb(st->ctx, data, len)) {
+        st->failed = true;
+        return false;
+    }
+    return true;
+}
+
+iof_err agent_docker_image_save(
+    struct agent_docker *k, const char *ref, iof_http_chunk_cb cb, void *ctx, struct iof_diag *d) {
+    char path[1600];
+    char url[MAX_URL];
+    iof_err err = id_path("images", ref, "/get", path, sizeof path, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    if (make_url(k, path, url, sizeof url) != IOF_OK) {
+        return iof_fail(d, IOF_E2BIG, "image reference too long");
+    }
+    struct save_state st = {.cb = cb, .ctx = ctx};
+    long status = 0;
+    err =
+        iof_http_client_stream(k->http, "GET", url, NULL, NULL, 0, on_save_chunk, &st, &status, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    if (status != 200) {
+        st.head[st.head_len] = '\0';
+        json_t *body = json_loads(st.head, 0, NULL);
+        err = docker_error(status, body, "cannot export image", d);
+        json_decref(body);
+        return err;
+    }
+    return st.failed ? iof_fail(d, IOF_EIO, "export of %s stopped by the receiver", ref) : IOF_OK;
+}
+
 /* Pull and event streams: newline-separated JSON objects split across arbitrary chunks. */
 struct layer {
     char id[80];

@@ -6,6 +6,7 @@
 #define AGENT_ENGINE_DOCKER_H
 
 #include "common/error.h"
+#include "http/client.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -85,6 +86,13 @@ IOF_NODISCARD iof_err agent_docker_image_exists(struct agent_docker *k,
 IOF_NODISCARD iof_err agent_docker_image_remove(struct agent_docker *k,
                                                 const char *ref,
                                                 struct iof_diag *d);
+
+/* GET /images/{ref}/get (docker save): the image as a tar stream, handed to cb piece by piece
+ * (on a 200 answer only the body, never an error text). Returning false from cb stops the export
+ * with IOF_EIO (the caller knows why). IOF_ENOENT for an unknown image. The client's timeout_ms
+ * bounds the whole export: use a client made with 0 for big images. */
+IOF_NODISCARD iof_err agent_docker_image_save(
+    struct agent_docker *k, const char *ref, iof_http_chunk_cb cb, void *ctx, struct iof_diag *d);
 
 /* Called for every line of the pull stream with the aggregated percentage (0..100) so far.
  * Returning false aborts the pull (it then fails with IOF_EBUSY). */
