@@ -3,7 +3,8 @@
  * recreating the container, stop and start, kill -9 of the agent and adoption of the same
  * containers, offline operation from the cache with the Controller gone, a missing image reported
  * as FAILED while the rest runs, delete, delete with cleanup removing the image, and a private
- * registry (docker-registry with htpasswd) pulled with the credentials the Controller holds. */
+ * registry (docker-registry with htpasswd) pulled with the credentials the Controller holds, and
+ * an image snapshot asked for through the Controller, exported by the agent and downloaded. */
 #include "agent/agent_testutil.h"
 
 #include <setjmp.h>
@@ -390,11 +391,55 @@ static void test_private_registry(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* POST .../image-snapshot to the Controller: the agent exports the image of the container
+ * (docker save, gzip) and uploads it; the user downloads a gzipped tar with the image inside. */
+static void test_image_snapshot(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char m[64];
+    add_msvc(c, "snap", IMAGE, m);
+    assert_true(wait_msvc(a, m, "RUNNING", 10000) >= 0);
+    int64_t t0 = iof_time_mono_ms();
+    assert_int_equal(
+        api_callf(
+            a->ctl, "POST", a->user, NULL, NULL, "/api/v3/microservices/%s/image-snapshot", m),
+        201);
+    char file[600], out[256];
+    (void)snprintf(file, sizeof file, "%s/snapshot-download.tar.gz", a->dir);
+    bool ready = false;
+    while (!ready && iof_time_mono_ms() - t0 < 30000) {
+        agent_sh(out,
+                 sizeof out,
+                 "curl -s -o %s -w '%%{http_code}' -H 'Authorization: %s' "
+                 "http://127.0.0.1:%u/api/v3/microservices/%s/image-snapshot",
+                 file,
+                 a->user,
+                 (unsigned)a->ctl->port,
+                 m);
+        ready = strcmp(out, "200") == 0;
+        if (!ready) {
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        }
+    }
+    assert_true(ready);
+    printf("image snapshot downloadable %lld ms after the request\n",
+           (long long)(iof_time_mono_ms() - t0));
+    /* a gzipped docker-save tar: manifest.json names the image the container runs */
+    char manifest[4096];
+    agent_sh(manifest, sizeof manifest, "tar -xzOf %s manifest.json", file);
+    assert_non_null(strstr(manifest, "\"RepoTags\":[\"" IMAGE "\"]"));
+    /* the export's temporary file is gone, and the flag was consumed */
+    agent_sh(out, sizeof out, "ls %s | grep -c '^image-snapshot-' || true", a->dir);
+    assert_string_equal(out, "0");
+    assert_int_equal(unlink(file), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adopts_and_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_snapshot, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

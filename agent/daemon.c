@@ -1,6 +1,7 @@
 /* The Agent daemon's lifecycle and the operations the CLI asks for: provision, deprovision,
  * configure, stop. The sync and status threads live in sync.c and status.c. */
 #include "agent/daemon_internal.h"
+#include "agent/snapshot.h"
 
 #include "agent/cache.h"
 #include "agent/engine/engine.h"
@@ -447,6 +448,7 @@ void agent_daemon_free(struct agent_daemon *a) {
         pthread_join(a->sync_thread, NULL);
         pthread_join(a->status_thread, NULL);
     }
+    agent_snapshot_join(a);
     if (a->api != NULL) {
         agent_localapi_stop(a->api);
     }

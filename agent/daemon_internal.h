@@ -38,6 +38,8 @@ struct agent_daemon {
     json_t *registries;
     json_t *edge_resources;
     struct agent_hostinfo_state host; /* status thread only */
+    pthread_t snapshot_thread;        /* snapshot.c; valid while snapshot_started */
+    bool snapshot_started, snapshot_running, snapshot_again;
 
     pthread_rwlock_t nats_lock; /* guards nats: the Local API sends through it from its threads */
     struct agent_nats *nats;    /* NULL without a NATS URL */

@@ -9,6 +9,7 @@
  * succeeded, so a failed step is retried with the same flags. An unreachable Controller is retried
  * with capped exponential backoff; a rejected token deprovisions the node locally. */
 #include "agent/daemon_internal.h"
+#include "agent/snapshot.h"
 
 #include "agent/engine/engine.h"
 #include "agent/upstream.h"
@@ -237,7 +238,10 @@ static iof_err process_changes(struct agent_daemon *a,
         IOF_INFO("agent", "strace_ignored reason=\"not supported by this agent\"");
         json_decref(answer);
     }
-    static const char *const unsupported[] = {"version", "reboot", "tunnel", "isImageSnapshot"};
+    if (flag(changes, "isImageSnapshot")) {
+        agent_snapshot_request(a);
+    }
+    static const char *const unsupported[] = {"version", "reboot", "tunnel"};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         if (flag(changes, unsupported[i])) {
             IOF_INFO("agent", "change_ignored flag=%s reason=\"not supported\"", unsupported[i]);

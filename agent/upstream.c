@@ -49,40 +49,42 @@ void agent_upstream_free(struct agent_upstream *u) {
     }
 }
 
-iof_err agent_upstream_call(struct agent_upstream *u,
-                            const char *base_url,
-                            const char *token,
-                            const char *method,
-                            const char *path,
-                            const json_t *body,
-                            json_t **out,
-                            struct iof_diag *d) {
-    char url[1200], auth[300], rid[40] = "", rid_hdr[64];
-    if (snprintf(url, sizeof url, "%s%s", base_url, path) >= (int)sizeof url) {
+/* URL and headers of a request: base_url + path, a request id, the token when there is one. */
+struct prepared {
+    char url[1200], auth[300], rid_hdr[64];
+    const char *headers[3];
+};
+
+static iof_err prepare(const char *base_url,
+                       const char *token,
+                       const char *path,
+                       struct prepared *p,
+                       struct iof_diag *d) {
+    char rid[40] = "";
+    if (snprintf(p->url, sizeof p->url, "%s%s", base_url, path) >= (int)sizeof p->url) {
         return iof_fail(d, IOF_EINVAL, "Controller URL too long");
     }
     if (iof_random_string(rid, 32, IOF_ALPHABET_HEX) != IOF_OK) {
         rid[0] = '\0';
     }
-    (void)snprintf(rid_hdr, sizeof rid_hdr, "Request-Id: %s", rid);
-    const char *headers[3] = {rid_hdr, NULL, NULL};
+    (void)snprintf(p->rid_hdr, sizeof p->rid_hdr, "Request-Id: %s", rid);
+    p->headers[0] = p->rid_hdr;
+    p->headers[1] = NULL;
+    p->headers[2] = NULL;
     if (token != NULL && token[0] != '\0') {
-        (void)snprintf(auth, sizeof auth, "Authorization: %s", token);
-        headers[1] = auth;
+        (void)snprintf(p->auth, sizeof p->auth, "Authorization: %s", token);
+        p->headers[1] = p->auth;
     }
-    json_t *empty = NULL;
-    bool has_body = strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0;
-    if (body == NULL && has_body) {
-        body = empty = json_object();
-    }
-    long status = 0;
-    json_t *answer = NULL;
-    iof_err err =
-        iof_http_client_request_json(u->http, method, url, headers, body, &status, &answer, d);
-    json_decref(empty);
-    if (err != IOF_OK) {
-        return err == IOF_ETIMEOUT ? err : IOF_EIO;
-    }
+    return IOF_OK;
+}
+
+/* Maps the Controller's answer (answer consumed) to the result of a call. */
+static iof_err finish(long status,
+                      json_t *answer,
+                      const char *method,
+                      const char *path,
+                      json_t **out,
+                      struct iof_diag *d) {
     if (status >= 200 && status < 300) {
         if (out != NULL) {
             *out = answer != NULL ? answer : json_object();
@@ -100,4 +102,63 @@ iof_err agent_upstream_call(struct agent_upstream *u,
                   : status == 400                ? IOF_EINVAL
                                                  : IOF_EREMOTE;
     return iof_fail(d, cat, "%s %s: HTTP %ld %s", method, path, status, text);
+}
+
+iof_err agent_upstream_call(struct agent_upstream *u,
+                            const char *base_url,
+                            const char *token,
+                            const char *method,
+                            const char *path,
+                            const json_t *body,
+                            json_t **out,
+                            struct iof_diag *d) {
+    struct prepared p;
+    iof_err err = prepare(base_url, token, path, &p, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    json_t *empty = NULL;
+    bool has_body = strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0;
+    if (body == NULL && has_body) {
+        body = empty = json_object();
+    }
+    long status = 0;
+    json_t *answer = NULL;
+    err =
+        iof_http_client_request_json(u->http, method, p.url, p.headers, body, &status, &answer, d);
+    json_decref(empty);
+    if (err != IOF_OK) {
+        return err == IOF_ETIMEOUT ? err : IOF_EIO;
+    }
+    return finish(status, answer, method, path, out, d);
+}
+
+iof_err agent_upstream_upload(struct agent_upstream *u,
+                              const char *base_url,
+                              const char *token,
+                              const char *method,
+                              const char *path,
+                              const char *field,
+                              const char *file,
+                              const char *filename,
+                              const char *content_type,
+                              struct iof_diag *d) {
+    struct prepared p;
+    iof_err err = prepare(base_url, token, path, &p, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    struct iof_http_response r;
+    err = iof_http_client_upload(
+        u->http, method, p.url, p.headers, field, file, filename, content_type, &r, d);
+    if (err != IOF_OK) {
+        return err == IOF_ETIMEOUT || err == IOF_ENOENT ? err : IOF_EIO;
+    }
+    json_t *answer = NULL;
+    if (r.body.len > 0) {
+        answer = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+    }
+    long status = r.status;
+    iof_http_response_free(&r);
+    return finish(status, answer, method, path, NULL, d);
 }

@@ -38,4 +38,19 @@ IOF_NODISCARD iof_err agent_upstream_call(struct agent_upstream *u,
                                           json_t **out,
                                           struct iof_diag *d);
 
+/* Sends the file at `file` (streamed from disk) as the multipart/form-data part `field` with the
+ * given file name and content type, e.g. PUT agent/image-snapshot. Errors as agent_upstream_call,
+ * plus IOF_ENOENT when the file cannot be read. Use a client made with timeout_ms 0 for big files:
+ * its timeout bounds the whole upload. */
+IOF_NODISCARD iof_err agent_upstream_upload(struct agent_upstream *u,
+                                            const char *base_url,
+                                            const char *token,
+                                            const char *method,
+                                            const char *path,
+                                            const char *field,
+                                            const char *file,
+                                            const char *filename,
+                                            const char *content_type,
+                                            struct iof_diag *d);
+
 #endif

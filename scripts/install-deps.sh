@@ -9,7 +9,7 @@ packages=(
     build-essential cmake pkg-config git ca-certificates clang-format
     # libraries
     libmicrohttpd-dev libwslay-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
-    libyaml-dev libssl-dev libargon2-dev uuid-dev libnats-dev libcmocka-dev
+    libyaml-dev libssl-dev libargon2-dev uuid-dev libnats-dev libcmocka-dev zlib1g-dev
     # fuzzing and sanitizer runtimes for clang
     clang libclang-rt-14-dev libfuzzer-14-dev
     # servers and tools the tests and the demo start
