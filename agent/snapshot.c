@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* Requests served in one run of the thread; a Controller that keeps answering with the same
- * microservice cannot keep it busy forever. */
+/* Requests served in one run of the thread at most; a Controller that keeps the request pending
+ * after a successful upload cannot keep it busy forever. */
 #define MAX_PER_RUN 16
 
 struct gz_sink {
@@ -124,15 +124,11 @@ static iof_err export_image(struct agent_daemon *a,
     return IOF_OK;
 }
 
-/* One request: which microservice, export, upload. IOF_ENOENT when nothing is pending. */
-static iof_err serve_one(struct agent_daemon *a,
-                         struct agent_upstream *u,
-                         struct agent_docker *k,
-                         const struct agent_config *c,
-                         char failed[][65],
-                         size_t nfailed,
-                         char uuid[65],
-                         struct iof_diag *d) {
+/* The microservice whose snapshot the Controller wants next. IOF_ENOENT when none is pending. */
+static iof_err next_request(struct agent_upstream *u,
+                            const struct agent_config *c,
+                            char uuid[65],
+                            struct iof_diag *d) {
     json_t *answer = NULL;
     iof_err err = agent_upstream_call(
         u, c->controller_url, c->access_token, "GET", "agent/image-snapshot", NULL, &answer, d);
@@ -141,22 +137,25 @@ static iof_err serve_one(struct agent_daemon *a,
     }
     const char *id = json_string_value(json_object_get(answer, "uuid"));
     if (id == NULL || strlen(id) > 64) {
-        json_decref(answer);
-        return iof_fail(d, IOF_EPROTO, "image-snapshot answer without a microservice uuid");
+        err = iof_fail(d, IOF_EPROTO, "image-snapshot answer without a microservice uuid");
+    } else {
+        memcpy(uuid, id, strlen(id) + 1);
     }
-    memcpy(uuid, id, strlen(id) + 1);
     json_decref(answer);
-    for (size_t i = 0; i < nfailed; i++) {
-        if (strcmp(failed[i], uuid) == 0) {
-            /* Failed in this run already: it stays pending in the Controller until the next
-             * request or an agent restart. */
-            return IOF_ENOENT;
-        }
-    }
+    return err;
+}
+
+/* Exports the image of uuid's container and uploads it. */
+static iof_err serve_one(struct agent_daemon *a,
+                         struct agent_upstream *u,
+                         struct agent_docker *k,
+                         const struct agent_config *c,
+                         const char *uuid,
+                         struct iof_diag *d) {
     int64_t t0 = iof_time_mono_ms();
     char path[600];
     uint64_t tar_bytes = 0;
-    err = export_image(a, k, c->config_dir, uuid, path, sizeof path, &tar_bytes, d);
+    iof_err err = export_image(a, k, c->config_dir, uuid, path, sizeof path, &tar_bytes, d);
     if (err != IOF_OK) {
         return err;
     }
@@ -199,27 +198,26 @@ static void serve_all(struct agent_daemon *a) {
         agent_upstream_free(u);
         return;
     }
-    char failed[MAX_PER_RUN][65];
-    size_t nfailed = 0;
     for (int i = 0; i < MAX_PER_RUN; i++) {
-        char uuid[65] = "";
+        char uuid[65];
         memset(&d, 0, sizeof d);
-        iof_err err = serve_one(a, u, k, &c, failed, nfailed, uuid, &d);
-        if (err == IOF_ENOENT && uuid[0] == '\0') {
-            break; /* nothing (more) requested */
+        iof_err err = next_request(u, &c, uuid, &d);
+        if (err == IOF_ENOENT) {
+            break;
         }
-        if (err == IOF_ENOENT && d.msg[0] == '\0') {
-            break; /* only requests that failed in this run are left */
+        if (err != IOF_OK) { /* the Controller is unreachable, or we are stopping */
+            IOF_ERROR("agent", "image_snapshot_failed reason=\"%s\"", iof_diag_text(&d, err));
+            break;
         }
+        err = serve_one(a, u, k, &c, uuid, &d);
         if (err != IOF_OK) {
+            /* It stays pending in the Controller, which would name it again at once: the run
+             * ends here rather than trying it over and over. */
             IOF_ERROR("agent",
                       "image_snapshot_failed microservice=%s reason=\"%s\"",
-                      uuid[0] != '\0' ? uuid : "-",
+                      uuid,
                       iof_diag_text(&d, err));
-            if (uuid[0] == '\0' || atomic_load(&a->cancel_io)) {
-                break; /* the Controller is unreachable or we are stopping */
-            }
-            memcpy(failed[nfailed++], uuid, sizeof failed[0]);
+            break;
         }
     }
     agent_docker_free(k);
