@@ -8,6 +8,8 @@
 
 #include "common/clock.h"
 #include "http/client.h"
+#include "iomessage/iomessage.h"
+#include "ws/client.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -173,12 +175,9 @@ static inline int agent_daemon_spawn(struct agent_fixture *a) {
     return -1;
 }
 
-/* SIGTERM and wait (≤ 30 s). Returns the exit status (0 clean), -1 if it had to be killed. */
-static inline int agent_daemon_term(struct agent_fixture *a) {
-    if (a->pid == 0) {
-        return 0;
-    }
-    kill(a->pid, SIGTERM);
+/* Waits (≤ 30 s) for the daemon to exit. Returns its exit status (128 + signal when killed by
+ * one), -1 when it is still running. */
+static inline int agent_daemon_wait_exit(struct agent_fixture *a) {
     for (int i = 0; i < 300; i++) {
         int st;
         if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
@@ -187,10 +186,34 @@ static inline int agent_daemon_term(struct agent_fixture *a) {
         }
         nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
     }
-    kill(a->pid, SIGKILL);
-    waitpid(a->pid, NULL, 0);
-    a->pid = 0;
     return -1;
+}
+
+/* SIGTERM and wait (≤ 30 s). Returns the exit status (0 clean), -1 if it had to be killed. */
+static inline int agent_daemon_term(struct agent_fixture *a) {
+    if (a->pid == 0) {
+        return 0;
+    }
+    kill(a->pid, SIGTERM);
+    int rc = agent_daemon_wait_exit(a);
+    if (rc < 0) {
+        kill(a->pid, SIGKILL);
+        waitpid(a->pid, NULL, 0);
+        a->pid = 0;
+    }
+    return rc;
+}
+
+/* `iofog-agent stop` (the daemon removes its containers and exits), then waits (≤ 30 s) for the
+ * foreground daemon to end. Returns the CLI's exit code; 0 when no daemon runs. */
+static inline int agent_daemon_stop(struct agent_fixture *a) {
+    if (a == NULL || a->pid == 0) {
+        return 0;
+    }
+    char out[256];
+    int rc = agent_cli(a, out, sizeof out, "stop");
+    (void)agent_daemon_wait_exit(a);
+    return rc;
 }
 
 static inline void agent_daemon_kill9(struct agent_fixture *a) {
@@ -275,6 +298,72 @@ static inline int agent_fixture_provision(struct agent_fixture *a, int timeout_m
         return -1;
     }
     return agent_wait_status(a, ": ok", timeout_ms);
+}
+
+/* Opens the Local API socket of kind "control" or "message" for id; NULL (said on stderr) when
+ * it cannot. */
+static inline struct iof_ws_client *
+agent_ws_open(struct agent_fixture *a, const char *kind, const char *id) {
+    char path[200];
+    (void)snprintf(path, sizeof path, "/v2/%s/socket/id/%s", kind, id);
+    struct iof_ws_client *c = NULL;
+    struct iof_diag d = {{0}};
+    if (iof_ws_client_connect("127.0.0.1", a->local_port, path, 5000, NULL, &c, &d) != IOF_OK) {
+        fprintf(stderr, "ws connect %s: %s\n", path, d.msg);
+        return NULL;
+    }
+    return c;
+}
+
+/* Publishes len bytes of text content as publisher over the message socket tx and waits
+ * (≤ 5 s) for the receipt: id (id_len bytes, 33 suffice) and *ts get the message's identity.
+ * 0 on success, -1 (said on stderr) otherwise. */
+static inline int agent_ws_publish(struct iof_ws_client *tx,
+                                   const char *publisher,
+                                   const void *content,
+                                   size_t len,
+                                   char *id,
+                                   size_t id_len,
+                                   int64_t *ts) {
+    struct iof_msg msg = {.version = 4,
+                          .publisher = publisher,
+                          .infotype = "text",
+                          .infoformat = "utf-8",
+                          .contentdata = content,
+                          .contentdata_len = len};
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    if (iof_msg_frame_encode(&msg, &frame, &frame_len, NULL) != IOF_OK) {
+        fprintf(stderr, "publish: cannot encode\n");
+        return -1;
+    }
+    iof_err err = iof_ws_client_send(tx, IOF_WS_BINARY, frame, frame_len);
+    free(frame);
+    struct iof_ws_msg m = {0};
+    if (err == IOF_OK) {
+        err = iof_ws_client_recv(tx, 5000, &m);
+    }
+    if (err == IOF_OK) {
+        err = iof_msg_receipt_parse(m.data, m.len, id, id_len, ts, NULL);
+        iof_ws_msg_free(&m);
+    }
+    if (err != IOF_OK) {
+        fprintf(stderr, "publish: no receipt (%s)\n", iof_err_name(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the activated application `name` owned by the fixture's user. 0 on success. */
+static inline int agent_fixture_app(struct agent_fixture *a, const char *name) {
+    char body[256];
+    (void)snprintf(body, sizeof body, "{\"name\":\"%s\",\"isActivated\":true}", name);
+    long st = api_call(a->ctl, "POST", "/api/v3/application", a->user, body, NULL);
+    if (st != 201) {
+        fprintf(stderr, "application %s: HTTP %ld\n", name, st);
+        return -1;
+    }
+    return 0;
 }
 
 /* Stops the daemon (a non-clean exit fails the test through the return value) and the

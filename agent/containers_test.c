@@ -119,12 +119,7 @@ static int setup(void **state) {
     if (c->a == NULL) {
         return -1;
     }
-    if (api_call(c->a->ctl,
-                 "POST",
-                 "/api/v3/application",
-                 c->a->user,
-                 "{\"name\":\"e2e\",\"isActivated\":true}",
-                 NULL) != 201) {
+    if (agent_fixture_app(c->a, "e2e") != 0) {
         return -1;
     }
     if (agent_fixture_provision(c->a, 5000) != 0) {
@@ -138,17 +133,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     struct ctx *c = *state;
     char out[256];
-    int rc = c->a->pid != 0 ? agent_cli(c->a, out, sizeof out, "stop") : 0;
-    if (c->a->pid != 0) {
-        for (int i = 0; i < 300; i++) { /* `stop` makes the foreground daemon exit */
-            int st;
-            if (waitpid(c->a->pid, &st, WNOHANG) == c->a->pid) {
-                c->a->pid = 0;
-                break;
-            }
-            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
-        }
-    }
+    int rc = agent_daemon_stop(c->a);
     agent_sh(out, sizeof out, "bash agent/registry_test.sh stop %s/registry 2>&1", c->a->ctl->dir);
     int left = count_containers(c->a->node);
     agent_sh(out,

@@ -111,19 +111,6 @@ static void *viewer_main(void *arg) {
     return NULL;
 }
 
-static struct iof_ws_client *open_socket(struct agent_fixture *a, const char *id) {
-    char path[200];
-    (void)snprintf(path, sizeof path, "/v2/message/socket/id/%s", id);
-    struct iof_ws_client *c = NULL;
-    struct iof_diag d = {{0}};
-    iof_err err = iof_ws_client_connect("127.0.0.1", a->local_port, path, 5000, NULL, &c, &d);
-    if (err != IOF_OK) {
-        fprintf(stderr, "ws connect %s: %s\n", path, d.msg);
-    }
-    assert_int_equal(err, IOF_OK);
-    return c;
-}
-
 static struct viewer *
 viewer_start(struct agent_fixture *a, const char *uuid, const char *publisher, const char *tag) {
     struct viewer *v = calloc(1, sizeof *v);
@@ -135,7 +122,8 @@ viewer_start(struct agent_fixture *a, const char *uuid, const char *publisher, c
     v->tag = tag;
     v->publisher = publisher;
     pthread_mutex_init(&v->mu, NULL);
-    v->ws = open_socket(a, uuid);
+    v->ws = agent_ws_open(a, "message", uuid);
+    assert_non_null(v->ws);
     assert_int_equal(pthread_create(&v->th, NULL, viewer_main, v), 0);
     return v;
 }
@@ -195,26 +183,11 @@ struct sent {
 
 static void
 publish(struct iof_ws_client *tx, const char *sensor, const char *content, struct sent *out) {
-    struct iof_msg msg = {.version = 4,
-                          .publisher = sensor,
-                          .infotype = "text",
-                          .infoformat = "utf-8",
-                          .contentdata = (const uint8_t *)content,
-                          .contentdata_len = strlen(content)};
-    uint8_t *frame = NULL;
-    size_t frame_len = 0;
-    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
-    assert_int_equal(iof_ws_client_send(tx, IOF_WS_BINARY, frame, frame_len), IOF_OK);
-    free(frame);
-    struct iof_ws_msg m = {0};
-    assert_int_equal(iof_ws_client_recv(tx, 5000, &m), IOF_OK);
-    char id[40];
-    int64_t ts = 0;
-    assert_int_equal(iof_msg_receipt_parse(m.data, m.len, id, sizeof id, &ts, NULL), IOF_OK);
-    iof_ws_msg_free(&m);
+    struct sent r = {.ts = 0};
+    assert_int_equal(
+        agent_ws_publish(tx, sensor, content, strlen(content), r.id, sizeof r.id, &r.ts), 0);
     if (out != NULL) {
-        memcpy(out->id, id, sizeof out->id);
-        out->ts = ts;
+        *out = r;
     }
 }
 
@@ -330,37 +303,16 @@ static int setup(void **state) {
     c->a = agent_fixture_new("xnode-a");
     unsetenv("IOFOG_CONTROLLER_NATS_URL");
     if (c->a == NULL || (c->b = agent_fixture_new_peer(c->a, "xnode-b")) == NULL ||
-        api_call(c->a->ctl,
-                 "POST",
-                 "/api/v3/application",
-                 c->a->user,
-                 "{\"name\":\"xnode\",\"isActivated\":true}",
-                 NULL) != 201) {
+        agent_fixture_app(c->a, "xnode") != 0) {
         return -1;
     }
     *state = c;
     return 0;
 }
 
-static int stop_agent(struct agent_fixture *a) {
-    if (a == NULL || a->pid == 0) {
-        return 0;
-    }
-    char out[256];
-    int rc = agent_cli(a, out, sizeof out, "stop"); /* removes its containers */
-    for (int i = 0; i < 300 && a->pid != 0; i++) {
-        int st;
-        if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
-            a->pid = 0;
-        }
-        nats_sleep_ms(100);
-    }
-    return rc;
-}
-
 static int teardown(void **state) {
     struct ctx *c = *state;
-    int rc = stop_agent(c->b) | stop_agent(c->a);
+    int rc = agent_daemon_stop(c->b) | agent_daemon_stop(c->a); /* remove their containers */
     rc |= agent_fixture_free(c->b);
     rc |= agent_fixture_free(c->a);
     nats_server_cleanup(&c->ns);
@@ -409,7 +361,8 @@ static void test_cross_node(void **state) {
     assert_int_equal(agent_wait_status(a, ": connected,", 10000), 0);
     assert_int_equal(agent_wait_status(b, ": connected,", 10000), 0);
 
-    struct iof_ws_client *tx = open_socket(a, c->sensor);
+    struct iof_ws_client *tx = agent_ws_open(a, "message", c->sensor);
+    assert_non_null(tx);
     struct viewer *v = viewer_start(b, c->viewer, c->sensor, "seq=");
     int warm = warm_up(tx, c->sensor, v);
     printf("cross-node path up after %d warm-up message(s)\n", warm);

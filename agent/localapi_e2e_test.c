@@ -40,20 +40,6 @@ static void add_msvc(struct agent_fixture *a, const char *name, char out[64]) {
     json_decref(ans);
 }
 
-static struct iof_ws_client *
-open_socket(struct agent_fixture *a, const char *kind, const char *id) {
-    char path[200];
-    (void)snprintf(path, sizeof path, "/v2/%s/socket/id/%s", kind, id);
-    struct iof_ws_client *c = NULL;
-    struct iof_diag d = {{0}};
-    iof_err err = iof_ws_client_connect("127.0.0.1", a->local_port, path, 5000, NULL, &c, &d);
-    if (err != IOF_OK) {
-        fprintf(stderr, "ws connect %s: %s\n", path, d.msg);
-    }
-    assert_int_equal(err, IOF_OK);
-    return c;
-}
-
 static int setup(void **state) {
     if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
         system("bash scripts/test-image.sh " IMAGE " >/dev/null") != 0) {
@@ -61,12 +47,7 @@ static int setup(void **state) {
     }
     struct ctx *c = calloc(1, sizeof *c);
     c->a = agent_fixture_new("edge-bus");
-    if (c->a == NULL || api_call(c->a->ctl,
-                                 "POST",
-                                 "/api/v3/application",
-                                 c->a->user,
-                                 "{\"name\":\"bus\",\"isActivated\":true}",
-                                 NULL) != 201) {
+    if (c->a == NULL || agent_fixture_app(c->a, "bus") != 0) {
         return -1;
     }
     *state = c;
@@ -75,15 +56,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     struct ctx *c = *state;
-    char out[256];
-    int rc = agent_cli(c->a, out, sizeof out, "stop");
-    for (int i = 0; i < 300 && c->a->pid != 0; i++) {
-        int st;
-        if (waitpid(c->a->pid, &st, WNOHANG) == c->a->pid) {
-            c->a->pid = 0;
-        }
-        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
-    }
+    int rc = agent_daemon_stop(c->a);
     int frc = agent_fixture_free(c->a);
     free(c);
     return rc == 0 && frc == 0 ? 0 : -1;
@@ -116,7 +89,8 @@ static void test_config_signal(void **state) {
     assert_string_equal(jstr(cfg, "config"), "{\"n\":1}"); /* double-encoded */
     json_decref(cfg);
 
-    struct iof_ws_client *ws = open_socket(a, "control", c->pub);
+    struct iof_ws_client *ws = agent_ws_open(a, "control", c->pub);
+    assert_non_null(ws);
     char data_dir[300];
     (void)snprintf(data_dir, sizeof data_dir, "%s", a->ctl->dir);
     char cmd[1024];
@@ -166,29 +140,18 @@ static void test_messages_and_archive(void **state) {
     json_decref(cfg);
     nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL); /* routes arrive too */
 
-    struct iof_ws_client *rx = open_socket(a, "message", c->recv);
-    struct iof_ws_client *other = open_socket(a, "message", c->other);
-    struct iof_ws_client *tx = open_socket(a, "message", c->pub);
+    struct iof_ws_client *rx = agent_ws_open(a, "message", c->recv);
+    assert_non_null(rx);
+    struct iof_ws_client *other = agent_ws_open(a, "message", c->other);
+    assert_non_null(other);
+    struct iof_ws_client *tx = agent_ws_open(a, "message", c->pub);
+    assert_non_null(tx);
     int64_t sent_at = iof_time_now_ms();
-    struct iof_msg msg = {.version = 4,
-                          .publisher = c->pub,
-                          .infotype = "text",
-                          .infoformat = "utf-8",
-                          .contentdata = (const uint8_t *)"hello\0bus",
-                          .contentdata_len = 9};
-    uint8_t *frame = NULL;
-    size_t frame_len = 0;
-    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
-    assert_int_equal(iof_ws_client_send(tx, IOF_WS_BINARY, frame, frame_len), IOF_OK);
-    free(frame);
-
     /* receipt */
-    struct iof_ws_msg m = {0};
-    assert_int_equal(iof_ws_client_recv(tx, 5000, &m), IOF_OK);
     char id[256];
     int64_t ts = 0;
-    assert_int_equal(iof_msg_receipt_parse(m.data, m.len, id, sizeof id, &ts, NULL), IOF_OK);
-    iof_ws_msg_free(&m);
+    assert_int_equal(agent_ws_publish(tx, c->pub, "hello\0bus", 9, id, sizeof id, &ts), 0);
+    struct iof_ws_msg m = {0};
     assert_int_equal(strlen(id), 32);
     assert_true(ts >= sent_at - 1000 && ts <= iof_time_now_ms() + 1000);
 
@@ -235,7 +198,8 @@ static void test_messages_and_archive(void **state) {
     json_decref(ans);
 
     /* Redelivery: a delivery left un-ACKed comes again after the (shortened) ACK timeout. */
-    rx = open_socket(a, "message", c->recv);
+    rx = agent_ws_open(a, "message", c->recv);
+    assert_non_null(rx);
     nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL); /* real-time mode on */
     assert_int_equal(agent_local_post(a, "/v2/messages/new", body_new, &ans), 200);
     json_decref(ans);

@@ -246,12 +246,7 @@ static int setup(void **state) {
         return -1;
     }
     *state = c;
-    if (api_call(c->a->ctl,
-                 "POST",
-                 "/api/v3/application",
-                 c->a->user,
-                 "{\"name\":\"sdk\",\"isActivated\":true}",
-                 NULL) != 201) {
+    if (agent_fixture_app(c->a, "sdk") != 0) {
         return -1;
     }
     if (agent_fixture_provision(c->a, 10000) != 0) {
@@ -273,14 +268,7 @@ static int teardown(void **state) {
         probe_free(c->probes[i]);
     }
     char out[512];
-    int rc = c->a->pid != 0 ? agent_cli(c->a, out, sizeof out, "stop") : 0;
-    for (int i = 0; i < 300 && c->a->pid != 0; i++) { /* `stop` ends the foreground daemon */
-        int st;
-        if (waitpid(c->a->pid, &st, WNOHANG) == c->a->pid) {
-            c->a->pid = 0;
-        }
-        msleep(100);
-    }
+    int rc = agent_daemon_stop(c->a);
     /* The agent removes its containers when it stops; anything left is removed and fails. */
     agent_sh(out, sizeof out, "docker ps -aq --filter label=iofog-uuid=%s | wc -l", c->a->node);
     int left = atoi(out);
