@@ -128,55 +128,16 @@ static void test_agent_view_status_and_lifecycle(void **state) {
     assert_int_equal(api_call(f, "GET", "/api/v3/agent/config", e->agent, NULL, NULL), 401);
 }
 
-struct poll {
-    struct api_fixture *f;
-    const char *token;
-    long status;
-    json_t *answer;
-    int64_t done_ms;
-};
-
-static void *poll_main(void *arg) {
-    struct poll *p = arg;
-    struct iof_http_client_opts opts = {.timeout_ms = 40000, .connect_timeout_ms = 2000};
-    struct iof_http_client *c = NULL;
-    if (iof_http_client_new(&opts, &c) != IOF_OK) {
-        p->status = -1;
-        return NULL;
-    }
-    char url[256], auth[100];
-    (void)snprintf(url,
-                   sizeof url,
-                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=30",
-                   (unsigned)p->f->port);
-    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
-    const char *headers[] = {auth, NULL};
-    struct iof_diag d;
-    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
-        IOF_OK) {
-        p->status = -1;
-    }
-    p->done_ms = iof_time_mono_ms();
-    iof_http_client_free(c);
-    return NULL;
-}
-
 static void test_cli_update_wakes_long_poll(void **state) {
     struct e2e *e = *state;
     struct api_fixture *f = e->f;
     provision_and_deploy(e);
     /* Acknowledge what deployment raised, so the poll has to wait. */
-    json_t *a = NULL;
-    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", e->agent, NULL, &a), 200);
-    char ack[64];
-    (void)snprintf(ack, sizeof ack, "{\"lastUpdated\":\"%s\"}", jstr(a, "lastUpdated"));
-    json_decref(a);
-    assert_int_equal(api_call(f, "PATCH", "/api/v3/agent/config/changes", e->agent, ack, NULL),
-                     200);
+    assert_int_equal(api_ack_changes(f, e->agent), 0);
 
-    struct poll p = {.f = f, .token = e->agent};
+    struct api_long_poll p = {.port = f->port, .token = e->agent};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+    assert_int_equal(pthread_create(&t, NULL, api_long_poll_main, &p), 0);
     nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
     assert_int_equal(p.done_ms, 0); /* held */
     char out[4096];
@@ -204,6 +165,7 @@ static void test_cli_update_wakes_long_poll(void **state) {
     /* The change is committed before the CLI gets its answer, and wakes the poll at once. */
     assert_true(p.done_ms - cli_end <= 100);
 
+    json_t *a = NULL;
     assert_int_equal(
         api_callf(f, "GET", e->agent, NULL, &a, "/api/v3/agent/microservices/%s", e->msvc), 200);
     assert_non_null(strstr(jstr(json_object_get(a, "microservice"), "config"), "private-value"));

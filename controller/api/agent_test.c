@@ -207,41 +207,6 @@ static void test_changes_and_ack(void **state) {
         api_call(f, "GET", "/api/v3/agent/config/changes?wait=61", a->token, NULL, NULL), 400);
 }
 
-struct poll {
-    struct api_fixture *f;
-    const char *token;
-    int wait_s;
-    long status;
-    json_t *answer;
-    int64_t done_ms;
-};
-
-static void *poll_main(void *arg) {
-    struct poll *p = arg;
-    struct iof_http_client_opts opts = {.timeout_ms = 70000, .connect_timeout_ms = 2000};
-    struct iof_http_client *c = NULL;
-    if (iof_http_client_new(&opts, &c) != IOF_OK) {
-        p->status = -1;
-        return NULL;
-    }
-    char url[256], auth[100];
-    (void)snprintf(url,
-                   sizeof url,
-                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=%d",
-                   (unsigned)p->f->port,
-                   p->wait_s);
-    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
-    const char *headers[] = {auth, NULL};
-    struct iof_diag d;
-    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
-        IOF_OK) {
-        p->status = -1;
-    }
-    p->done_ms = iof_time_mono_ms();
-    iof_http_client_free(c);
-    return NULL;
-}
-
 static void sleep_ms(long ms) {
     nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
@@ -259,9 +224,9 @@ static void test_long_poll_wakes_fast(void **state) {
     struct api_fixture *f = a->f;
     int64_t worst = 0;
     for (int round = 0; round < 20; round++) {
-        struct poll p = {.f = f, .token = a->token, .wait_s = 30};
+        struct api_long_poll p = {.port = f->port, .token = a->token, .wait_s = 30};
         pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+        assert_int_equal(pthread_create(&t, NULL, api_long_poll_main, &p), 0);
         wait_held(f, 1);
         struct iof_diag d;
         int64_t raised = iof_time_mono_ms();
@@ -286,9 +251,9 @@ static void test_long_poll_wakes_fast(void **state) {
 static void test_long_poll_sees_only_committed(void **state) {
     struct agent_fixture *a = *state;
     struct api_fixture *f = a->f;
-    struct poll p = {.f = f, .token = a->token, .wait_s = 30};
+    struct api_long_poll p = {.port = f->port, .token = a->token, .wait_s = 30};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+    assert_int_equal(pthread_create(&t, NULL, api_long_poll_main, &p), 0);
     wait_held(f, 1);
     struct ctl_db *db = ctl_store_db(f->store);
     struct iof_diag d;
@@ -305,8 +270,8 @@ static void test_long_poll_sees_only_committed(void **state) {
     json_decref(p.answer);
 
     /* A rolled-back raise wakes nobody. */
-    struct poll q = {.f = f, .token = a->token, .wait_s = 1};
-    assert_int_equal(pthread_create(&t, NULL, poll_main, &q), 0);
+    struct api_long_poll q = {.port = f->port, .token = a->token, .wait_s = 1};
+    assert_int_equal(pthread_create(&t, NULL, api_long_poll_main, &q), 0);
     /* The routing flag is still pending (not acknowledged): the poll answers at once. */
     pthread_join(t, NULL);
     assert_int_equal(q.status, 200);
@@ -317,10 +282,10 @@ static void test_long_poll_sees_only_committed(void **state) {
 static void test_long_poll_timeout_and_replace(void **state) {
     struct agent_fixture *a = *state;
     struct api_fixture *f = a->f;
-    struct poll p1 = {.f = f, .token = a->token, .wait_s = 1};
+    struct api_long_poll p1 = {.port = f->port, .token = a->token, .wait_s = 1};
     int64_t start = iof_time_mono_ms();
     pthread_t t1, t2;
-    assert_int_equal(pthread_create(&t1, NULL, poll_main, &p1), 0);
+    assert_int_equal(pthread_create(&t1, NULL, api_long_poll_main, &p1), 0);
     pthread_join(t1, NULL);
     int64_t took = p1.done_ms - start;
     assert_int_equal(p1.status, 200);
@@ -329,11 +294,11 @@ static void test_long_poll_timeout_and_replace(void **state) {
     json_decref(p1.answer);
 
     /* A newer request from the same node replaces the older one, which is answered at once. */
-    struct poll older = {.f = f, .token = a->token, .wait_s = 30};
-    struct poll newer = {.f = f, .token = a->token, .wait_s = 30};
-    assert_int_equal(pthread_create(&t1, NULL, poll_main, &older), 0);
+    struct api_long_poll older = {.port = f->port, .token = a->token, .wait_s = 30};
+    struct api_long_poll newer = {.port = f->port, .token = a->token, .wait_s = 30};
+    assert_int_equal(pthread_create(&t1, NULL, api_long_poll_main, &older), 0);
     wait_held(f, 1);
-    assert_int_equal(pthread_create(&t2, NULL, poll_main, &newer), 0);
+    assert_int_equal(pthread_create(&t2, NULL, api_long_poll_main, &newer), 0);
     pthread_join(t1, NULL);
     assert_int_equal(older.status, 200);
     wait_held(f, 1);

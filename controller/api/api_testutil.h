@@ -8,6 +8,7 @@
 #ifndef CTL_API_TESTUTIL_H
 #define CTL_API_TESTUTIL_H
 
+#include "common/clock.h"
 #include "controller/auth.h"
 #include "controller/server.h"
 #include "controller/store/db_json.h"
@@ -336,6 +337,63 @@ static inline int api_user(struct api_fixture *f, const char *email, char token[
 static inline const char *jstr(const json_t *obj, const char *key) {
     const char *s = json_string_value(json_object_get(obj, key));
     return s != NULL ? s : "";
+}
+
+/* Acknowledges every change flag the agent with agent_token sees now (GET, then PATCH with its
+ * lastUpdated), so that a following long-poll has to wait. 0 on success. */
+static inline int api_ack_changes(struct api_fixture *f, const char *agent_token) {
+    json_t *ans = NULL;
+    if (api_call(f, "GET", "/api/v3/agent/config/changes", agent_token, NULL, &ans) != 200) {
+        json_decref(ans);
+        return -1;
+    }
+    char body[96];
+    (void)snprintf(body, sizeof body, "{\"lastUpdated\":\"%s\"}", jstr(ans, "lastUpdated"));
+    json_decref(ans);
+    return api_call(f, "PATCH", "/api/v3/agent/config/changes", agent_token, body, NULL) == 200
+               ? 0
+               : -1;
+}
+
+/* One agent long-poll of GET /api/v3/agent/config/changes?wait=wait_s (0: 30) on the Controller
+ * at port with the agent token, for a thread: pthread_create(&t, NULL, api_long_poll_main, &p).
+ * On return status is the HTTP status (-1 when the request failed), answer the parsed body (the
+ * caller releases it) and done_ms the monotonic time it ended. */
+struct api_long_poll {
+    uint16_t port;
+    const char *token;
+    int wait_s;
+    long status;
+    json_t *answer;
+    int64_t done_ms;
+};
+
+static inline void *api_long_poll_main(void *arg) {
+    struct api_long_poll *p = arg;
+    int wait_s = p->wait_s > 0 ? p->wait_s : 30;
+    struct iof_http_client_opts opts = {.timeout_ms = (wait_s + 10) * 1000L,
+                                        .connect_timeout_ms = 2000};
+    struct iof_http_client *c = NULL;
+    if (iof_http_client_new(&opts, &c) != IOF_OK) {
+        p->status = -1;
+        return NULL;
+    }
+    char url[128], auth[100];
+    (void)snprintf(url,
+                   sizeof url,
+                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=%d",
+                   (unsigned)p->port,
+                   wait_s);
+    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
+    const char *headers[] = {auth, NULL};
+    struct iof_diag d;
+    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
+        IOF_OK) {
+        p->status = -1;
+    }
+    p->done_ms = iof_time_mono_ms();
+    iof_http_client_free(c);
+    return NULL;
 }
 
 #endif

@@ -21,52 +21,6 @@ static void sleep_ms(long ms) {
     nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
 
-struct poll {
-    uint16_t port;
-    const char *token;
-    long status;
-    json_t *answer;
-    int64_t done_ms;
-};
-
-/* One long-poll of the changes (wait=30 s) on the Controller at port. */
-static void *poll_main(void *arg) {
-    struct poll *p = arg;
-    struct iof_http_client_opts opts = {.timeout_ms = 40000, .connect_timeout_ms = 2000};
-    struct iof_http_client *c = NULL;
-    if (iof_http_client_new(&opts, &c) != IOF_OK) {
-        p->status = -1;
-        return NULL;
-    }
-    char url[128], auth[100];
-    (void)snprintf(url,
-                   sizeof url,
-                   "http://127.0.0.1:%u/api/v3/agent/config/changes?wait=30",
-                   (unsigned)p->port);
-    (void)snprintf(auth, sizeof auth, "Authorization: %s", p->token);
-    const char *headers[] = {auth, NULL};
-    struct iof_diag d;
-    if (iof_http_client_request_json(c, "GET", url, headers, NULL, &p->status, &p->answer, &d) !=
-        IOF_OK) {
-        p->status = -1;
-    }
-    p->done_ms = iof_time_mono_ms();
-    iof_http_client_free(c);
-    return NULL;
-}
-
-/* Acknowledges every flag the node's agent sees now (through f). */
-static void ack_all(struct api_fixture *f, const char *agent_token) {
-    json_t *ans = NULL;
-    assert_int_equal(api_call(f, "GET", "/api/v3/agent/config/changes", agent_token, NULL, &ans),
-                     200);
-    char body[64];
-    (void)snprintf(body, sizeof body, "{\"lastUpdated\":\"%s\"}", jstr(ans, "lastUpdated"));
-    json_decref(ans);
-    assert_int_equal(api_call(f, "PATCH", "/api/v3/agent/config/changes", agent_token, body, NULL),
-                     200);
-}
-
 /* Creates a node through f as token; its uuid goes into uuid[33]. */
 static void make_node(struct api_fixture *f, const char *token, const char *name, char uuid[33]) {
     char body[128];
@@ -122,13 +76,13 @@ static void test_credentials_and_wake_across_replicas(void **state) {
     assert_int_equal(api_call(a, "GET", "/api/v3/agent/config", t2, NULL, NULL), 200);
 
     /* The agent of node-one long-polls B; config changes go through A. */
-    ack_all(b, t1);
+    assert_int_equal(api_ack_changes(b, t1), 0);
     int64_t worst = 0;
     int64_t total = 0;
     for (int round = 0; round < ROUNDS; round++) {
-        struct poll p = {.port = b->port, .token = t1};
+        struct api_long_poll p = {.port = b->port, .token = t1};
         pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, poll_main, &p), 0);
+        assert_int_equal(pthread_create(&t, NULL, api_long_poll_main, &p), 0);
         sleep_ms(100); /* the poll reaches B and is held (B is another process) */
         assert_int_equal(p.done_ms, 0);
         char body[64];
@@ -142,7 +96,7 @@ static void test_credentials_and_wake_across_replicas(void **state) {
         int64_t delay = p.done_ms - sent;
         worst = delay > worst ? delay : worst;
         total += delay;
-        ack_all(b, t1);
+        assert_int_equal(api_ack_changes(b, t1), 0);
     }
     print_message("replicas: config change via A -> long-poll on B answered: mean %.1f ms, "
                   "worst %lld ms over %d rounds\n",
