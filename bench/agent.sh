@@ -10,8 +10,10 @@
 # creation -> RUNNING p50 <= 1 s for a cached image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-build=build/release
+build=${IOFOG_BENCH_BUILD:-build/release}
 count=10
 json=
 while [ $# -gt 0 ]; do
@@ -23,12 +25,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller iofog-agent >/dev/null
-fi
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
+bench_build iofog-controller iofog-agent
 
 bash scripts/dockerd.sh start >/dev/null
 image="iofog-bench/busy-$$:1"

@@ -9,6 +9,8 @@
 # RSS <= 100 MB; >= 10,000 requests/s for config/changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 json=
 wrk=1
 seconds=10
@@ -23,11 +25,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#counts[@]} -eq 0 ] && counts=(1000 10000)
-build=build/release
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller agent-sim >/dev/null
-fi
+build=${IOFOG_BENCH_BUILD:-build/release}
+bench_build iofog-controller agent-sim
 ulimit -n "$(ulimit -Hn)"
 
 start_controller() {
@@ -35,7 +34,7 @@ start_controller() {
     # Per-connection head memory; 4096 is what makes 10,000 held long-polls fit in 100 MB
     # (override with CONNECTION_MEMORY=8192 for the Controller's default).
     echo "{\"connectionMemoryBytes\": ${CONNECTION_MEMORY:-4096}}" > "$dir/controller.json"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(bench_free_port)
     "$build/controller/iofog-controller" start --foreground --bind 127.0.0.1 --port "$port" \
         --data-dir "$dir" --log-level error &
     pid=$!

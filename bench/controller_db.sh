@@ -8,8 +8,10 @@
 # Prints a Markdown table, or with --json one flat JSON object on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-build=build/release
+build=${IOFOG_BENCH_BUILD:-build/release}
 seconds=5
 conns=32
 json=
@@ -24,15 +26,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)" >&2; exit 1; }
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
-fi
+bench_build iofog-controller
 bin="$build/controller/iofog-controller"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 work=$(mktemp -d)
 pgdir=/tmp/iofog-bench-pg.$$ # below /tmp: the unprivileged server user must reach it
 pid=
@@ -43,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pgport=$(free_port)
+pgport=$(bench_free_port)
 scripts/pgtest.sh start "$pgdir" "$pgport" >&2
 psql -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE bench' postgres
 
@@ -69,7 +65,7 @@ for backend in sqlite postgres; do
     mkdir -p "$dir"
     db="$dir/controller.sqlite"
     [ "$backend" = postgres ] && db="postgres://postgres@127.0.0.1:$pgport/bench"
-    port=$(free_port)
+    port=$(bench_free_port)
     "$bin" start --foreground --bind 127.0.0.1 --port "$port" --data-dir "$dir" --db "$db" \
         --log-level error &
     pid=$!

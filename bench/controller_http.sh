@@ -7,8 +7,10 @@
 # >= 30,000 requests/s for /status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-build=build/release
+build=${IOFOG_BENCH_BUILD:-build/release}
 seconds=10
 conns=64
 json=
@@ -23,13 +25,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)" >&2; exit 1; }
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller >/dev/null
-fi
+bench_build iofog-controller
 bin="$build/controller/iofog-controller"
 dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 "$bin" start --foreground --bind 127.0.0.1 --port "$port" --data-dir "$dir" --log-level error &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT

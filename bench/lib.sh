@@ -1,9 +1,18 @@
-# Shared helpers of the benchmarks that run a Controller and an Agent (sourced, not run): the same
+# Shared helpers of the benchmarks (sourced, not run): the Release build of what a benchmark runs,
+# free ports, and for those that run a Controller and an Agent the same
 # set-up as agent/agent_testutil.h with the Release binaries of $build: a Controller on a free
 # loopback port with a private data directory and a user, a node, an iofog-agent configured with
 # its own config directory and free Local API port, started with `start --foreground` and
 # provisioned with the node's key. bench_teardown stops both and removes the node's containers.
 # Needs: build (the build directory), python3, curl.
+
+# bench_build TARGET...: builds the targets in Release in $build, unless IOFOG_BENCH_NO_BUILD is
+# set (bench/run builds everything once before the benchmarks).
+bench_build() {
+    [ -z "${IOFOG_BENCH_NO_BUILD:-}" ] || return 0
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target "$@" >/dev/null
+}
 
 bench_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -17,6 +17,8 @@
 # Target (issue 9): cross-node p99 <= 5 ms at 1,000 messages/s on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 json=0
 rate=1000
@@ -36,9 +38,7 @@ while [ $# -gt 0 ]; do
 done
 
 build=${IOFOG_BENCH_BUILD:-build/release}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target iofog-controller iofog-agent nats-latency msg-bench \
-    >/dev/null
+bench_build iofog-controller iofog-agent nats-latency msg-bench
 ctl_bin=$PWD/$build/controller/iofog-controller
 agent_bin=$PWD/$build/agent/iofog-agent
 image=iofog-bench/busy:1
@@ -46,9 +46,6 @@ image=iofog-bench/busy:1
 bash scripts/dockerd.sh start >/dev/null
 docker image inspect "$image" >/dev/null 2>&1 || bash scripts/test-image.sh "$image" >/dev/null
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 jget() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 work=$(mktemp -d)
@@ -69,9 +66,9 @@ cleanup() {
 trap cleanup EXIT
 
 # nats-server and Controller
-nport=$(free_port)
+nport=$(bench_free_port)
 IOFOG_NATS_DIR=$work/nats scripts/nats.sh start "$nport" >/dev/null
-cport=$(free_port)
+cport=$(bench_free_port)
 mkdir -p "$work/ctl"
 "$ctl_bin" start --foreground --bind 127.0.0.1 --port "$cport" --data-dir "$work/ctl" \
     --nats-url "nats://127.0.0.1:$nport" --log-level error 2>>"$work/ctl.log" &
@@ -91,7 +88,7 @@ call() { # method path [body]
 # Two agents provisioned to two nodes
 start_agent() { # name -> sets lport (its Local API port) and node (its node uuid)
     local name=$1 dir=$work/agent-$1 key
-    lport=$(free_port)
+    lport=$(bench_free_port)
     node=$(call POST /iofog "{\"name\":\"$name\",\"fogType\":1}" | jget uuid)
     mkdir -p "$dir"
     "$agent_bin" config -a "$api/" -dl "$dir/data" -ld "$dir/log" -lp "$lport" -sf 2 \

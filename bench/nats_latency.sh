@@ -9,6 +9,8 @@
 # Target (issue 9): p99 <= 5 ms at 1,000 messages/s on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 json=
 [ "${1:-}" = --json ] && { json=1; shift; }
@@ -16,12 +18,9 @@ rate=${1:-1000}
 seconds=${2:-10}
 burst=${3:-100000}
 build=${IOFOG_BENCH_BUILD:-build/release}
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target nats-latency >/dev/null
-fi
+bench_build nats-latency
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 export IOFOG_NATS_DIR
 IOFOG_NATS_DIR=$(mktemp -d)
 trap 'scripts/nats.sh stop "$port" >/dev/null; rm -rf "$IOFOG_NATS_DIR"' EXIT

@@ -9,8 +9,10 @@
 # Target (issue 7): the SDK learns of a configuration change within 100 ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-build=build/release
+build=${IOFOG_BENCH_BUILD:-build/release}
 changes=100
 json=
 while [ $# -gt 0 ]; do
@@ -22,12 +24,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller iofog-agent sdk-config >/dev/null
-fi
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
+bench_build iofog-controller iofog-agent sdk-config
 
 bash scripts/dockerd.sh start >/dev/null
 image="iofog-bench/cfg-$$:1"

@@ -5,8 +5,10 @@
 # Prints a Markdown table, or with --json one flat JSON object on the last line (sizes in KiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-build=build/release
+build=${IOFOG_BENCH_BUILD:-build/release}
 json=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -16,10 +18,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "${IOFOG_BENCH_NO_BUILD:-}" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOFOG_TESTS=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target iofog-controller iofog-agent iofog_shared >/dev/null
-fi
+bench_build iofog-controller iofog-agent iofog_shared
 lib=$(readlink -f "$build/sdk/libiofog.so")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
