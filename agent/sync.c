@@ -173,26 +173,16 @@ static bool flag(const json_t *changes, const char *name) {
 static iof_err process_changes(struct agent_daemon *a,
                                struct agent_upstream *u,
                                const struct agent_config *c,
-                               const json_t *changes,
+                               json_t *changes,
                                bool *any,
                                struct iof_diag *d) {
-    static const char *const names[] = {"config",
-                                        "version",
-                                        "reboot",
-                                        "deleteNode",
-                                        "microserviceList",
-                                        "microserviceConfig",
-                                        "routing",
-                                        "registries",
-                                        "tunnel",
-                                        "diagnostics",
-                                        "isImageSnapshot",
-                                        "prune",
-                                        "routerChanged",
-                                        "linkedEdgeResources"};
+    /* Any flag counts, also one this agent has no use for: it is acknowledged like the others
+     * instead of keeping the long-poll answering at once. */
     *any = false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        *any = *any || flag(changes, names[i]);
+    const char *key;
+    json_t *value;
+    json_object_foreach(changes, key, value) {
+        *any = *any || json_is_true(value);
     }
     if (!*any) {
         return IOF_OK;
