@@ -7,7 +7,7 @@
 #include "agent/agent_testutil.h"
 
 #include "common/base64.h"
-#include "controller/cli_testutil.h"
+#include "controller/cli/cli_testutil.h"
 #include "http/client.h"
 #include "iomessage/iomessage.h"
 #include "ws/client.h"

@@ -1,9 +1,9 @@
-/* iofog-controller: the Controller's command line. Each subcommand lives in its own cmd_*.c file
- * and is listed in the table below. */
-#include "controller/commands.h"
+/* iofog-controller: the Controller's command line. Each subcommand lives in its own cli/cmd_*.c
+ * file and is listed in the table below. */
+#include "controller/cli/commands.h"
 
 #include "common/cli.h"
-#include "controller/cli_client.h"
+#include "controller/cli/cli_client.h"
 
 int main(int argc, char **argv) {
     if (ctl_cli_take_global_options(&argc, argv) != IOF_OK) {

@@ -14,7 +14,7 @@
 #include "agent/agent_testutil.h"
 
 #include "common/base64.h"
-#include "controller/cli_testutil.h"
+#include "controller/cli/cli_testutil.h"
 
 #include <iofog/iofog.h>
 

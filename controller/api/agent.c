@@ -6,8 +6,8 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/random.h"
-#include "controller/agent_wait.h"
-#include "controller/changes.h"
+#include "controller/domain/agent_wait.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * its provisioning key from the user API, the agent's view of a deployed microservice, status
  * reports visible in the user API, stop/start reflected in the agent's view, and a long-poll
  * answered when `iofog-controller microservice update --microservice-id ... --config ...` runs. */
-#include "controller/cli_testutil.h"
+#include "controller/cli/cli_testutil.h"
 
 #include "common/clock.h"
 

@@ -7,7 +7,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/random.h"
-#include "controller/snapshot.h"
+#include "controller/domain/snapshot.h"
 #include "controller/store/db_json.h"
 
 #include <stdio.h>

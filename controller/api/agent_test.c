@@ -4,9 +4,9 @@
 #include "controller/api/api_testutil.h"
 
 #include "common/clock.h"
-#include "controller/agent_wait.h"
-#include "controller/changes.h"
-#include "controller/liveness.h"
+#include "controller/domain/agent_wait.h"
+#include "controller/domain/changes.h"
+#include "controller/domain/liveness.h"
 
 #include <pthread.h>
 #include <setjmp.h>

@@ -9,7 +9,7 @@
 #ifndef CTL_API_H
 #define CTL_API_H
 
-#include "controller/server.h"
+#include "controller/server/server.h"
 
 #include <jansson.h>
 

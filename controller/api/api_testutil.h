@@ -9,8 +9,8 @@
 #define CTL_API_TESTUTIL_H
 
 #include "common/clock.h"
-#include "controller/auth.h"
-#include "controller/server.h"
+#include "controller/server/auth.h"
+#include "controller/server/server.h"
 #include "controller/store/db_json.h"
 #include "controller/store/test_db.h"
 #include "controller/store/test_tmpdir.h"

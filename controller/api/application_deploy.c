@@ -18,7 +18,7 @@
 #include "controller/api/application.h"
 
 #include "common/json.h"
-#include "controller/msvc.h"
+#include "controller/domain/msvc.h"
 #include "controller/store/db_json.h"
 
 #include <stdio.h>

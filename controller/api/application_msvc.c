@@ -3,7 +3,7 @@
  * merged, ctl_app_msvcs_json should call ctl_msvc_list_json so both routes give one shape. */
 #include "controller/api/application.h"
 
-#include "controller/changes.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
 
 static const char msvc_sql[] =

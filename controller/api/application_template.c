@@ -9,7 +9,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "controller/store/db_json.h"
-#include "controller/validate.h"
+#include "controller/domain/validate.h"
 
 #include <ctype.h>
 #include <math.h>

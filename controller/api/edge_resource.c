@@ -14,9 +14,9 @@
 
 #include "common/clock.h"
 #include "common/json.h"
-#include "controller/changes.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
-#include "controller/validate.h"
+#include "controller/domain/validate.h"
 
 #include <ctype.h>
 #include <stdio.h>

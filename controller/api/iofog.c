@@ -22,14 +22,14 @@
  *   bluetoothEnabled change, as the classic Controller does. */
 #include "controller/api/iofog.h"
 
-#include "controller/auth.h"
+#include "controller/server/auth.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/random.h"
-#include "controller/changes.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
-#include "controller/validate.h"
+#include "controller/domain/validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "controller/msvc.h"
-#include "controller/msvc_internal.h"
-#include "controller/snapshot.h"
+#include "controller/domain/msvc.h"
+#include "controller/domain/msvc_internal.h"
+#include "controller/domain/snapshot.h"
 #include "controller/store/db_json.h"
 
 #include <fcntl.h>

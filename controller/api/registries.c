@@ -8,7 +8,7 @@
 #include "controller/api/api.h"
 
 #include "common/json.h"
-#include "controller/changes.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
 
 #include <stdio.h>

@@ -3,9 +3,9 @@
  * config change made through one wakes an agent's long-poll held by the other within 100 ms, and
  * the liveness job runs on one replica only, handed over when that one stops. */
 #include "common/clock.h"
-#include "controller/agent_wait.h"
+#include "controller/domain/agent_wait.h"
 #include "controller/api/api_testutil.h"
-#include "controller/liveness.h"
+#include "controller/domain/liveness.h"
 
 #include <pthread.h>
 #include <setjmp.h>

@@ -3,8 +3,8 @@
 #include "controller/api/api.h"
 
 #include "common/json.h"
-#include "controller/msvc.h"
-#include "controller/msvc_internal.h"
+#include "controller/domain/msvc.h"
+#include "controller/domain/msvc_internal.h"
 #include "controller/store/db_json.h"
 
 #include <string.h>

@@ -2,7 +2,7 @@
  * and of the route functions the application service calls (controller/msvc.h). */
 #include "controller/api/msvc_testutil.h"
 
-#include "controller/msvc.h"
+#include "controller/domain/msvc.h"
 
 #define IMG "\"images\":[{\"containerImage\":\"x\",\"fogTypeId\":1}]"
 

@@ -8,7 +8,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "controller/changes.h"
+#include "controller/domain/changes.h"
 #include "controller/store/db_json.h"
 
 #include <string.h>

@@ -1,0 +1,58 @@
+/* How CLI subcommands reach a running Controller: over its REST API on the loopback address,
+ * presenting the local admin credential from the data directory (full rights, acting for the user
+ * given with -u/--user-id or else the first user). */
+#ifndef CTL_CLI_CLIENT_H
+#define CTL_CLI_CLIENT_H
+
+#include "common/error.h"
+#include "controller/server/config.h"
+
+#include <jansson.h>
+
+/* Sends method path (relative to http://127.0.0.1:<port>) with an optional JSON body.
+ * user_id > 0 adds X-Iofog-User-Id. On success *status is the HTTP status and *out the parsed
+ * JSON answer or NULL for an empty one (caller releases with json_decref). IOF_EIO with a hint
+ * when the Controller is not running, IOF_ENOENT when there is no admin credential. */
+IOF_NODISCARD iof_err ctl_cli_request(const struct ctl_config *cfg,
+                                      const char *method,
+                                      const char *path,
+                                      const json_t *body,
+                                      long user_id,
+                                      long *status,
+                                      json_t **out,
+                                      struct iof_diag *d);
+
+/* Configuration for a CLI command: defaults, file and environment, then the --port and --data-dir
+ * values the command parsed (NULL when not given). */
+IOF_NODISCARD iof_err ctl_cli_config(const char *port,
+                                     const char *data_dir,
+                                     struct ctl_config *cfg,
+                                     struct iof_diag *d);
+
+/* Runs one request and prints the answer (JSON) or the error; returns the category. */
+iof_err ctl_cli_run(const struct ctl_config *cfg,
+                    const char *method,
+                    const char *path,
+                    const json_t *body,
+                    long user_id,
+                    const char *what);
+
+/* GETs path and writes the body to the file out_path (created or replaced) when the answer is
+ * 2xx; other answers are reported like ctl_cli_check. Returns the category. */
+iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path);
+
+/* Takes the options every subcommand shares out of argv (shifting the rest down, updating *argc):
+ * --output json|table (also --output=...) and --controller-url URL (env IOFOG_CONTROLLER_URL),
+ * the Controller to talk to instead of http://127.0.0.1:<port>; a trailing /api/v3 is accepted.
+ * IOF_EINVAL with a message on stderr for a bad value. Process-wide: the CLI runs one command. */
+IOF_NODISCARD iof_err ctl_cli_take_global_options(int *argc, char **argv);
+
+/* Prints an answer on stdout: indented JSON, or with --output table a table (the rows of the
+ * answer's list, else its fields as key/value lines). */
+void ctl_cli_print_json(const json_t *value);
+
+/* Turns an error answer ({"name","message"}) into a category and prints the message on stderr.
+ * Returns IOF_OK for a 2xx status. */
+iof_err ctl_cli_check(long status, const json_t *answer);
+
+#endif

@@ -1,0 +1,135 @@
+/* Server assembly: data directory, store, admin credential, HTTP server and route groups. */
+#include "controller/server/server.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "controller/domain/agent_wait.h"
+#include "controller/api/api.h"
+#include "controller/domain/changes.h"
+#include "controller/domain/liveness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *changes_answer(void *ctx, const char *fog_uuid) {
+    struct iof_diag d = {{0}};
+    json_t *body = ctl_changes_json(ctx, fog_uuid, &d);
+    if (body == NULL) {
+        IOF_WARN("agent", "changes_unavailable fog=%s error=%s", fog_uuid, d.msg);
+    }
+    return body;
+}
+
+iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, struct iof_diag *d) {
+    struct ctl_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "out of memory");
+    }
+    srv->cfg = *cfg;
+    char db_path[1100];
+    ctl_config_db_url(cfg, db_path, sizeof db_path);
+    iof_err err = ctl_config_make_data_dir(cfg, d);
+    if (err == IOF_OK) {
+        err = ctl_store_open(db_path, &srv->store, d);
+    }
+    if (err == IOF_OK) {
+        err = ctl_admin_token_ensure(cfg->data_dir, srv->admin_hash, d);
+    }
+    if (err == IOF_OK) {
+        struct iof_http_config hc = {
+            .bind_addr = cfg->bind,
+            .port = cfg->port,
+            .threads = cfg->http_threads,
+            .max_body = 4 * 1024 * 1024,
+            .connection_timeout_s = 120,
+            .max_connections = cfg->max_connections,
+            .connection_memory = cfg->connection_memory,
+        };
+        err = iof_http_server_new(&hc, &srv->http);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "invalid listen address '%s'", cfg->bind);
+        }
+    }
+    if (err == IOF_OK) {
+        err = ctl_agent_wait_new(srv->http, changes_answer, srv, &srv->waits);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "cannot start the long-poll registry");
+        }
+    }
+    if (err == IOF_OK) {
+        ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
+    }
+    static const struct {
+        const struct ctl_route *routes;
+        const size_t *count;
+    } groups[] = {
+        {ctl_routes_status, &ctl_routes_status_count},
+        {ctl_routes_user, &ctl_routes_user_count},
+        {ctl_routes_admin, &ctl_routes_admin_count},
+        {ctl_routes_agent, &ctl_routes_agent_count},
+        {ctl_routes_agent_misc, &ctl_routes_agent_misc_count},
+        {ctl_routes_catalog, &ctl_routes_catalog_count},
+        {ctl_routes_registries, &ctl_routes_registries_count},
+        {ctl_routes_edge_resource, &ctl_routes_edge_resource_count},
+        {ctl_routes_router, &ctl_routes_router_count},
+        {ctl_routes_config, &ctl_routes_config_count},
+        {ctl_routes_application, &ctl_routes_application_count},
+        {ctl_routes_application_template, &ctl_routes_application_template_count},
+        {ctl_routes_iofog, &ctl_routes_iofog_count},
+        {ctl_routes_tunnel, &ctl_routes_tunnel_count},
+        {ctl_routes_diagnostics, &ctl_routes_diagnostics_count},
+        {ctl_routes_microservices, &ctl_routes_microservices_count},
+        {ctl_routes_routing, &ctl_routes_routing_count},
+    };
+    for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
+        err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);
+    }
+    if (err == IOF_OK) {
+        err = ctl_api_register_agent_uploads(srv, d);
+    }
+    if (err != IOF_OK) {
+        ctl_server_free(srv);
+        return err;
+    }
+    *out = srv;
+    return IOF_OK;
+}
+
+iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
+    iof_err err = iof_http_server_start(srv->http);
+    if (err != IOF_OK) {
+        return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
+    }
+    srv->started_ms = iof_time_mono_ms();
+    if ((err = ctl_changes_listen(srv, d)) != IOF_OK) {
+        return err;
+    }
+    if ((err = ctl_liveness_start(srv, &srv->liveness)) != IOF_OK) {
+        return iof_fail(d, err, "cannot start the liveness job");
+    }
+    IOF_INFO("controller",
+             "listening bind=%s port=%u data_dir=%s db=%s",
+             srv->cfg.bind,
+             (unsigned)iof_http_server_port(srv->http),
+             srv->cfg.data_dir,
+             ctl_db_backend_name(ctl_store_db(srv->store)));
+    return IOF_OK;
+}
+
+void ctl_server_free(struct ctl_server *srv) {
+    if (srv == NULL) {
+        return;
+    }
+    ctl_liveness_stop(srv->liveness);
+    ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
+    ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
+    iof_http_server_free(srv->http);             /* answers what is still held with 503 */
+    ctl_agent_wait_free(srv->waits);
+    if (srv->store != NULL) {
+        ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
+    }
+    ctl_api_release(srv);
+    ctl_store_close(srv->store);
+    free(srv);
+}

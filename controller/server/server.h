@@ -1,0 +1,40 @@
+/* The Controller server: its configuration, store and HTTP server, and every REST route group
+ * registered on it. One struct ctl_server is the context every handler gets; nothing is global. */
+#ifndef CTL_SERVER_H
+#define CTL_SERVER_H
+
+#include "controller/server/auth.h"
+#include "controller/server/config.h"
+#include "controller/store/store.h"
+#include "http/server.h"
+
+struct ctl_route_ctx;
+struct ctl_agent_wait;
+
+struct ctl_server {
+    struct ctl_config cfg;
+    struct ctl_store *store;
+    struct iof_http_server *http;
+    int64_t started_ms;
+    char admin_hash[CTL_TOKEN_HASH_LEN + 1];  /* digest of <data-dir>/admin-token */
+    struct ctl_route_ctx *routes;             /* one per registered route, owned */
+    struct ctl_agent_wait *waits;             /* held long-polls of agents */
+    struct ctl_liveness *liveness;            /* the node liveness job */
+    struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
+                                                 the database (NULL on SQLite) */
+};
+
+/* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the
+ * admin credential exists, and registers every route on a stopped HTTP server. On success *out is
+ * freed with ctl_server_free(). */
+IOF_NODISCARD iof_err ctl_server_new(const struct ctl_config *cfg,
+                                     struct ctl_server **out,
+                                     struct iof_diag *d);
+
+/* Starts listening. IOF_EIO when the address cannot be bound. */
+IOF_NODISCARD iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d);
+
+/* Stops listening and answers held requests; then frees everything. NULL is a no-op. */
+void ctl_server_free(struct ctl_server *srv);
+
+#endif
