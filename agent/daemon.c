@@ -290,6 +290,17 @@ static iof_err make_dirs(const struct agent_config *c, struct iof_diag *d) {
     return IOF_OK;
 }
 
+static iof_err
+local_api_in_use(const struct agent_config *c, const char *bind, struct iof_diag *d) {
+    return iof_fail(d,
+                    IOF_EBUSY,
+                    "address %s:%u is already in use (is another Agent running? iofog-agent stop "
+                    "--config-dir %s)",
+                    bind,
+                    (unsigned)c->local_api_port,
+                    c->config_dir);
+}
+
 static iof_err start_server(struct agent_daemon *a,
                             const char *bind,
                             struct iof_http_server **out,
@@ -315,6 +326,9 @@ static iof_err start_server(struct agent_daemon *a,
     }
     if (err != IOF_OK) {
         iof_http_server_free(srv);
+        if (err == IOF_EBUSY) {
+            return local_api_in_use(&a->cfg, bind, d);
+        }
         return iof_fail(
             d, err, "cannot serve the Local API on %s:%u", bind, (unsigned)a->cfg.local_api_port);
     }
@@ -327,6 +341,10 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     iof_err err = make_dirs(&c, d);
     if (err != IOF_OK) {
         return err;
+    }
+    /* A second Agent on a port in use refuses at once, before touching Docker or its caches. */
+    if (iof_http_address_check(c.local_api_bind, c.local_api_port, NULL) == IOF_EBUSY) {
+        return local_api_in_use(&c, c.local_api_bind, d);
     }
     const char *docker_url = c.docker_url;
     struct agent_engine_config ec = {
@@ -362,7 +380,11 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     }
     if (strcmp(c.local_api_bind, "127.0.0.1") == 0 && a->bridge_gateway[0] != '\0') {
         struct iof_diag bd = {{0}};
-        if (start_server(a, a->bridge_gateway, &a->http_bridge, &bd) != IOF_OK) {
+        err = start_server(a, a->bridge_gateway, &a->http_bridge, &bd);
+        if (err == IOF_EBUSY) { /* someone else serves the containers there: refuse, as above */
+            return iof_fail(d, err, "%s", bd.msg);
+        }
+        if (err != IOF_OK) { /* e.g. a gateway taken from the subnet that is not on this host */
             IOF_WARN("agent",
                      "bridge_listen_failed address=%s reason=\"%s\"",
                      a->bridge_gateway,
