@@ -17,7 +17,23 @@
 #define READY_BYTE '1'
 #define FAIL_BYTE  'E'
 
-/* The pid in pid_path when that process is alive, else 0. */
+/* The command name of a process ("" when /proc does not say). */
+static void comm_of(const char *pid, char *out, size_t size) {
+    char path[64];
+    (void)snprintf(path, sizeof path, "/proc/%s/comm", pid);
+    FILE *f = fopen(path, "re");
+    out[0] = '\0';
+    if (f != NULL) {
+        if (fgets(out, (int)size, f) == NULL) {
+            out[0] = '\0';
+        }
+        out[strcspn(out, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+/* The pid in pid_path when that process is alive and runs this program (a pid file left by a
+ * crash may name a pid reused by something else), else 0. */
 static long live_pid(const char *pid_path) {
     FILE *f = fopen(pid_path, "re");
     long pid = 0;
@@ -27,6 +43,13 @@ static long live_pid(const char *pid_path) {
     bool ok =
         fscanf(f, "%ld", &pid) == 1 && pid > 1 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
     fclose(f);
+    if (ok) {
+        char num[32], theirs[64], ours[64];
+        (void)snprintf(num, sizeof num, "%ld", pid);
+        comm_of(num, theirs, sizeof theirs);
+        comm_of("self", ours, sizeof ours);
+        ok = theirs[0] == '\0' || ours[0] == '\0' || strcmp(theirs, ours) == 0;
+    }
     return ok ? pid : 0;
 }
 

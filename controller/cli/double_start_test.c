@@ -178,11 +178,37 @@ static void test_same_data_dir_in_background(void **state) {
     }
 }
 
+/* A pid file left behind whose pid now belongs to another program does not block a start. */
+static void test_stale_pid_file(void **state) {
+    struct fx *x = *state;
+    char pid_path[512];
+    test_tmpdir_path(pid_path, sizeof pid_path, x->other, "iofog-controller.pid");
+    FILE *f = fopen(pid_path, "we");
+    assert_non_null(f);
+    fprintf(f, "%ld\n", (long)getpid()); /* alive, but this test, not a Controller */
+    fclose(f);
+    char port[16];
+    (void)snprintf(port, sizeof port, "%u", (unsigned)api_free_port());
+    const char *argv[] = {
+        API_BINARY, "start", "--bind", "127.0.0.1", "--port", port, "--data-dir", x->other, NULL};
+    char out[4096];
+    int rc = test_cmd_run(NULL, out, sizeof out, NULL, argv);
+    if (rc != 0 || strstr(out, "Controller started") == NULL) {
+        fail_msg("start over a stale pid file: %d\n%s", rc, out);
+    }
+    const char *stop[] = {API_BINARY, "stop", "--data-dir", x->other, NULL};
+    rc = test_cmd_run(NULL, out, sizeof out, NULL, stop);
+    if (rc != 0 || strstr(out, "Controller stopped") == NULL) {
+        fail_msg("stop: %d\n%s", rc, out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_second_in_foreground, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_in_background, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_data_dir_in_background, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_pid_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
