@@ -109,7 +109,8 @@ iof_err ctl_cmd_start(int argc, char **argv, void *ctx) {
         return err;
     }
     err = seen[0] ? serve(&cfg, -1, &d) : daemonize(&cfg, &d);
-    if (err == IOF_EEXIST) { /* the pid file names a live Controller */
+    if (err == IOF_EEXIST &&
+        strncmp(d.msg, "already running as pid", 22) == 0) { /* iof_daemonize */
         fprintf(stderr,
                 "iofog-controller start: a Controller with data directory %s is %s; stop it with "
                 "iofog-controller stop --data-dir %s\n",
