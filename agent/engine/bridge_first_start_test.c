@@ -5,8 +5,9 @@
  * engine answers GET /networks/bridge with {"IPAM":{"Config":[{"Subnet":...}]}} and no Gateway,
  * exactly like a freshly installed engine on its first start. Checked: the engine code finds the
  * gateway from the bridge's interface, and a real iofog-agent on that engine serves its Local API
- * on the gateway address. Everything created is removed. Skipped only when dockerd is not
- * installed. Needs root (creating a bridge, running dockerd), as the whole suite does. */
+ * on the gateway address, also when it was started before the engine. Everything created is
+ * removed. Skipped only when dockerd is not installed. Needs root (creating a bridge, running
+ * dockerd), as the whole suite does. */
 #include "agent/engine/docker.h"
 #include "agent/engine/engine.h"
 #include "common/random.h"
@@ -172,7 +173,8 @@ static void print_tail(const char *path) {
     fprintf(stderr, "---- %s (tail) ----\n%s\n----\n", path, buf);
 }
 
-static int setup(void **state) {
+/* The directory and the bridge, no engine yet. */
+static int setup_bridge(void **state) {
     struct fx *x = calloc(1, sizeof *x);
     *state = x;
     char dockerd[64];
@@ -205,6 +207,15 @@ static int setup(void **state) {
         return -1;
     }
     x->bridge_made = true;
+    return 0;
+}
+
+/* Starts the test's dockerd, for the first time, and waits (≤ 30 s) until it answers. */
+static int start_dockerd(struct fx *x) {
+    char dockerd[64];
+    if (find_program("dockerd", dockerd, sizeof dockerd) == NULL) {
+        return -1;
+    }
     char path[300], pool[64];
     (void)snprintf(path, sizeof path, "%s/daemon.json", x->dir);
     FILE *f = fopen(path, "we");
@@ -286,6 +297,13 @@ static int setup(void **state) {
     return 0;
 }
 
+/* The bridge and a dockerd on it, started for the first time. */
+static int setup(void **state) {
+    int rc = setup_bridge(state);
+    struct fx *x = *state;
+    return rc != 0 || x->dir[0] == '\0' ? rc : start_dockerd(x);
+}
+
 /* The bridge network as the test's engine reports it. */
 static json_t *inspect_bridge(const struct fx *x) {
     struct agent_docker *k = NULL;
@@ -351,12 +369,9 @@ static void test_engine_finds_the_gateway(void **state) {
     assert_string_equal(via_engine, x->expect);
 }
 
-/* A real Agent on this engine serves its Local API on the gateway too (the containers' `iofog`). */
-static void test_agent_listens_on_the_gateway(void **state) {
-    struct fx *x = *state;
-    if (skip_without_dockerd()) {
-        skip();
-    }
+/* Configures and starts a real Agent on the test's engine (status every second, so it looks for
+ * the gateway again quickly); its log goes to <dir>/agent.log. Returns its Local API port. */
+static uint16_t start_agent(struct fx *x) {
     (void)snprintf(x->agent_dir, sizeof x->agent_dir, "%s/agent", x->dir);
     uint16_t port = api_free_port();
     char port_s[16], data[300], logdir[300], logfile[400];
@@ -370,6 +385,8 @@ static void test_agent_listens_on_the_gateway(void **state) {
                          x->sock,
                          "-lp",
                          port_s,
+                         "-sf",
+                         "1",
                          "-dl",
                          data,
                          "-ld",
@@ -400,20 +417,25 @@ static void test_agent_listens_on_the_gateway(void **state) {
         _exit(127);
     }
     x->agent = pid;
+    return port;
+}
+
+/* The HTTP status the Local API answers on addr:port within tries × 100 ms, 0 for none. */
+static long local_api_status(struct fx *x, const char *addr, uint16_t port, int tries) {
     char url[128];
-    (void)snprintf(url, sizeof url, "http://%s:%u/v2/config/get", x->expect, (unsigned)port);
+    (void)snprintf(url, sizeof url, "http://%s:%u/v2/config/get", addr, (unsigned)port);
     struct iof_http_client *http = NULL;
     struct iof_http_client_opts o = {.timeout_ms = 2000, .connect_timeout_ms = 1000};
     assert_int_equal(iof_http_client_new(&o, &http), IOF_OK);
     long status = 0;
-    for (int i = 0; i < 100 && status == 0; i++) {
+    for (int i = 0; i < tries && status == 0; i++) {
         struct iof_http_response r;
         if (iof_http_client_request(http, "POST", url, NULL, "{\"id\":\"nobody\"}", 15, &r, NULL) ==
             IOF_OK) {
             status = r.status;
             iof_http_response_free(&r);
         } else {
-            if (waitpid(x->agent, NULL, WNOHANG) == x->agent) {
+            if (x->agent != 0 && waitpid(x->agent, NULL, WNOHANG) == x->agent) {
                 x->agent = 0;
                 break;
             }
@@ -421,24 +443,72 @@ static void test_agent_listens_on_the_gateway(void **state) {
         }
     }
     iof_http_client_free(http);
-    if (status == 0) {
-        print_tail(logfile);
-        fail_msg("no answer from the Local API on %s", url);
-    }
-    printf("Local API on the gateway %s:%u answered HTTP %ld\n", x->expect, (unsigned)port, status);
-    stop_child(&x->agent, 10000);
-    /* the log says where the address came from */
+    return status;
+}
+
+/* Whether the Agent's log has a line containing text. */
+static bool agent_logged(const struct fx *x, const char *text) {
+    char logfile[400];
+    (void)snprintf(logfile, sizeof logfile, "%s/agent.log", x->dir);
     FILE *f = fopen(logfile, "re");
-    assert_non_null(f);
-    char line[1024], want[128];
-    (void)snprintf(want, sizeof want, "bridge_gateway address=%s source=interface", x->expect);
+    if (f == NULL) {
+        return false;
+    }
+    char line[1024];
     bool seen = false;
     while (!seen && fgets(line, sizeof line, f) != NULL) {
-        seen = strstr(line, want) != NULL;
+        seen = strstr(line, text) != NULL;
     }
     fclose(f);
     if (!seen) {
         print_tail(logfile);
+    }
+    return seen;
+}
+
+/* A real Agent on this engine serves its Local API on the gateway too (the containers' `iofog`). */
+static void test_agent_listens_on_the_gateway(void **state) {
+    struct fx *x = *state;
+    if (skip_without_dockerd()) {
+        skip();
+    }
+    uint16_t port = start_agent(x);
+    long status = local_api_status(x, x->expect, port, 100);
+    if (status == 0) {
+        (void)agent_logged(x, "-");
+        fail_msg("no answer from the Local API on %s:%u", x->expect, (unsigned)port);
+    }
+    printf("Local API on the gateway %s:%u answered HTTP %ld\n", x->expect, (unsigned)port, status);
+    stop_child(&x->agent, 10000);
+    char want[128]; /* the log says where the address came from */
+    (void)snprintf(want, sizeof want, "bridge_gateway address=%s source=interface", x->expect);
+    if (!agent_logged(x, want)) {
+        fail_msg("'%s' not logged", want);
+    }
+}
+
+/* An Agent started before its Docker Engine answers serves the gateway once the engine is up. */
+static void test_agent_started_before_its_engine(void **state) {
+    struct fx *x = *state;
+    if (skip_without_dockerd()) {
+        skip();
+    }
+    uint16_t port = start_agent(x);
+    assert_int_not_equal(local_api_status(x, "127.0.0.1", port, 100), 0);
+    assert_int_equal(local_api_status(x, x->expect, port, 1), 0); /* no engine, no gateway yet */
+    assert_int_equal(start_dockerd(x), 0);
+    int64_t t0 = iof_time_mono_ms();
+    long status = local_api_status(x, x->expect, port, 300);
+    if (status == 0) {
+        (void)agent_logged(x, "-");
+        fail_msg("no answer on the gateway %s:%u after the engine came up", x->expect, port);
+    }
+    printf("Local API on the gateway %lld ms after the engine answered\n",
+           (long long)(iof_time_mono_ms() - t0));
+    stop_child(&x->agent, 10000);
+    char want[128];
+    (void)snprintf(want, sizeof want, "bridge_listening address=%s", x->expect);
+    if (!agent_logged(x, want)) {
         fail_msg("'%s' not logged", want);
     }
 }
@@ -465,6 +535,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_engine_finds_the_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_listens_on_the_gateway, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_agent_started_before_its_engine, setup_bridge, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
