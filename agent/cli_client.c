@@ -59,13 +59,18 @@ iof_err agent_cli_remote(int argc, char **argv, const char *usage, bool quiet_of
     if ((err = agent_config_admin_token(c.config_dir, false, token, sizeof token, &d)) != IOF_OK) {
         if (err == IOF_ENOENT) { /* never started with this directory */
             if (!quiet_offline) {
-                fprintf(stderr, "iofog-agent %s: the Agent is not running (%s)\n", cmd, d.msg);
+                fprintf(stderr,
+                        "iofog-agent %s: the Agent is not running (%s); for an Agent with "
+                        "another config directory use --config-dir DIR or "
+                        "IOFOG_AGENT_CONFIG_DIR\n",
+                        cmd,
+                        d.msg);
             }
             return IOF_EIO;
         }
         fprintf(stderr,
                 "iofog-agent %s: %s (is the Agent started with this config directory, and are "
-                "you root?)\n",
+                "you root? Another one: --config-dir DIR or IOFOG_AGENT_CONFIG_DIR)\n",
                 cmd,
                 d.msg);
         return err;

@@ -290,6 +290,17 @@ static iof_err make_dirs(const struct agent_config *c, struct iof_diag *d) {
     return IOF_OK;
 }
 
+static iof_err
+local_api_in_use(const struct agent_config *c, const char *bind, struct iof_diag *d) {
+    return iof_fail(d,
+                    IOF_EBUSY,
+                    "address %s:%u is already in use (is another Agent running? iofog-agent stop "
+                    "--config-dir %s)",
+                    bind,
+                    (unsigned)c->local_api_port,
+                    c->config_dir);
+}
+
 static iof_err start_server(struct agent_daemon *a,
                             const char *bind,
                             struct iof_http_server **out,
@@ -315,6 +326,9 @@ static iof_err start_server(struct agent_daemon *a,
     }
     if (err != IOF_OK) {
         iof_http_server_free(srv);
+        if (err == IOF_EBUSY) {
+            return local_api_in_use(&a->cfg, bind, d);
+        }
         return iof_fail(
             d, err, "cannot serve the Local API on %s:%u", bind, (unsigned)a->cfg.local_api_port);
     }
@@ -322,11 +336,47 @@ static iof_err start_server(struct agent_daemon *a,
     return IOF_OK;
 }
 
+/* The Local API on the bridge gateway, besides loopback; see daemon.h. */
+static iof_err start_bridge(struct agent_daemon *a, struct iof_diag *d) {
+    struct iof_diag bd = {{0}};
+    iof_err err = start_server(a, a->bridge_gateway, &a->http_bridge, &bd);
+    if (err == IOF_EBUSY) { /* someone else serves the containers there: refuse, as on loopback */
+        return iof_fail(d, err, "%s", bd.msg);
+    }
+    if (err != IOF_OK) { /* e.g. a gateway taken from the subnet that is not on this host */
+        IOF_WARN(
+            "agent", "bridge_listen_failed address=%s reason=\"%s\"", a->bridge_gateway, bd.msg);
+    }
+    return IOF_OK;
+}
+
+void agent_daemon_bridge_retry(struct agent_daemon *a, const struct agent_config *c) {
+    if (a->http_bridge != NULL || a->bridge_gateway[0] != '\0' ||
+        strcmp(c->local_api_bind, "127.0.0.1") != 0) {
+        return; /* serving there, or tried once with a known address, or not wanted */
+    }
+    char gw[sizeof a->bridge_gateway];
+    if (agent_engine_bridge_gateway(a->engine, gw, sizeof gw) != IOF_OK) {
+        return;
+    }
+    memcpy(a->bridge_gateway, gw, sizeof gw);
+    struct iof_diag d = {{0}};
+    if (start_bridge(a, &d) != IOF_OK) {
+        IOF_WARN("agent", "bridge_listen_failed address=%s reason=\"%s\"", gw, d.msg);
+    } else if (a->http_bridge != NULL) {
+        IOF_INFO("agent", "bridge_listening address=%s port=%u", gw, (unsigned)c->local_api_port);
+    }
+}
+
 iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     struct agent_config c = a->cfg;
     iof_err err = make_dirs(&c, d);
     if (err != IOF_OK) {
         return err;
+    }
+    /* A second Agent on a port in use refuses at once, before touching Docker or its caches. */
+    if (iof_http_address_check(c.local_api_bind, c.local_api_port, NULL) == IOF_EBUSY) {
+        return local_api_in_use(&c, c.local_api_bind, d);
     }
     const char *docker_url = c.docker_url;
     struct agent_engine_config ec = {
@@ -360,14 +410,9 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     if ((err = start_server(a, c.local_api_bind, &a->http, d)) != IOF_OK) {
         return err;
     }
-    if (strcmp(c.local_api_bind, "127.0.0.1") == 0 && a->bridge_gateway[0] != '\0') {
-        struct iof_diag bd = {{0}};
-        if (start_server(a, a->bridge_gateway, &a->http_bridge, &bd) != IOF_OK) {
-            IOF_WARN("agent",
-                     "bridge_listen_failed address=%s reason=\"%s\"",
-                     a->bridge_gateway,
-                     bd.msg);
-        }
+    if (strcmp(c.local_api_bind, "127.0.0.1") == 0 && a->bridge_gateway[0] != '\0' &&
+        (err = start_bridge(a, d)) != IOF_OK) {
+        return err;
     }
 
     /* Offline start: run what ran before until the Controller says otherwise. */

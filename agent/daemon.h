@@ -21,8 +21,12 @@ IOF_NODISCARD iof_err agent_daemon_new(const struct agent_config *cfg,
                                        struct iof_diag *d);
 
 /* Loads the offline caches, starts the engine, the Local API (on cfg's bind address and, when
- * that is loopback, on the Docker bridge gateway too) and the threads. IOF_EIO when the port
- * cannot be bound. */
+ * that is loopback, on the Docker bridge gateway too) and the threads. IOF_EBUSY when another
+ * process listens on either address ("address 127.0.0.1:54321 is already in use (is another Agent
+ * running? iofog-agent stop --config-dir DIR)"), checked first so that it fails at once;
+ * IOF_EIO when the port cannot be bound otherwise. A gateway address that cannot be bound for
+ * another reason (not on this host) is only logged; one that is unknown because Docker does not
+ * answer yet is looked for again by the status thread. */
 IOF_NODISCARD iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d);
 
 /* Blocks until SIGTERM/SIGINT or a `stop` command. The caller blocks those signals in every

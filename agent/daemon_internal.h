@@ -44,7 +44,9 @@ struct agent_daemon {
     pthread_rwlock_t nats_lock; /* guards nats: the Local API sends through it from its threads */
     struct agent_nats *nats;    /* NULL without a NATS URL */
 
-    /* set before the threads start, read-only afterwards */
+    /* set before the threads start, read-only afterwards; bridge_gateway and http_bridge when
+     * still unset then: written by the status thread only (agent_daemon_bridge_retry), freed after
+     * it was joined */
     char admin_token[64];
     char bridge_gateway[64];
     struct agent_engine *engine;
@@ -57,6 +59,9 @@ struct agent_daemon {
 
 /* Sync thread (sync.c). */
 void *agent_sync_main(void *arg);
+/* Status thread: when the bridge gateway was unknown at start (the Docker Engine did not answer
+ * yet), looks for it again and, once found, serves the Local API there too (c: the settings). */
+void agent_daemon_bridge_retry(struct agent_daemon *a, const struct agent_config *c);
 /* Status thread (status.c). */
 void *agent_status_main(void *arg);
 /* Adds the token-protected admin routes (admin.c). */

@@ -212,6 +212,7 @@ void *agent_status_main(void *arg) {
             break;
         }
         last = iof_time_mono_ms();
+        agent_daemon_bridge_retry(a, &c);
         if (c.iofog_uuid[0] == '\0') {
             continue;
         }

@@ -1,5 +1,5 @@
 # iofog_module(<name> [PREFIX <dir>] [LIBS <targets...>] [PROGRAMS <exe>=<main.c>...]
-#              [SQL_PREFIX <c-prefix>])
+#              [SQL_PREFIX <c-prefix>] [NO_INSTALL])
 #
 # Builds one module directory the same way every time, so adding a module means adding a directory
 # with a one-line CMakeLists.txt:
@@ -10,13 +10,14 @@
 #     IOFOG_TESTDATA_DIR pointing at ../shared/testdata;
 #   - every <stem>_fuzz.c -> a libFuzzer executable fuzz_<name>_<stem> when IOFOG_FUZZ is on
 #     (clang only); its seed corpus lives in <module>/fuzz-corpus/<stem>/;
-#   - PROGRAMS name=path/main.c -> an executable linked with the module library;
+#   - PROGRAMS name=path/main.c -> an executable linked with the module library, installed into
+#     bin by `cmake --install` unless NO_INSTALL (tools that are not for users, e.g. benchmarks);
 #   - <module>/sql/<backend>/NNNN_<name>.sql -> embedded into the library as the array
 #     <SQL_PREFIX>_sql_<backend> (SQL_PREFIX defaults to the module name), see IofogEmbedSql.cmake.
 include(IofogEmbedSql)
 
 function(iofog_module name)
-    cmake_parse_arguments(M "" "SQL_PREFIX" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
+    cmake_parse_arguments(M "NO_INSTALL" "SQL_PREFIX" "LIBS;PROGRAMS;TEST_LIBS" ${ARGN})
     set(dir "${CMAKE_CURRENT_SOURCE_DIR}")
 
     file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS "${dir}/*.c")
@@ -69,7 +70,9 @@ function(iofog_module name)
         target_compile_options(${exe} PRIVATE ${IOFOG_C_FLAGS})
         target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}")
         target_link_libraries(${exe} PRIVATE ${link})
-        install(TARGETS ${exe} RUNTIME DESTINATION bin)
+        if(NOT M_NO_INSTALL)
+            install(TARGETS ${exe} RUNTIME DESTINATION bin)
+        endif()
     endforeach()
 
     if(IOFOG_TESTS)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 /* After the body limit is hit the rest of an upload is read and dropped, so the client can get its
@@ -446,6 +448,43 @@ static enum MHD_Result on_access(void *cls,
 
 /* ---- lifecycle ---- */
 
+/* Why the listening socket could not be had, once libmicrohttpd failed to start: a bind of our
+ * own, with SO_REUSEADDR as libmicrohttpd sets it, tells an address in use (EADDRINUSE: another
+ * socket listens there) from an address that is not ours (EADDRNOTAVAIL) and the like. 0 when
+ * the bind works now, so the failure was something else. The listener itself never sets
+ * SO_REUSEPORT: with it a second server on the same port would start and the kernel would split
+ * the connections between the two. */
+static int bind_errno(const struct sockaddr_in *sa) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    int on = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    int why = bind(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 ? 0 : errno;
+    close(fd);
+    return why;
+}
+
+iof_err iof_http_address_check(const char *bind_addr, uint16_t port, struct iof_diag *d) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind_addr != NULL && inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
+        return iof_fail(d, IOF_EINVAL, "'%s' is not an IPv4 address", bind_addr);
+    }
+    if (port == 0) {
+        return IOF_OK;
+    }
+    int why = bind_errno(&sa);
+    if (why == EADDRINUSE) {
+        return iof_fail(d, IOF_EBUSY, "address in use");
+    }
+    return why == 0 ? IOF_OK : iof_fail(d, IOF_EIO, "%s", strerror(why));
+}
+
 iof_err iof_http_server_start(struct iof_http_server *srv) {
     if (srv->started) {
         return IOF_ECONFLICT;
@@ -475,8 +514,6 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                    srv,
                                    MHD_OPTION_SOCK_ADDR,
                                    (struct sockaddr *)&sa,
-                                   MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                   (unsigned)1,
                                    MHD_OPTION_URI_LOG_CALLBACK,
                                    on_uri,
                                    srv,
@@ -494,11 +531,13 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                                                    : (size_t)32768,
                                    MHD_OPTION_END);
     if (srv->daemon == NULL) {
+        int why = bind_errno(&sa);
         IOF_ERROR("http",
-                  "start_failed bind=%s port=%u",
+                  "start_failed bind=%s port=%u reason=\"%s\"",
                   srv->cfg.bind_addr != NULL ? srv->cfg.bind_addr : "0.0.0.0",
-                  (unsigned)srv->cfg.port);
-        return IOF_EIO;
+                  (unsigned)srv->cfg.port,
+                  why != 0 ? strerror(why) : "libmicrohttpd could not start");
+        return why == EADDRINUSE ? IOF_EBUSY : IOF_EIO;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di != NULL ? di->port : srv->cfg.port;

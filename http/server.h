@@ -160,9 +160,19 @@ IOF_NODISCARD iof_err iof_http_upload_keep(struct iof_http_request *req,
  * go to h instead of the built-in 404/405. NULL h restores the built-in answers. */
 void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler h, void *ctx);
 
-/* Binds and starts the polling threads. IOF_EIO (with a logged reason) when binding fails,
- * IOF_ECONFLICT when already started. */
+/* Binds and starts the polling threads. IOF_EBUSY when another socket already listens on the
+ * address and port (the listener sets SO_REUSEADDR, never SO_REUSEPORT, so a second server on a
+ * port in use fails here instead of sharing it); IOF_EIO (with a logged reason) when binding fails
+ * otherwise; IOF_ECONFLICT when already started. */
 IOF_NODISCARD iof_err iof_http_server_start(struct iof_http_server *srv);
+
+/* Whether bind_addr:port (bind_addr NULL or "0.0.0.0": any address) can be listened on now, by a
+ * bind of a throw-away socket: IOF_OK when it can (or port is 0), IOF_EBUSY when another socket
+ * listens there, IOF_EINVAL on a bad address, IOF_EIO (errno text in d) otherwise. For a fast,
+ * clear refusal before expensive start-up work; iof_http_server_start still has the last word. */
+IOF_NODISCARD iof_err iof_http_address_check(const char *bind_addr,
+                                             uint16_t port,
+                                             struct iof_diag *d);
 
 /* The bound port once started (useful with port 0); 0 when not running. */
 uint16_t iof_http_server_port(const struct iof_http_server *srv);

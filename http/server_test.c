@@ -554,6 +554,41 @@ static void test_broken_clients(void **state) {
     free(r);
 }
 
+/* A second server on a port in use fails with IOF_EBUSY instead of sharing it (no SO_REUSEPORT):
+ * the first keeps every connection. Once the first is gone the port is free again at once. */
+static void test_port_in_use(void **state) {
+    struct fixture *f = *state;
+    struct iof_http_config cfg = {.bind_addr = "127.0.0.1", .port = f->port};
+    struct iof_http_server *second = NULL;
+    assert_int_equal(iof_http_server_new(&cfg, &second), IOF_OK);
+    assert_int_equal(iof_http_server_start(second), IOF_EBUSY);
+    assert_int_equal(iof_http_server_port(second), 0);
+    iof_http_server_free(second);
+    /* the wildcard address conflicts with the loopback listener too */
+    struct iof_http_config any = {.port = f->port};
+    assert_int_equal(iof_http_server_new(&any, &second), IOF_OK);
+    assert_int_equal(iof_http_server_start(second), IOF_EBUSY);
+    iof_http_server_free(second);
+    /* an address that is not this host's is another failure */
+    struct iof_http_config foreign = {.bind_addr = "203.0.113.77", .port = f->port};
+    assert_int_equal(iof_http_server_new(&foreign, &second), IOF_OK);
+    assert_int_equal(iof_http_server_start(second), IOF_EIO);
+    iof_http_server_free(second);
+    /* every request still reaches the first server */
+    for (int i = 0; i < 10; i++) {
+        json_t *v = get_json(f, "/q", 200);
+        json_decref(v);
+    }
+    assert_int_equal(f->calls, 10);
+    /* after the first stops (with a connection just used: TIME_WAIT), the port can be taken */
+    iof_http_server_free(f->srv);
+    f->srv = NULL;
+    assert_int_equal(iof_http_server_new(&cfg, &second), IOF_OK);
+    assert_int_equal(iof_http_server_start(second), IOF_OK);
+    assert_int_equal(iof_http_server_port(second), f->port);
+    iof_http_server_free(second);
+}
+
 int main(void) {
     if (iof_log_init_from_env() != IOF_OK) { /* IOFOG_LOG_LEVEL=debug shows the request lines */
         return 1;
@@ -571,6 +606,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cors_preflight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback, setup_fallback, teardown),
         cmocka_unit_test_setup_teardown(test_broken_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,13 @@
 #include "agent/engine/spec.h"
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "http/client.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +549,119 @@ iof_err agent_docker_prune(struct agent_docker *k, struct iof_diag *d) {
     return err;
 }
 
+const char *agent_docker_gw_source_name(enum agent_docker_gw_source src) {
+    switch (src) {
+        case AGENT_DOCKER_GW_IPAM: return "ipam";
+        case AGENT_DOCKER_GW_INTERFACE: return "interface";
+        case AGENT_DOCKER_GW_SUBNET: return "subnet";
+    }
+    return "?";
+}
+
+bool agent_docker_ifaddr(void *ctx, const char *ifname, char *buf, size_t len) {
+    (void)ctx;
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) {
+        return false;
+    }
+    bool found = false;
+    for (const struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
+        if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET && i->ifa_name != NULL &&
+            strcmp(i->ifa_name, ifname) == 0) {
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)i->ifa_addr;
+            found = inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len) != NULL;
+        }
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+/* "a.b.c.d/n" -> its first host address (host order). false when it is not an IPv4 subnet. */
+static bool first_host(const char *subnet, uint32_t *out) {
+    const char *slash = subnet != NULL ? strchr(subnet, '/') : NULL;
+    char addr[INET_ADDRSTRLEN];
+    if (slash == NULL || (size_t)(slash - subnet) >= sizeof addr) {
+        return false;
+    }
+    memcpy(addr, subnet, (size_t)(slash - subnet));
+    addr[slash - subnet] = '\0';
+    struct in_addr in;
+    char *end = NULL;
+    long prefix = strtol(slash + 1, &end, 10);
+    if (inet_pton(AF_INET, addr, &in) != 1 || slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+        prefix < 0 || prefix > 32) {
+        return false;
+    }
+    uint32_t ip = ntohl(in.s_addr);
+    if (prefix >= 31) {
+        *out = prefix == 32 ? ip : ip & 0xfffffffeu; /* no network/broadcast pair to skip */
+        return true;
+    }
+    uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+    *out = (ip & mask) + 1;
+    return true;
+}
+
+iof_err agent_docker_gateway_of(const json_t *network,
+                                agent_docker_ifaddr_fn ifaddr,
+                                void *ifaddr_ctx,
+                                char *buf,
+                                size_t len,
+                                enum agent_docker_gw_source *src,
+                                struct iof_diag *d) {
+    const json_t *cfg = json_object_get(json_object_get(network, "IPAM"), "Config");
+    size_t i;
+    const json_t *c;
+    const char *gw = NULL;
+    uint32_t host = 0;
+    bool have_subnet = false;
+    json_array_foreach(cfg, i, c) {
+        const char *g = json_string_value(json_object_get(c, "Gateway"));
+        struct in_addr probe;
+        if (gw == NULL && g != NULL && inet_pton(AF_INET, g, &probe) == 1) {
+            gw = g; /* the IPv4 one; an IPv6 gateway is skipped */
+        }
+        if (!have_subnet) {
+            have_subnet = first_host(json_string_value(json_object_get(c, "Subnet")), &host);
+        }
+    }
+    enum agent_docker_gw_source from = AGENT_DOCKER_GW_IPAM;
+    char text[INET_ADDRSTRLEN] = "";
+    if (gw != NULL) {
+        snprintf(text, sizeof text, "%s", gw);
+    } else {
+        const char *ifname = json_string_value(
+            json_object_get(json_object_get(network, "Options"), "com.docker.network.bridge.name"));
+        if (ifname == NULL || ifname[0] == '\0') {
+            ifname = "docker0"; /* the engine's default when the option is absent */
+        }
+        if (ifaddr != NULL && strlen(ifname) < IFNAMSIZ &&
+            ifaddr(ifaddr_ctx, ifname, text, sizeof text)) {
+            from = AGENT_DOCKER_GW_INTERFACE;
+        } else if (have_subnet) {
+            struct in_addr a = {.s_addr = htonl(host)};
+            if (inet_ntop(AF_INET, &a, text, sizeof text) == NULL) {
+                return iof_fail(d, IOF_EINTERNAL, "cannot format the subnet's first address");
+            }
+            from = AGENT_DOCKER_GW_SUBNET;
+        } else {
+            return iof_fail(d,
+                            IOF_ENOENT,
+                            "the bridge network has no IPv4 gateway, interface %s has no IPv4 "
+                            "address and there is no IPv4 subnet",
+                            ifname);
+        }
+    }
+    if (strlen(text) >= len) {
+        return iof_fail(d, IOF_E2BIG, "gateway address longer than its buffer");
+    }
+    snprintf(buf, len, "%s", text);
+    if (src != NULL) {
+        *src = from;
+    }
+    return IOF_OK;
+}
+
 iof_err
 agent_docker_bridge_gateway(struct agent_docker *k, char *buf, size_t len, struct iof_diag *d) {
     long status = 0;
@@ -557,24 +675,19 @@ agent_docker_bridge_gateway(struct agent_docker *k, char *buf, size_t len, struc
         json_decref(v);
         return err;
     }
-    const json_t *cfg = json_object_get(json_object_get(v, "IPAM"), "Config");
-    size_t i;
-    const json_t *c;
-    const char *gw = NULL;
-    json_array_foreach(cfg, i, c) {
-        gw = json_string_value(json_object_get(c, "Gateway"));
-        if (gw != NULL && strchr(gw, ':') == NULL) { /* the IPv4 one */
-            break;
-        }
-        gw = NULL;
+    enum agent_docker_gw_source src = AGENT_DOCKER_GW_IPAM;
+    err = agent_docker_gateway_of(v, agent_docker_ifaddr, NULL, buf, len, &src, d);
+    if (err == IOF_OK) {
+        const char *ifname = json_string_value(
+            json_object_get(json_object_get(v, "Options"), "com.docker.network.bridge.name"));
+        IOF_INFO("engine",
+                 "bridge_gateway address=%s source=%s interface=%s",
+                 buf,
+                 agent_docker_gw_source_name(src),
+                 ifname != NULL && ifname[0] != '\0' ? ifname : "docker0");
     }
-    if (gw == NULL || strlen(gw) >= len) {
-        json_decref(v);
-        return iof_fail(d, IOF_ENOENT, "the bridge network has no IPv4 gateway");
-    }
-    snprintf(buf, len, "%s", gw);
     json_decref(v);
-    return IOF_OK;
+    return err;
 }
 
 struct event_state {

@@ -111,11 +111,46 @@ IOF_NODISCARD iof_err agent_docker_pull(struct agent_docker *k,
 /* Removes every image no container uses (POST /images/prune, dangling=false). */
 IOF_NODISCARD iof_err agent_docker_prune(struct agent_docker *k, struct iof_diag *d);
 
-/* The gateway of the default "bridge" network, e.g. "172.17.0.1". */
+/* The IPv4 gateway of the default "bridge" network, e.g. "172.17.0.1": GET /networks/bridge, then
+ * agent_docker_gateway_of with the host's interfaces (agent_docker_ifaddr). Logs the address and
+ * where it came from. IOF_ENOENT when none of the three sources gives one. */
 IOF_NODISCARD iof_err agent_docker_bridge_gateway(struct agent_docker *k,
                                                   char *buf,
                                                   size_t len,
                                                   struct iof_diag *d);
+
+/* Where a bridge gateway was found. A Docker Engine on its very first start reports the default
+ * bridge as {"IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]}}, without "Gateway" (it appears only
+ * after a restart), so the IPAM answer alone is not enough. */
+enum agent_docker_gw_source {
+    AGENT_DOCKER_GW_IPAM,      /* IPAM.Config[].Gateway, the IPv4 one */
+    AGENT_DOCKER_GW_INTERFACE, /* the IPv4 address of the bridge's interface (getifaddrs) */
+    AGENT_DOCKER_GW_SUBNET,    /* the first host address of the IPv4 IPAM.Config[].Subnet */
+};
+
+/* "ipam", "interface" or "subnet". Never NULL; static storage. */
+const char *agent_docker_gw_source_name(enum agent_docker_gw_source src);
+
+/* Writes the first IPv4 address of the interface named ifname into buf (dotted quad) and returns
+ * true; false when there is no such interface or it has no IPv4 address. */
+typedef bool (*agent_docker_ifaddr_fn)(void *ctx, const char *ifname, char *buf, size_t len);
+
+/* The host's interfaces, read with getifaddrs; ctx is unused. */
+bool agent_docker_ifaddr(void *ctx, const char *ifname, char *buf, size_t len);
+
+/* The IPv4 gateway of a bridge network from its inspection (network: the body of
+ * GET /networks/{id}, borrowed), in this order: an IPv4 IPAM Gateway; the IPv4 address of the
+ * bridge's interface (network option com.docker.network.bridge.name, "docker0" when absent),
+ * looked up with ifaddr(ifaddr_ctx, ...); the first host address of the first IPv4 IPAM Subnet
+ * (network + 1; the address itself for /31 and /32). buf gets the address, *src (may be NULL) the
+ * source. IOF_ENOENT when there is none, IOF_E2BIG when buf is too short. */
+IOF_NODISCARD iof_err agent_docker_gateway_of(const json_t *network,
+                                              agent_docker_ifaddr_fn ifaddr,
+                                              void *ifaddr_ctx,
+                                              char *buf,
+                                              size_t len,
+                                              enum agent_docker_gw_source *src,
+                                              struct iof_diag *d);
 
 /* Receives one event object (borrowed). Returning false ends the stream early. */
 typedef bool (*agent_docker_event_cb)(void *ctx, const json_t *event);

@@ -69,6 +69,31 @@ iof_err ctl_cli_take_global_options(int *argc, char **argv) {
     return IOF_OK;
 }
 
+/* The admin credential of the Controller whose data directory is cfg's. When there is none, the
+ * text says how to name another directory: the CLI only knows the one it is given. */
+static iof_err
+admin_token(const struct ctl_config *cfg, char token[CTL_USER_TOKEN_LEN + 1], struct iof_diag *d) {
+    iof_err err = ctl_admin_token_read(cfg->data_dir, token, d);
+    if (err == IOF_ENOENT) {
+        return iof_fail(d,
+                        err,
+                        "no admin credential in %s: start the Controller first (iofog-controller "
+                        "start), or name its data directory with --data-dir DIR or "
+                        "IOFOG_CONTROLLER_DATA_DIR",
+                        cfg->data_dir);
+    }
+    if (err == IOF_EIO) { /* e.g. not allowed to read it */
+        char why[sizeof d->msg];
+        (void)snprintf(why, sizeof why, "%s", d != NULL ? d->msg : "");
+        return iof_fail(d,
+                        err,
+                        "%s (the Controller's data directory: --data-dir DIR or "
+                        "IOFOG_CONTROLLER_DATA_DIR)",
+                        why);
+    }
+    return err;
+}
+
 iof_err ctl_cli_request(const struct ctl_config *cfg,
                         const char *method,
                         const char *path,
@@ -78,14 +103,9 @@ iof_err ctl_cli_request(const struct ctl_config *cfg,
                         json_t **out,
                         struct iof_diag *d) {
     char token[CTL_USER_TOKEN_LEN + 1];
-    iof_err err = ctl_admin_token_read(cfg->data_dir, token, d);
+    iof_err err = admin_token(cfg, token, d);
     if (err != IOF_OK) {
-        return err == IOF_ENOENT ? iof_fail(d,
-                                            err,
-                                            "no admin credential in %s: start the Controller "
-                                            "first (iofog-controller start)",
-                                            cfg->data_dir)
-                                 : err;
+        return err;
     }
     char url[1024], auth[CTL_USER_TOKEN_LEN + 32], who[64];
     base_url(cfg, path, url, sizeof url);
@@ -263,7 +283,7 @@ iof_err ctl_cli_run(const struct ctl_config *cfg,
 iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path) {
     struct iof_diag d = {{0}};
     char token[CTL_USER_TOKEN_LEN + 1];
-    iof_err err = ctl_admin_token_read(cfg->data_dir, token, &d);
+    iof_err err = admin_token(cfg, token, &d);
     if (err != IOF_OK) {
         fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
         return err;

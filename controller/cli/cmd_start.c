@@ -47,7 +47,11 @@ static iof_err serve(const struct ctl_config *cfg, int ready_fd, struct iof_diag
     signal(SIGPIPE, SIG_IGN);
 
     struct ctl_server *srv = NULL;
-    iof_err err = ctl_server_new(cfg, &srv, d);
+    iof_err err = ctl_server_check_address(cfg, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    err = ctl_server_new(cfg, &srv, d);
     if (err == IOF_OK) {
         err = ctl_server_start(srv, d);
     }
@@ -105,7 +109,15 @@ iof_err ctl_cmd_start(int argc, char **argv, void *ctx) {
         return err;
     }
     err = seen[0] ? serve(&cfg, -1, &d) : daemonize(&cfg, &d);
-    if (err != IOF_OK) {
+    if (err == IOF_EEXIST &&
+        strncmp(d.msg, "already running as pid", 22) == 0) { /* iof_daemonize */
+        fprintf(stderr,
+                "iofog-controller start: a Controller with data directory %s is %s; stop it with "
+                "iofog-controller stop --data-dir %s\n",
+                cfg.data_dir,
+                d.msg,
+                cfg.data_dir);
+    } else if (err != IOF_OK) {
         fprintf(stderr, "iofog-controller start: %s\n", iof_diag_text(&d, err));
     }
     return err;

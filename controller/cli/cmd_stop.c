@@ -35,7 +35,10 @@ iof_err ctl_cmd_stop(int argc, char **argv, void *ctx) {
         if (f != NULL) {
             fclose(f);
         }
-        fprintf(stderr, "iofog-controller stop: no running Controller (no pid in %s)\n", path);
+        fprintf(stderr,
+                "iofog-controller stop: no running Controller (no pid in %s); for one with "
+                "another data directory use --data-dir DIR or IOFOG_CONTROLLER_DATA_DIR\n",
+                path);
         return IOF_ENOENT;
     }
     fclose(f);

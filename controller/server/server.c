@@ -96,8 +96,26 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     return IOF_OK;
 }
 
+static iof_err in_use(const struct ctl_config *cfg, struct iof_diag *d) {
+    return iof_fail(d,
+                    IOF_EBUSY,
+                    "address %s:%u is already in use (is another Controller running? "
+                    "iofog-controller stop --data-dir %s)",
+                    cfg->bind,
+                    (unsigned)cfg->port,
+                    cfg->data_dir);
+}
+
+iof_err ctl_server_check_address(const struct ctl_config *cfg, struct iof_diag *d) {
+    iof_err err = iof_http_address_check(cfg->bind, cfg->port, NULL);
+    return err == IOF_EBUSY ? in_use(cfg, d) : IOF_OK; /* other failures: the start says why */
+}
+
 iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
     iof_err err = iof_http_server_start(srv->http);
+    if (err == IOF_EBUSY) {
+        return in_use(&srv->cfg, d);
+    }
     if (err != IOF_OK) {
         return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
     }

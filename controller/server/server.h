@@ -31,8 +31,15 @@ IOF_NODISCARD iof_err ctl_server_new(const struct ctl_config *cfg,
                                      struct ctl_server **out,
                                      struct iof_diag *d);
 
-/* Starts listening. IOF_EIO when the address cannot be bound. */
+/* Starts listening. IOF_EBUSY when another process listens on the address ("address
+ * 127.0.0.1:51121 is already in use (is another Controller running? iofog-controller stop
+ * --data-dir DIR)"), IOF_EIO when it cannot be bound otherwise. */
 IOF_NODISCARD iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d);
+
+/* Before ctl_server_new: IOF_EBUSY with the text above when cfg's address is already in use, so a
+ * second Controller refuses at once instead of after opening its database. IOF_OK otherwise
+ * (other bind problems are reported by ctl_server_start). */
+IOF_NODISCARD iof_err ctl_server_check_address(const struct ctl_config *cfg, struct iof_diag *d);
 
 /* Stops listening and answers held requests; then frees everything. NULL is a no-op. */
 void ctl_server_free(struct ctl_server *srv);
