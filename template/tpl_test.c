@@ -97,7 +97,8 @@ static void test_control_flow(void **state) {
     RENDERS("{% if port == 1 %}a{% elsif name contains \"svc\" %}b{% else %}c{% endif %}", "\"b\"");
     RENDERS("{% unless on %}off{% else %}on{% endunless %}", "\"on\"");
     RENDERS("{% if missing %}x{% endif %}", "\"\"");
-    RENDERS("{% if nothing_here == empty %}e{% endif %}{% if agents != empty %}n{% endif %}", "\"en\"");
+    RENDERS("{% if nothing_here == empty %}e{% endif %}{% if agents != empty %}n{% endif %}",
+            "\"en\"");
     RENDERS("{% if false or true and false %}t{% else %}f{% endif %}", "\"f\"");
     RENDERS("{% for a in agents %}{{ forloop.index }}={{ a.name }}{% unless forloop.last %},"
             "{% endunless %}{% endfor %}",
