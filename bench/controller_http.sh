@@ -67,14 +67,15 @@ run() { # path -> "req/s p50 p99"
 # POST /api/v3/microservices: every request creates a microservice with a unique name; the
 # templated variant renders one env value from the body ({{ self.name | upcase }}).
 cat >"$dir/post.lua" <<'LUA'
-local counter, id = 0, 0
+-- setup runs in the main state and gives each thread a global tid; names are p<tid>-<n>
+local counter, threads = 0, 0
 local token, template = os.getenv("BENCH_TOKEN"), os.getenv("BENCH_TEMPLATE") == "1"
-function setup(thread) thread:set("id", id); id = id + 1 end
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
 request = function()
     counter = counter + 1
     local env = template and ',"env":[{"key":"N","value":"{{ self.name | upcase }}"}]' or ''
     local body = string.format('{"name":"p%d-%d%s","application":"bench","agentName":"bench-node",'
-        .. '"images":[{"containerImage":"bench/p:1","fogTypeId":1}]%s}', id, counter,
+        .. '"images":[{"containerImage":"bench/p:1","fogTypeId":1}]%s}', tid, counter,
         template and "t" or "", env)
     return wrk.format("POST", "/api/v3/microservices",
         {["Content-Type"] = "application/json", ["Authorization"] = token}, body)
