@@ -159,6 +159,25 @@ static void test_filters_see_own_objects_only(void **state) {
     assert_int_equal(api_call(f, "GET", "/api/v3/application/alice-2", tok_a, NULL, &a), 200);
     assert_string_equal(jstr(a, "description"), "mine/0");
     json_decref(a);
+    /* findEdgeResource: Alice's resource for Alice, nothing for Bob */
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/edgeResource",
+                              tok_a,
+                              "{\"name\":\"cam\",\"version\":\"1.0.0\",\"description\":\"a "
+                              "camera\",\"interfaceProtocol\":\"https\"}",
+                              NULL),
+                     200);
+    const char *probe = "{\"description\":\"[{% assign r = 'cam' | findEdgeResource: '1.0.0' "
+                        "%}{{ r.description }}]\"}";
+    assert_int_equal(api_call(f, "PATCH", "/api/v3/application/alice-2", tok_a, probe, NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/alice-2", tok_a, NULL, &a), 200);
+    assert_string_equal(jstr(a, "description"), "[a camera]");
+    json_decref(a);
+    assert_int_equal(api_call(f, "PATCH", "/api/v3/application/probe", tok_b, probe, NULL), 204);
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/probe", tok_b, NULL, &a), 200);
+    assert_string_equal(jstr(a, "description"), "[]");
+    json_decref(a);
 }
 
 /* JSON bodies of POST /microservices: strings rendered with self = the body; a lone {{ }} keeps
