@@ -44,8 +44,17 @@ static const char *str_arg(json_t *v) {
     return v != NULL ? json_string_value(v) : NULL;
 }
 
-/* The ioFog filters. ctx is a copy of the call acting as its user without admin rights; lookups
- * that find nothing give nil (the classic filters give undefined or fail the field). */
+/* Database lookups one body may make through the filters: a loop calling findAgent must not turn
+ * one request into thousands of queries. */
+#define MAX_LOOKUPS 256
+
+struct lookup_ctx {
+    struct ctl_call call; /* the caller's call acting as its user, without admin rights */
+    size_t lookups;
+};
+
+/* The ioFog filters. Lookups that find nothing give nil (the classic filters give undefined or
+ * fail the field). */
 static iof_err iofog_filter(void *ctx,
                             const char *name,
                             json_t *in,
@@ -53,9 +62,13 @@ static iof_err iofog_filter(void *ctx,
                             size_t n,
                             json_t **out,
                             struct iof_diag *d) {
-    struct ctl_call *call = ctx;
+    struct lookup_ctx *lc = ctx;
+    struct ctl_call *call = &lc->call;
     call->d = d;
     *out = NULL;
+    if (strncmp(name, "find", 4) == 0 && ++lc->lookups > MAX_LOOKUPS) {
+        return iof_fail(d, IOF_E2BIG, "template lookup limit exceeded (%d)", MAX_LOOKUPS);
+    }
     if (strcmp(name, "findAgent") == 0) {
         const char *agent = str_arg(in);
         if (agent == NULL) {
@@ -86,8 +99,8 @@ iof_err ctl_subst_render(struct ctl_call *call, json_t *doc, const json_t *vars)
         json_decref(globals);
         return iof_fail(call->d, IOF_ENOMEM, "out of memory");
     }
-    struct ctl_call as_user = *call;
-    as_user.admin = false;
+    struct lookup_ctx as_user = {.call = *call};
+    as_user.call.admin = false;
     struct iof_tpl_env env = {
         .globals = globals,
         .filter = iofog_filter,

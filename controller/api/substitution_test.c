@@ -265,6 +265,17 @@ static void test_limits_are_400(void **state) {
                      400);
     assert_non_null(strstr(jstr(a, "message"), "limit"));
     json_decref(a);
+    /* database lookups from one body are bounded too */
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/application",
+                              tok,
+                              "{\"name\":\"lim\",\"description\":\"{% for i in (1..1000) %}{% "
+                              "assign n = '' | findAgent %}{% endfor %}\"}",
+                              &a),
+                     400);
+    assert_non_null(strstr(jstr(a, "message"), "lookup limit"));
+    json_decref(a);
     assert_int_equal(api_call(f,
                               "POST",
                               "/api/v3/application",
