@@ -136,6 +136,26 @@ static iof_err app_json(struct ctl_call *call, int64_t id, bool children, json_t
     return IOF_OK;
 }
 
+iof_err ctl_app_template_json(struct ctl_call *call, const char *name, json_t **out) {
+    char sql[300];
+    (void)snprintf(
+        sql, sizeof sql, "%sWHERE name = ? AND user_id = ? ORDER BY id LIMIT 1", app_cols);
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(name), CTL_DB_INT(call->user_id)};
+    json_t *rows = NULL;
+    iof_err err = ctl_db_query_json(ctl_store_db(call->srv->store), sql, p, 2, &rows, call->d);
+    json_t *app = err == IOF_OK ? json_incref(json_array_get(rows, 0)) : NULL;
+    json_decref(rows);
+    if (err == IOF_OK && app != NULL) {
+        err = add_children(call, app);
+    }
+    if (err != IOF_OK) {
+        json_decref(app);
+        return err;
+    }
+    *out = app;
+    return IOF_OK;
+}
+
 static iof_err list_json(struct ctl_call *call, bool children, json_t **out) {
     char sql[400];
     (void)snprintf(

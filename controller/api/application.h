@@ -40,6 +40,10 @@ IOF_NODISCARD iof_err ctl_app_find_id(struct ctl_call *call,
                                       bool with_system,
                                       struct ctl_app *out);
 
+/* For the findApplication template filter: the application called name that call->user_id owns,
+ * as GET /application/:name shows it (with microservices and routes), or *out NULL. */
+IOF_NODISCARD iof_err ctl_app_template_json(struct ctl_call *call, const char *name, json_t **out);
+
 /* The microservices of an application in the shape of GET /microservices/:uuid, ordered by
  * creation (application_msvc.c; read straight from the tables until the microservice service
  * takes over). *out is a new array. */
@@ -107,12 +111,10 @@ IOF_NODISCARD iof_err ctl_yaml_template_body(const json_t *doc, json_t **out, st
 
 /* ---- templates (application_template.c) ---- */
 
-/* Substitutes {{ var }} placeholders in every string of in (keys are left alone). values maps
- * variable names to JSON values. A string that is exactly one placeholder becomes the value
- * itself (so a number stays a number); placeholders inside longer text are replaced by the value's
- * text (strings as is, other values as compact JSON). Filters `| toNumber`, `| toString` and
- * `| toBoolean` convert. A placeholder naming a variable values does not hold, an unknown filter
- * or an unterminated {{ is IOF_EINVAL. *out is a new value. */
+/* Renders every string of in (keys are left alone) as a Liquid template (template/tpl.h, keeping
+ * the type of a lone {{ value }}) with the members of values as variables and self = the copy
+ * being rendered; no ioFog lookup filters (ctl_subst_render has them). A missing variable is nil;
+ * a syntax error or an exceeded limit is IOF_EINVAL naming the field. *out is a new value. */
 IOF_NODISCARD iof_err ctl_template_substitute(const json_t *in,
                                               const json_t *values,
                                               json_t **out,

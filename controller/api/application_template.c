@@ -4,6 +4,9 @@
  * Templates belong to their user; another user's template is 404. */
 #include "controller/api/application.h"
 
+#include "controller/api/substitute.h"
+#include "template/tpl.h"
+
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -17,220 +20,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_RENDERED (1024 * 1024)
-
 /* ---- substitution ---- */
 
 static iof_err oom(struct iof_diag *d) {
     return iof_fail(d, IOF_ENOMEM, "out of memory");
 }
 
-static void trim(const char **s, const char **e) {
-    while (*s < *e && isspace((unsigned char)**s)) {
-        (*s)++;
-    }
-    while (*e > *s && isspace((unsigned char)(*e)[-1])) {
-        (*e)--;
-    }
-}
-
-/* Applies one filter to v (stolen); *out is a new value. */
-static iof_err apply_filter(const char *f, size_t n, json_t *v, json_t **out, struct iof_diag *d) {
-    json_t *r = NULL;
-    if (n == 8 && memcmp(f, "toNumber", 8) == 0) {
-        if (json_is_number(v)) {
-            r = json_incref(v);
-        } else if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            char *end = NULL;
-            double x = strtod(s, &end);
-            if (end != s && *end == '\0' && isfinite(x)) {
-                r = x == floor(x) && fabs(x) < 9e15 ? json_integer((json_int_t)x) : json_real(x);
-            }
-        } else if (json_is_boolean(v)) {
-            r = json_integer(json_is_true(v) ? 1 : 0);
-        }
-    } else if (n == 9 && memcmp(f, "toBoolean", 9) == 0) {
-        const char *s = json_string_value(v);
-        if (json_is_boolean(v)) {
-            r = json_incref(v);
-        } else if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)) {
-            r = json_boolean(strcmp(s, "true") == 0);
-        } else if (json_is_number(v)) {
-            r = json_boolean(json_number_value(v) != 0);
-        }
-    } else if (n == 8 && memcmp(f, "toString", 8) == 0) {
-        if (json_is_string(v)) {
-            r = json_incref(v);
-        } else {
-            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            r = s != NULL ? json_string(s) : NULL;
-            free(s);
-        }
-    } else {
-        json_decref(v);
-        return iof_fail(d, IOF_EINVAL, "Unknown template filter '%.*s'", (int)n, f);
-    }
-    json_decref(v);
-    if (r == NULL) {
-        return iof_fail(
-            d, IOF_EINVAL, "Template filter '%.*s' cannot convert the value", (int)n, f);
-    }
-    *out = r;
-    return IOF_OK;
-}
-
-/* Evaluates the inside of one {{ ... }}: a variable name and optional "| filter"s. */
-static iof_err
-evaluate(const char *s, const char *e, const json_t *values, json_t **out, struct iof_diag *d) {
-    const char *bar = memchr(s, '|', (size_t)(e - s));
-    const char *ne = bar != NULL ? bar : e;
-    const char *ns = s;
-    trim(&ns, &ne);
-    char name[128];
-    if (ne == ns || (size_t)(ne - ns) >= sizeof name) {
-        return iof_fail(d, IOF_EINVAL, "Invalid template placeholder '{{%.*s}}'", (int)(e - s), s);
-    }
-    memcpy(name, ns, (size_t)(ne - ns));
-    name[ne - ns] = '\0';
-    json_t *v = json_object_get(values, name);
-    if (v == NULL) {
-        return iof_fail(d, IOF_EINVAL, "Unknown template variable '%s'", name);
-    }
-    v = json_incref(v);
-    while (bar != NULL) {
-        const char *fs = bar + 1;
-        bar = memchr(fs, '|', (size_t)(e - fs));
-        const char *fe = bar != NULL ? bar : e;
-        trim(&fs, &fe);
-        json_t *next = NULL;
-        iof_err err = apply_filter(fs, (size_t)(fe - fs), v, &next, d);
-        if (err != IOF_OK) {
-            return err;
-        }
-        v = next;
-    }
-    *out = v;
-    return IOF_OK;
-}
-
-static iof_err
-subst_string(const json_t *str, const json_t *values, json_t **out, struct iof_diag *d) {
-    const char *s = json_string_value(str);
-    size_t n = json_string_length(str);
-    const char *open = strstr(s, "{{");
-    if (open == NULL) {
-        *out = json_incref((json_t *)(uintptr_t)str);
-        return IOF_OK;
-    }
-    const char *end = s + n;
-    struct iof_buf b;
-    iof_buf_init(&b, MAX_RENDERED);
-    iof_err err = IOF_OK;
-    const char *p = s;
-    json_t *only = NULL; /* the value when the whole string is one placeholder */
-    while (err == IOF_OK && open != NULL) {
-        const char *close = strstr(open + 2, "}}");
-        if (close == NULL) {
-            err = iof_fail(d, IOF_EINVAL, "Unterminated template placeholder in '%.100s'", s);
-            break;
-        }
-        json_t *v = NULL;
-        err = evaluate(open + 2, close, values, &v, d);
-        if (err != IOF_OK) {
-            break;
-        }
-        if (open == s && close + 2 == end) {
-            only = v;
-            break;
-        }
-        err = iof_buf_append(&b, p, (size_t)(open - p));
-        if (err == IOF_OK && json_is_string(v)) {
-            err = iof_buf_append(&b, json_string_value(v), json_string_length(v));
-        } else if (err == IOF_OK) {
-            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            err = t != NULL ? iof_buf_append(&b, t, strlen(t)) : IOF_ENOMEM;
-            free(t);
-        }
-        json_decref(v);
-        p = close + 2;
-        open = strstr(p, "{{");
-    }
-    if (err == IOF_OK && only == NULL) {
-        err = iof_buf_append(&b, p, (size_t)(end - p));
-        if (err == IOF_OK) {
-            only = json_stringn(b.data != NULL ? (const char *)b.data : "", b.len);
-            if (only == NULL) {
-                err = IOF_ENOMEM;
-            }
-        }
-        if (err == IOF_E2BIG || err == IOF_ENOMEM) {
-            err = iof_fail(d, err, "rendered template value too large");
-        }
-    }
-    iof_buf_free(&b);
-    if (err != IOF_OK) {
-        return err;
-    }
-    *out = only;
-    return IOF_OK;
-}
-
-static iof_err
-subst(const json_t *in, const json_t *values, size_t depth, json_t **out, struct iof_diag *d) {
-    if (depth > CTL_APP_MAX_DEPTH) {
-        return iof_fail(d, IOF_EINVAL, "template nested too deeply");
-    }
-    if (json_is_string(in)) {
-        return subst_string(in, values, out, d);
-    }
-    json_t *copy = NULL;
-    iof_err err = IOF_OK;
-    if (json_is_object(in)) {
-        copy = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)(uintptr_t)in, k, v) {
-            json_t *nv = NULL;
-            if (copy == NULL || (err = subst(v, values, depth + 1, &nv, d)) != IOF_OK) {
-                break;
-            }
-            if (json_object_set_new(copy, k, nv) != 0) {
-                err = oom(d);
-                break;
-            }
-        }
-    } else if (json_is_array(in)) {
-        copy = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(in, i, v) {
-            json_t *nv = NULL;
-            if (copy == NULL || (err = subst(v, values, depth + 1, &nv, d)) != IOF_OK) {
-                break;
-            }
-            if (json_array_append_new(copy, nv) != 0) {
-                err = oom(d);
-                break;
-            }
-        }
-    } else {
-        copy = json_incref((json_t *)(uintptr_t)in);
-    }
-    if (err == IOF_OK && copy == NULL) {
-        err = oom(d);
-    }
-    if (err != IOF_OK) {
-        json_decref(copy);
-        return err;
-    }
-    *out = copy;
-    return IOF_OK;
-}
-
 iof_err
 ctl_template_substitute(const json_t *in, const json_t *values, json_t **out, struct iof_diag *d) {
-    return subst(in, values, 0, out, d);
+    json_t *doc = json_deep_copy(in);
+    json_t *globals = values != NULL ? json_copy((json_t *)(uintptr_t)values) : json_object();
+    iof_err err = IOF_OK;
+    if (doc == NULL || globals == NULL || json_object_set(globals, "self", doc) != 0) {
+        err = oom(d);
+    }
+    struct iof_tpl_env env = {
+        .globals = globals, .limits = IOF_TPL_LIMITS_DEFAULT, .keep_output_type = true};
+    if (err == IOF_OK && json_is_string(doc)) {
+        json_t *res = NULL;
+        err = iof_tpl_render(&env, json_string_value(doc), json_string_length(doc), &res, d);
+        json_decref(doc);
+        doc = res != NULL ? res : json_null();
+    } else if (err == IOF_OK) {
+        err = iof_tpl_render_tree(&env, doc, d);
+    }
+    json_decref(globals);
+    if (err == IOF_E2BIG) {
+        err = IOF_EINVAL;
+    }
+    if (err != IOF_OK) {
+        json_decref(doc);
+        return err;
+    }
+    *out = doc;
+    return IOF_OK;
 }
 
 /* ---- store ---- */
@@ -311,25 +134,11 @@ iof_err ctl_template_render(struct ctl_call *call, const json_t *deploy, json_t 
             (err = iof_json_get_string(v, "key", IOF_JSON_REQUIRED, &key, call->d)) != IOF_OK) {
             break;
         }
-        bool known = false;
-        size_t j;
-        json_t *dv;
-        json_array_foreach(declared, j, dv) {
-            known = known || strcmp(json_string_value(json_object_get(dv, "key")), key) == 0;
-        }
-        if (!known) {
-            err = iof_fail(call->d, IOF_EINVAL, "Unknown template variable '%s'", key);
-            break;
-        }
+        /* supplied values override defaults; the template may use variables it does not
+         * declare, and a declared one without value renders as nil, as in the classic */
         json_t *val = json_object_get(v, "value");
         if (json_object_set(values, key, val != NULL ? val : json_null()) != 0) {
             err = oom(call->d);
-        }
-    }
-    json_array_foreach(declared, i, v) {
-        const char *key = json_string_value(json_object_get(v, "key"));
-        if (err == IOF_OK && json_object_get(values, key) == NULL) {
-            err = iof_fail(call->d, IOF_EINVAL, "Missing value for template variable '%s'", key);
         }
     }
     json_t *app = json_object_get(tpl, "application");
@@ -340,12 +149,16 @@ iof_err ctl_template_render(struct ctl_call *call, const json_t *deploy, json_t 
     if (err == IOF_OK && values == NULL) {
         err = oom(call->d);
     }
+    if (err == IOF_OK && (rendered = json_deep_copy(app)) == NULL) {
+        err = oom(call->d);
+    }
     if (err == IOF_OK) {
-        err = ctl_template_substitute(app, values, &rendered, call->d);
+        err = ctl_subst_render(call, rendered, values);
     }
     json_decref(values);
     json_decref(tpl);
     if (err != IOF_OK) {
+        json_decref(rendered);
         return err;
     }
     json_object_del(rendered, "variables");

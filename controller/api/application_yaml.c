@@ -6,6 +6,7 @@
 #include "controller/api/application.h"
 
 #include "common/json.h"
+#include "controller/api/substitute.h"
 #include "http/multipart.h"
 #include "yaml/yaml.h"
 
@@ -60,13 +61,26 @@ iof_err ctl_app_upload_body(struct ctl_call *call,
                             const char *kind,
                             iof_err (*convert)(const json_t *doc, json_t **out, struct iof_diag *d),
                             json_t **out) {
-    json_t *doc = NULL;
+    json_t *doc = NULL, *body = NULL;
     iof_err err = ctl_app_upload_yaml(call, field, kind, &doc);
     if (err == IOF_OK) {
-        err = convert(doc, out, call->d);
+        err = convert(doc, &body, call->d);
     }
     json_decref(doc);
-    return err;
+    /* As the classic: an application document is rendered whole (self = the converted body); a
+     * template only in its variables (self = the variables), its application when deployed. */
+    json_t *vars = json_object_get(body, "variables");
+    if (err == IOF_OK && strcmp(kind, "Application") == 0) {
+        err = ctl_subst_render(call, body, NULL);
+    } else if (err == IOF_OK && json_is_array(vars)) {
+        err = ctl_subst_render(call, vars, NULL);
+    }
+    if (err != IOF_OK) {
+        json_decref(body);
+        return err;
+    }
+    *out = body;
+    return IOF_OK;
 }
 
 static const char *metadata_name(const json_t *doc) {

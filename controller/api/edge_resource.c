@@ -11,6 +11,7 @@
  * raise `linkedEdgeResources` on the affected nodes in the same transaction (the classic
  * Controller forgets the last two, leaving agents with stale copies). */
 #include "controller/api/api.h"
+#include "controller/api/substitute.h"
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -407,6 +408,22 @@ static iof_err find_resource(
         json_decref(row);
     }
     return err;
+}
+
+iof_err ctl_edge_resource_template_json(struct ctl_call *call,
+                                        const char *name,
+                                        const char *version,
+                                        json_t **out) {
+    struct ctl_call own = *call;
+    own.admin = false; /* templates see their user's resources only */
+    int64_t id = 0, owner = 0;
+    iof_err err = find_resource(&own, name, version, &id, &owner);
+    if (err == IOF_ENOENT) {
+        iof_diag_clear(call->d);
+        *out = NULL;
+        return IOF_OK;
+    }
+    return err != IOF_OK ? err : get_by_id(&own, id, out);
 }
 
 static iof_err list_resources(struct ctl_call *call) {

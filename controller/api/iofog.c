@@ -1076,6 +1076,41 @@ static iof_err get_fog(struct ctl_call *call) {
     return ctl_reply(call, 200, fog);
 }
 
+iof_err
+ctl_iofog_template_json(struct ctl_call *call, const char *name, const char *uuid, json_t **out) {
+    const struct ctl_db_value p[] = {CTL_DB_INT(call->user_id),
+                                     CTL_DB_TEXT(name != NULL   ? name
+                                                 : uuid != NULL ? uuid
+                                                                : "")};
+    const char *sql = name != NULL ? FOG_SELECT
+                          " WHERE f.user_id = ? AND f.name = ? ORDER BY f.uuid"
+                      : uuid != NULL ? FOG_SELECT " WHERE f.user_id = ? AND f.uuid = ?"
+                                     : FOG_SELECT " WHERE f.user_id = ? AND f.is_system = 0"
+                                                  " ORDER BY f.name, f.uuid";
+    json_t *rows = NULL;
+    iof_err err = ctl_db_query_json(
+        db_of(call), sql, p, name != NULL || uuid != NULL ? 2 : 1, &rows, call->d);
+    size_t i;
+    json_t *fog;
+    json_array_foreach(rows, i, fog) {
+        if (err == IOF_OK) {
+            err = add_extras(call, fog);
+        }
+    }
+    if (err != IOF_OK) {
+        json_decref(rows);
+        return err;
+    }
+    if (name != NULL || uuid != NULL) {
+        json_t *one = json_incref(json_array_get(rows, 0));
+        json_decref(rows);
+        *out = one;
+        return IOF_OK;
+    }
+    *out = rows;
+    return IOF_OK;
+}
+
 struct filter {
     const char *key;
     const char *value;

@@ -21,4 +21,13 @@ IOF_NODISCARD iof_err ctl_iofog_find(struct ctl_call *call,
                                      enum ctl_iofog_access access,
                                      json_t **out);
 
+/* For template filters (findAgent, findMicroserviceAgent): with name or uuid given, the caller's
+ * own node so called as GET /iofog/:uuid shows it, *out NULL when there is none; with both NULL
+ * the caller's nodes as GET /iofog/list shows them (a new array). Ownership is call->user_id's,
+ * whatever call->admin says. */
+IOF_NODISCARD iof_err ctl_iofog_template_json(struct ctl_call *call,
+                                              const char *name,
+                                              const char *uuid,
+                                              json_t **out);
+
 #endif

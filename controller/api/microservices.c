@@ -3,6 +3,7 @@
  * the service layer (controller/msvc.h), which validates, checks ownership and raises flags. */
 #include "controller/api/api.h"
 #include "controller/api/application.h"
+#include "controller/api/substitute.h"
 
 #include "common/json.h"
 #include "common/log.h"
@@ -108,6 +109,9 @@ static iof_err yaml_body(struct ctl_call *call, json_t **out) {
         err = iof_fail(call->d, IOF_ENOMEM, "out of memory");
     }
     json_decref(doc);
+    if (err == IOF_OK) {
+        err = ctl_subst_render(call, body, NULL); /* classic: self = the microservice body */
+    }
     if (err != IOF_OK) {
         json_decref(body);
         return err;

@@ -1,6 +1,7 @@
 /* Route registration and authentication in front of every handler. */
 #include "controller/api/api.h"
 
+#include "controller/api/substitute.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "controller/store/store_user.h"
@@ -12,6 +13,7 @@ struct ctl_route_ctx {
     struct ctl_server *srv;
     const struct ctl_route *route;
     ctl_handler admit; /* upload routes: checks made when the head arrives, NULL: none */
+    bool subst;        /* bodies are rendered as templates (substitute.h) */
     struct ctl_route_ctx *next;
 };
 
@@ -127,6 +129,9 @@ static iof_err dispatch(struct iof_http_request *req, struct iof_diag *d, void *
     if (err != IOF_OK || denied) {
         return err;
     }
+    if (rc->subst && (err = ctl_subst_request(&call)) != IOF_OK) {
+        return err;
+    }
     return rc->route->handler(&call);
 }
 
@@ -153,6 +158,7 @@ iof_err ctl_api_register(struct ctl_server *srv,
         }
         rc->srv = srv;
         rc->route = &routes[i];
+        rc->subst = ctl_subst_route(&routes[i]);
         rc->next = srv->routes;
         srv->routes = rc;
         iof_err err =
