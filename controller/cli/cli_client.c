@@ -1,6 +1,7 @@
 /* CLI side of the REST API. */
 #include "controller/cli/cli_client.h"
 
+#include "controller/cli/session.h"
 #include "controller/server/auth.h"
 #include "http/client.h"
 
@@ -14,28 +15,103 @@
 static bool output_table;
 static char controller_url[512];
 
-static void base_url(const struct ctl_config *cfg, const char *path, char *out, size_t size) {
-    const char *base = controller_url[0] != '\0' ? controller_url : getenv("IOFOG_CONTROLLER_URL");
-    if (base == NULL || *base == '\0') {
-        (void)snprintf(out, size, "http://127.0.0.1:%u%s", (unsigned)cfg->port, path);
-        return;
+static char flag_token[256];
+static bool data_dir_given;
+
+/* Where the credential of the last request came from, for the hint on a 401. */
+enum cred_source { CRED_ADMIN, CRED_TOKEN, CRED_SESSION };
+static enum cred_source last_source = CRED_ADMIN;
+static char last_session_url[512];
+static char last_session_email[256];
+
+/* The Controller a request goes to and the credential it presents, in this order: --token or
+ * IOFOG_CONTROLLER_TOKEN (with --controller-url / IOFOG_CONTROLLER_URL or the local address); a
+ * stored session (unless a data directory is named explicitly, which asks for the local admin
+ * credential, or --controller-url names another Controller); the local admin credential of the
+ * data directory. */
+struct cli_target {
+    char base[512];
+    char token[256];
+    enum cred_source source;
+};
+
+static iof_err
+resolve_target(const struct ctl_config *cfg, struct cli_target *t, struct iof_diag *d) {
+    const char *url = controller_url[0] != '\0' ? controller_url : getenv("IOFOG_CONTROLLER_URL");
+    char given[512] = "";
+    iof_err err;
+    if (url != NULL && *url != '\0' &&
+        (err = ctl_cli_url_base(url, given, sizeof given, d)) != IOF_OK) {
+        return err;
     }
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/') {
-        n--;
+    const char *token = flag_token[0] != '\0' ? flag_token : getenv("IOFOG_CONTROLLER_TOKEN");
+    struct ctl_cli_session s;
+    struct iof_diag ignored = {{0}};
+    if (token != NULL && *token != '\0') {
+        if (strlen(token) >= sizeof t->token) {
+            return iof_fail(d, IOF_EINVAL, "the token is too long");
+        }
+        (void)snprintf(t->token, sizeof t->token, "%s", token);
+        t->source = CRED_TOKEN;
+    } else if (!data_dir_given && getenv("IOFOG_CONTROLLER_DATA_DIR") == NULL &&
+               ctl_cli_session_load(&s, &ignored) == IOF_OK &&
+               (given[0] == '\0' || strcmp(given, s.url) == 0)) {
+        (void)snprintf(t->token, sizeof t->token, "%s", s.token);
+        (void)snprintf(given, sizeof given, "%s", s.url);
+        (void)snprintf(last_session_url, sizeof last_session_url, "%s", s.url);
+        (void)snprintf(last_session_email, sizeof last_session_email, "%s", s.email);
+        t->source = CRED_SESSION;
+    } else {
+        char admin[CTL_USER_TOKEN_LEN + 1];
+        err = ctl_admin_token_read(cfg->data_dir, admin, d);
+        if (err == IOF_ENOENT) {
+            return iof_fail(d,
+                            err,
+                            "no credential: run `iofog-controller login --controller-url URL "
+                            "--email E`, give --token, or --data-dir of a local Controller (env "
+                            "IOFOG_CONTROLLER_DATA_DIR); none in %s",
+                            cfg->data_dir);
+        }
+        if (err != IOF_OK) {
+            return err;
+        }
+        (void)snprintf(t->token, sizeof t->token, "%s", admin);
+        t->source = CRED_ADMIN;
     }
-    if (n >= 7 && strncmp(base + n - 7, "/api/v3", 7) == 0) {
-        n -= 7;
+    if (given[0] != '\0') {
+        (void)snprintf(t->base, sizeof t->base, "%s", given);
+    } else {
+        (void)snprintf(t->base, sizeof t->base, "http://127.0.0.1:%u", (unsigned)cfg->port);
     }
-    (void)snprintf(out, size, "%.*s%s", (int)n, base, path);
+    last_source = t->source;
+    return IOF_OK;
+}
+
+iof_err
+ctl_cli_target_url(const struct ctl_config *cfg, char *out, size_t size, struct iof_diag *d) {
+    const char *url = controller_url[0] != '\0' ? controller_url : getenv("IOFOG_CONTROLLER_URL");
+    if (url != NULL && *url != '\0') {
+        return ctl_cli_url_base(url, out, size, d);
+    }
+    int n = snprintf(out, size, "http://127.0.0.1:%u", (unsigned)cfg->port);
+    return n > 0 && (size_t)n < size ? IOF_OK : iof_fail(d, IOF_E2BIG, "URL too long");
 }
 
 iof_err ctl_cli_take_global_options(int *argc, char **argv) {
     int out = 0;
     for (int i = 0; i < *argc; i++) {
         const char *v = NULL;
-        bool is_output = false, is_url = false;
-        if (strncmp(argv[i], "--output=", 9) == 0) {
+        bool is_output = false, is_url = false, is_token = false;
+        if (strcmp(argv[i], "--data-dir") == 0 || strncmp(argv[i], "--data-dir=", 11) == 0) {
+            data_dir_given = true; /* left in argv for the command */
+        }
+        if (strncmp(argv[i], "--token=", 8) == 0) {
+            v = argv[i] + 8;
+            is_token = true;
+        } else if (strcmp(argv[i], "--token") == 0 && i + 1 < *argc) {
+            v = argv[++i];
+            is_token = true;
+        } else if (strncmp(argv[i], "--output=", 9) == 0) {
             v = argv[i] + 9;
             is_output = true;
         } else if (strncmp(argv[i], "--controller-url=", 17) == 0) {
@@ -47,7 +123,13 @@ iof_err ctl_cli_take_global_options(int *argc, char **argv) {
             is_url = !is_output;
             v = argv[++i];
         }
-        if (is_output) {
+        if (is_token) {
+            if (*v == '\0' || strlen(v) >= sizeof flag_token) {
+                fprintf(stderr, "iofog-controller: --token must be a user access token\n");
+                return IOF_EINVAL;
+            }
+            (void)snprintf(flag_token, sizeof flag_token, "%s", v);
+        } else if (is_output) {
             if (strcmp(v, "table") != 0 && strcmp(v, "json") != 0) {
                 fprintf(stderr, "iofog-controller: --output must be json or table\n");
                 return IOF_EINVAL;
@@ -77,21 +159,17 @@ iof_err ctl_cli_request(const struct ctl_config *cfg,
                         long *status,
                         json_t **out,
                         struct iof_diag *d) {
-    char token[CTL_USER_TOKEN_LEN + 1];
-    iof_err err = ctl_admin_token_read(cfg->data_dir, token, d);
+    struct cli_target t;
+    iof_err err = resolve_target(cfg, &t, d);
     if (err != IOF_OK) {
-        return err == IOF_ENOENT ? iof_fail(d,
-                                            err,
-                                            "no admin credential in %s: start the Controller "
-                                            "first (iofog-controller start)",
-                                            cfg->data_dir)
-                                 : err;
+        return err;
     }
-    char url[1024], auth[CTL_USER_TOKEN_LEN + 32], who[64];
-    base_url(cfg, path, url, sizeof url);
-    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    char url[1024], auth[300], who[64];
+    (void)snprintf(url, sizeof url, "%s%s", t.base, path);
+    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", t.token);
     (void)snprintf(who, sizeof who, "X-Iofog-User-Id: %ld", user_id);
-    const char *headers[] = {auth, user_id > 0 ? who : NULL, NULL};
+    /* The user named by -u matters only to the admin credential; a user token acts as its user. */
+    const char *headers[] = {auth, user_id > 0 && t.source == CRED_ADMIN ? who : NULL, NULL};
     struct iof_http_client_opts opts = {.timeout_ms = 30000, .connect_timeout_ms = 3000};
     struct iof_http_client *c = NULL;
     if ((err = iof_http_client_new(&opts, &c)) != IOF_OK) {
@@ -209,6 +287,17 @@ iof_err ctl_cli_check(long status, const json_t *answer) {
     }
     const char *msg = json_string_value(json_object_get(answer, "message"));
     fprintf(stderr, "error: %s (HTTP %ld)\n", msg != NULL ? msg : "request failed", status);
+    if (status == 401 && last_source == CRED_SESSION) {
+        fprintf(stderr,
+                "The stored session of %s at %s has expired or was revoked; log in again:\n"
+                "  iofog-controller login --controller-url %s --email %s\n",
+                last_session_email,
+                last_session_url,
+                last_session_url,
+                last_session_email);
+    } else if (status == 401 && last_source == CRED_TOKEN) {
+        fprintf(stderr, "The token given with --token or IOFOG_CONTROLLER_TOKEN was refused.\n");
+    }
     switch (status) {
         case 400: return IOF_EINVAL;
         case 401: return IOF_EAUTH;
@@ -262,15 +351,15 @@ iof_err ctl_cli_run(const struct ctl_config *cfg,
 
 iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const char *out_path) {
     struct iof_diag d = {{0}};
-    char token[CTL_USER_TOKEN_LEN + 1];
-    iof_err err = ctl_admin_token_read(cfg->data_dir, token, &d);
+    struct cli_target t;
+    iof_err err = resolve_target(cfg, &t, &d);
     if (err != IOF_OK) {
         fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
         return err;
     }
-    char url[1024], auth[CTL_USER_TOKEN_LEN + 32];
-    base_url(cfg, path, url, sizeof url);
-    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    char url[1024], auth[300];
+    (void)snprintf(url, sizeof url, "%s%s", t.base, path);
+    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", t.token);
     const char *headers[] = {auth, NULL};
     struct iof_http_client_opts opts = {
         .timeout_ms = 300000, .connect_timeout_ms = 3000, .max_response = (size_t)600 << 20};

@@ -29,6 +29,14 @@ IOF_NODISCARD iof_err ctl_cli_config(const char *port,
                                      struct ctl_config *cfg,
                                      struct iof_diag *d);
 
+/* The base URL (no trailing /api/v3) commands talk to: --controller-url, else
+ * IOFOG_CONTROLLER_URL, else http://127.0.0.1:<cfg->port>. IOF_EINVAL for a URL that is not
+ * http(s). */
+IOF_NODISCARD iof_err ctl_cli_target_url(const struct ctl_config *cfg,
+                                         char *out,
+                                         size_t size,
+                                         struct iof_diag *d);
+
 /* Runs one request and prints the answer (JSON) or the error; returns the category. */
 iof_err ctl_cli_run(const struct ctl_config *cfg,
                     const char *method,

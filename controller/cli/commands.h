@@ -17,5 +17,7 @@ iof_err ctl_cmd_application(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_iofog(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_tunnel(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_login(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_logout(int argc, char **argv, void *ctx);
 
 #endif
