@@ -207,7 +207,82 @@ static void cell(const json_t *v, char *out, size_t size, size_t width) {
 #define TABLE_COLS  10
 #define TABLE_WIDTH 36
 
+static const struct ctl_cli_column *view_cols;
+static size_t view_n;
+
+bool ctl_cli_output_table(void) {
+    return output_table;
+}
+
+void ctl_cli_set_table_view(const struct ctl_cli_column *cols, size_t n) {
+    view_cols = cols;
+    view_n = n;
+}
+
+/* The value at a dotted path ("a.b", "images.0.containerImage"), NULL when absent. */
+static const json_t *at_path(const json_t *row, const char *path) {
+    char part[64];
+    const json_t *v = row;
+    while (v != NULL && *path != '\0') {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof part) {
+            return NULL;
+        }
+        memcpy(part, path, n);
+        part[n] = '\0';
+        path += n + (path[n] == '.' ? 1 : 0);
+        if (json_is_array(v)) {
+            char *end = NULL;
+            unsigned long i = strtoul(part, &end, 10);
+            v = end != part && *end == '\0' ? json_array_get(v, i) : NULL;
+        } else {
+            v = json_object_get(v, part);
+        }
+    }
+    return v;
+}
+
+static void print_view(const json_t *rows) {
+    size_t widths[16];
+    size_t ncols = view_n < 16 ? view_n : 16;
+    char text[TABLE_WIDTH + 8];
+    for (size_t c = 0; c < ncols; c++) {
+        widths[c] = strlen(view_cols[c].title);
+    }
+    size_t i;
+    const json_t *row;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            for (size_t c = 0; c < ncols; c++) {
+                printf(c + 1 < ncols ? "%-*s  " : "%.*s\n", (int)widths[c], view_cols[c].title);
+            }
+        }
+        json_array_foreach(rows, i, row) {
+            for (size_t c = 0; c < ncols; c++) {
+                if (view_cols[c].render != NULL) {
+                    view_cols[c].render(row, text, sizeof text);
+                    if (strlen(text) > TABLE_WIDTH) {
+                        text[TABLE_WIDTH - 1] = '~';
+                        text[TABLE_WIDTH] = '\0';
+                    }
+                } else {
+                    cell(at_path(row, view_cols[c].path), text, sizeof text, TABLE_WIDTH);
+                }
+                if (pass == 0) {
+                    widths[c] = strlen(text) > widths[c] ? strlen(text) : widths[c];
+                } else {
+                    printf(c + 1 < ncols ? "%-*s  " : "%.*s\n", (int)widths[c], text);
+                }
+            }
+        }
+    }
+}
+
 static void print_rows(const json_t *rows) {
+    if (view_cols != NULL) {
+        print_view(rows);
+        return;
+    }
     const json_t *first = json_array_get(rows, 0);
     const char *cols[TABLE_COLS];
     size_t ncols = 0, widths[TABLE_COLS];
@@ -389,5 +464,54 @@ iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const c
         }
     }
     iof_http_response_free(&r);
+    return err;
+}
+
+iof_err ctl_cli_node_uuid(
+    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size) {
+    if (strlen(ref) >= size) {
+        fprintf(stderr, "iofog-controller: node '%.64s...' is too long\n", ref);
+        return IOF_EINVAL;
+    }
+    (void)snprintf(out, size, "%s", ref);
+    struct iof_diag d = {{0}};
+    long status = 0;
+    json_t *answer = NULL;
+    if (ctl_cli_request(cfg, "GET", "/api/v3/iofog-list", NULL, user_id, &status, &answer, &d) !=
+            IOF_OK ||
+        status != 200) {
+        json_decref(answer);
+        return IOF_OK;
+    }
+    const json_t *fogs = json_object_get(answer, "fogs");
+    size_t i, by_name = 0;
+    const json_t *n;
+    const char *found = NULL;
+    json_array_foreach(fogs, i, n) {
+        const char *u = json_string_value(json_object_get(n, "uuid"));
+        if (u != NULL && strcmp(u, ref) == 0) {
+            json_decref(answer);
+            return IOF_OK;
+        }
+    }
+    json_array_foreach(fogs, i, n) {
+        const char *name = json_string_value(json_object_get(n, "name"));
+        if (name != NULL && strcmp(name, ref) == 0) {
+            found = json_string_value(json_object_get(n, "uuid"));
+            by_name++;
+        }
+    }
+    iof_err err = IOF_OK;
+    if (by_name == 1 && found != NULL && strlen(found) < size) {
+        (void)snprintf(out, size, "%s", found);
+    } else if (by_name > 1) {
+        fprintf(
+            stderr, "iofog-controller: %zu nodes are named '%s': give the uuid\n", by_name, ref);
+        err = IOF_ECONFLICT;
+    } else {
+        fprintf(stderr, "iofog-controller: no node has the uuid or name '%s'\n", ref);
+        err = IOF_ENOENT;
+    }
+    json_decref(answer);
     return err;
 }
