@@ -43,11 +43,8 @@ IOF_NODISCARD iof_err ctl_cli_target_url(const struct ctl_config *cfg,
  * takes a node), looked up in GET /api/v3/iofog-list as user_id (0: the default). IOF_ENOENT
  * (printed) when no node has that uuid or name, IOF_ECONFLICT when several share the name; when
  * the list cannot be had, ref is passed on as it is and the Controller judges it. */
-IOF_NODISCARD iof_err ctl_cli_node_uuid(const struct ctl_config *cfg,
-                                        long user_id,
-                                        const char *ref,
-                                        char *out,
-                                        size_t size);
+IOF_NODISCARD iof_err ctl_cli_node_uuid(
+    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size);
 
 /* Runs one request and prints the answer (JSON) or the error; returns the category. */
 iof_err ctl_cli_run(const struct ctl_config *cfg,
