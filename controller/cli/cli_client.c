@@ -13,6 +13,7 @@
 
 /* The command's shared options (ctl_cli_take_global_options). */
 static bool output_table;
+static bool output_json; /* --output json given explicitly */
 static char controller_url[512];
 
 static char flag_token[256];
@@ -135,6 +136,7 @@ iof_err ctl_cli_take_global_options(int *argc, char **argv) {
                 return IOF_EINVAL;
             }
             output_table = strcmp(v, "table") == 0;
+            output_json = !output_table;
         } else if (is_url) {
             if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
                 strlen(v) >= sizeof controller_url) {
@@ -212,6 +214,10 @@ static size_t view_n;
 
 bool ctl_cli_output_table(void) {
     return output_table;
+}
+
+bool ctl_cli_output_json(void) {
+    return output_json;
 }
 
 void ctl_cli_set_table_view(const struct ctl_cli_column *cols, size_t n) {
@@ -467,34 +473,40 @@ iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const c
     return err;
 }
 
-iof_err ctl_cli_node_uuid(
-    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size) {
+/* Finds ref among the objects of list_key in the answer to path: by "uuid", else by "name". */
+static iof_err find_uuid(const struct ctl_config *cfg,
+                         long user_id,
+                         const char *path,
+                         const char *list_key,
+                         const char *what,
+                         const char *ref,
+                         char *out,
+                         size_t size) {
     if (strlen(ref) >= size) {
-        fprintf(stderr, "iofog-controller: node '%.64s...' is too long\n", ref);
+        fprintf(stderr, "iofog-controller: %s '%.64s...' is too long\n", what, ref);
         return IOF_EINVAL;
     }
     (void)snprintf(out, size, "%s", ref);
     struct iof_diag d = {{0}};
     long status = 0;
     json_t *answer = NULL;
-    if (ctl_cli_request(cfg, "GET", "/api/v3/iofog-list", NULL, user_id, &status, &answer, &d) !=
-            IOF_OK ||
+    if (ctl_cli_request(cfg, "GET", path, NULL, user_id, &status, &answer, &d) != IOF_OK ||
         status != 200) {
         json_decref(answer);
         return IOF_OK;
     }
-    const json_t *fogs = json_object_get(answer, "fogs");
+    const json_t *items = json_object_get(answer, list_key);
     size_t i, by_name = 0;
     const json_t *n;
     const char *found = NULL;
-    json_array_foreach(fogs, i, n) {
+    json_array_foreach(items, i, n) {
         const char *u = json_string_value(json_object_get(n, "uuid"));
         if (u != NULL && strcmp(u, ref) == 0) {
             json_decref(answer);
             return IOF_OK;
         }
     }
-    json_array_foreach(fogs, i, n) {
+    json_array_foreach(items, i, n) {
         const char *name = json_string_value(json_object_get(n, "name"));
         if (name != NULL && strcmp(name, ref) == 0) {
             found = json_string_value(json_object_get(n, "uuid"));
@@ -505,13 +517,88 @@ iof_err ctl_cli_node_uuid(
     if (by_name == 1 && found != NULL && strlen(found) < size) {
         (void)snprintf(out, size, "%s", found);
     } else if (by_name > 1) {
-        fprintf(
-            stderr, "iofog-controller: %zu nodes are named '%s': give the uuid\n", by_name, ref);
+        fprintf(stderr,
+                "iofog-controller: %zu %ss are named '%s': give the uuid\n",
+                by_name,
+                what,
+                ref);
         err = IOF_ECONFLICT;
     } else {
-        fprintf(stderr, "iofog-controller: no node has the uuid or name '%s'\n", ref);
+        fprintf(stderr, "iofog-controller: no %s has the uuid or name '%s'\n", what, ref);
         err = IOF_ENOENT;
     }
     json_decref(answer);
+    return err;
+}
+
+iof_err ctl_cli_node_uuid(
+    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size) {
+    return find_uuid(cfg, user_id, "/api/v3/iofog-list", "fogs", "node", ref, out, size);
+}
+
+iof_err ctl_cli_msvc_uuid(
+    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size) {
+    return find_uuid(
+        cfg, user_id, "/api/v3/microservices", "microservices", "microservice", ref, out, size);
+}
+
+struct follow_state {
+    struct iof_http_client *client;
+    char err_body[1024];
+    size_t err_len;
+    bool first, is_error;
+};
+
+static bool on_follow_bytes(void *ctx, const char *data, size_t len) {
+    struct follow_state *s = ctx;
+    if (s->first) {
+        s->first = false;
+        long status = iof_http_client_response_status(s->client);
+        s->is_error = status < 200 || status >= 300;
+    }
+    if (s->is_error) {
+        size_t room = sizeof s->err_body - 1 - s->err_len;
+        size_t take = len < room ? len : room;
+        memcpy(s->err_body + s->err_len, data, take);
+        s->err_len += take;
+        s->err_body[s->err_len] = '\0';
+        return true;
+    }
+    bool ok = fwrite(data, 1, len, stdout) == len;
+    (void)fflush(stdout);
+    return ok;
+}
+
+iof_err ctl_cli_follow(const struct ctl_config *cfg, const char *path) {
+    struct iof_diag d = {{0}};
+    struct cli_target t;
+    iof_err err = resolve_target(cfg, &t, &d);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
+        return err;
+    }
+    char url[1024], auth[300];
+    (void)snprintf(url, sizeof url, "%s%s", t.base, path);
+    (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", t.token);
+    const char *headers[] = {auth, NULL};
+    struct iof_http_client_opts opts = {.timeout_ms = 0, .connect_timeout_ms = 3000};
+    struct iof_http_client *c = NULL;
+    if ((err = iof_http_client_new(&opts, &c)) != IOF_OK) {
+        fprintf(stderr, "iofog-controller: cannot create an HTTP client\n");
+        return err;
+    }
+    struct follow_state s = {.client = c, .first = true};
+    long status = 0;
+    err = iof_http_client_stream(c, "GET", url, headers, NULL, 0, on_follow_bytes, &s, &status, &d);
+    iof_http_client_free(c);
+    if (err != IOF_OK) {
+        fprintf(stderr, "iofog-controller: %s\n", iof_diag_text(&d, err));
+        return err;
+    }
+    if (status < 200 || status >= 300) {
+        json_t *ans = json_loads(s.err_body, 0, NULL);
+        err = ctl_cli_check(status, ans);
+        json_decref(ans);
+    }
     return err;
 }

@@ -46,6 +46,16 @@ IOF_NODISCARD iof_err ctl_cli_target_url(const struct ctl_config *cfg,
 IOF_NODISCARD iof_err ctl_cli_node_uuid(
     const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size);
 
+/* The uuid of the microservice ref names, by uuid or else by name, among the caller's
+ * (GET /api/v3/microservices). IOF_ENOENT / IOF_ECONFLICT (printed) as ctl_cli_node_uuid; when
+ * the list cannot be had, ref is passed on as it is. */
+IOF_NODISCARD iof_err ctl_cli_msvc_uuid(
+    const struct ctl_config *cfg, long user_id, const char *ref, char *out, size_t size);
+
+/* GETs path and copies the body to stdout as it arrives (a log stream), with no overall time
+ * limit. Error answers are reported like ctl_cli_check. Returns the category. */
+iof_err ctl_cli_follow(const struct ctl_config *cfg, const char *path);
+
 /* Runs one request and prints the answer (JSON) or the error; returns the category. */
 iof_err ctl_cli_run(const struct ctl_config *cfg,
                     const char *method,
@@ -72,8 +82,9 @@ struct ctl_cli_column {
     void (*render)(const json_t *row, char *out, size_t size);
 };
 
-/* Whether --output table was asked for. */
+/* Whether --output table, or --output json, was asked for explicitly. */
 bool ctl_cli_output_table(void);
+bool ctl_cli_output_json(void);
 
 /* Chooses the columns --output table shows for the rows of the next answer printed (a list
  * command's own view); cols must outlive the printing. Without a view the table shows the first

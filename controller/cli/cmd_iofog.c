@@ -72,7 +72,8 @@ static void usage(FILE *out) {
         "  reboot            reboot a node (-i)\n"
         "  version           upgrade or roll back the agent (-i, -v upgrade|rollback)\n"
         "  hal-hw, hal-usb   hardware and USB info reported by the node's HAL (-i)\n"
-        "  prune             prune unused Docker images on a node (-i)\n\n"
+        "  prune             prune unused Docker images on a node (-i)\n"
+        "  logs              the node's Agent log: NODE [-f] [--tail N] (iofog logs --help)\n\n"
         "Options:\n"
         "  -f, --file FILE                 JSON body (flags override its keys)\n"
         "  -i, --iofog-uuid UUID|NAME      the node, by uuid or name\n"
@@ -134,6 +135,9 @@ iof_err ctl_cmd_iofog(int argc, char **argv, void *ctx) {
         return argc < 2 ? IOF_EINVAL : IOF_OK;
     }
     const char *action = argv[1];
+    if (strcmp(action, "logs") == 0) {
+        return ctl_cli_logs("iofog", argc - 1, argv + 1);
+    }
     struct ctl_cli_args a;
     iof_err err =
         ctl_cli_args_parse("iofog", opts, sizeof opts / sizeof opts[0], argc - 1, argv + 1, &a);

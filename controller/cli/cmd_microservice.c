@@ -99,6 +99,8 @@ static void usage(FILE *out) {
             "  remove                 -i UUID [-z]\n"
             "  list                   all microservices\n"
             "  info                   -i UUID\n"
+            "  logs                   NAME|UUID [-f] [--tail N] [--since TIME]: container log\n"
+            "  describe               NAME|UUID: state and events (why it is not running)\n"
             "  route-create           -T SRC_UUID:DST_UUID\n"
             "  route-remove           -T SRC_UUID:DST_UUID\n"
             "  port-mapping-create    -i UUID -P INTERNAL:EXTERNAL[:tcp|udp]\n"
@@ -593,6 +595,12 @@ iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx) {
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? IOF_EINVAL : IOF_OK;
+    }
+    if (strcmp(argv[1], "logs") == 0) {
+        return ctl_cli_logs("microservice", argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "describe") == 0) {
+        return ctl_cli_describe(argc - 1, argv + 1);
     }
     struct args *a = calloc(1, sizeof *a);
     if (a == NULL) {
