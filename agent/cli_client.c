@@ -54,6 +54,23 @@ iof_err agent_cli_remote(int argc, char **argv, const char *usage, bool quiet_of
     if (err != IOF_OK) {
         return err;
     }
+    /* Only `config` sends options on to the daemon, which checks them itself; the other commands
+     * take none but --config-dir, and `provision` one key. Refused here, before the daemon is
+     * asked, so that a typo never runs the command with the option ignored. */
+    if (strcmp(cmd, "config") != 0) {
+        int positional = 0;
+        for (int i = 1; i < argc; i++) {
+            if (argv[i][0] == '-') {
+                fprintf(stderr, "iofog-agent %s: unknown option '%s'\n\n%s", cmd, argv[i], usage);
+                return IOF_EINVAL;
+            }
+            if (++positional > (strcmp(cmd, "provision") == 0 ? 1 : 0)) {
+                fprintf(
+                    stderr, "iofog-agent %s: unexpected argument '%s'\n\n%s", cmd, argv[i], usage);
+                return IOF_EINVAL;
+            }
+        }
+    }
     char token[64];
     struct iof_diag d = {{0}};
     if ((err = agent_config_admin_token(c.config_dir, false, token, sizeof token, &d)) != IOF_OK) {

@@ -8,6 +8,6 @@ iof_err agent_cmd_provision(int argc, char **argv, void *ctx) {
                             argv,
                             "Usage: iofog-agent provision <provisioning key> [--config-dir DIR]\n\n"
                             "Provisions this Agent with a key from the Controller\n"
-                            "(iofog-controller iofog provisioning-key --node-id <uuid>).\n",
+                            "(iofog-controller iofog provisioning-key -i <node uuid>).\n",
                             false);
 }

@@ -6,6 +6,7 @@
 #include "agent/cache.h"
 #include "agent/engine/engine.h"
 #include "agent/localapi/localapi.h"
+#include "agent/logs.h"
 #include "agent/nats/nats_transport.h"
 #include "agent/upstream.h"
 #include "common/log.h"
@@ -391,6 +392,9 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     if ((err = agent_engine_new(&ec, &a->engine)) != IOF_OK) {
         return iof_fail(d, err, "cannot create the container engine");
     }
+    if ((err = agent_logs_new(&a->cancel_io, &a->logs)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create the log stream registry");
+    }
     if (agent_engine_bridge_gateway(a->engine, a->bridge_gateway, sizeof a->bridge_gateway) !=
         IOF_OK) {
         a->bridge_gateway[0] = '\0';
@@ -494,6 +498,8 @@ void agent_daemon_free(struct agent_daemon *a) {
         pthread_join(a->status_thread, NULL);
     }
     agent_snapshot_join(a);
+    agent_logs_free(a->logs); /* cancel_io is set: every stream ends within about a second */
+    a->logs = NULL;
     if (a->api != NULL) {
         agent_localapi_stop(a->api);
     }
@@ -517,6 +523,25 @@ void agent_daemon_free(struct agent_daemon *a) {
     free(a);
 }
 
+/* Journals (engine.h) a configuration change of every microservice whose config differs from
+ * the previous desired state; a microservice new to the node has none to compare. */
+static void note_config_changes(struct agent_daemon *a, const json_t *before, const json_t *after) {
+    size_t i, j;
+    const json_t *m, *o;
+    json_array_foreach(after, i, m) {
+        const char *uuid = json_string_value(json_object_get(m, "uuid"));
+        const json_t *cfg = json_object_get(m, "config");
+        json_array_foreach(before, j, o) {
+            const char *ou = json_string_value(json_object_get(o, "uuid"));
+            const json_t *old_cfg = json_object_get(o, "config");
+            if (uuid != NULL && ou != NULL && strcmp(uuid, ou) == 0 &&
+                (cfg != NULL || old_cfg != NULL) && !json_equal(cfg, old_cfg)) {
+                agent_engine_note(a->engine, uuid, "config-changed", "configuration changed");
+            }
+        }
+    }
+}
+
 void agent_daemon_apply(struct agent_daemon *a,
                         json_t *microservices,
                         json_t *registries,
@@ -527,8 +552,9 @@ void agent_daemon_apply(struct agent_daemon *a,
         json_decref(a->registries);
         a->registries = json_incref(registries);
     }
+    json_t *before = NULL;
     if (microservices != NULL) {
-        json_decref(a->microservices);
+        before = a->microservices; /* kept to tell configuration changes apart */
         a->microservices = json_incref(microservices);
     }
     if (edge_resources != NULL) {
@@ -554,7 +580,9 @@ void agent_daemon_apply(struct agent_daemon *a,
     }
     if (microservices != NULL) {
         nats_routes(a, microservices);
+        note_config_changes(a, before, microservices);
     }
+    json_decref(before);
     if (edge_resources != NULL &&
         agent_localapi_set_edge_resources(a->api, edge_resources) != IOF_OK) {
         IOF_ERROR("agent", "localapi_rejected_edge_resources");

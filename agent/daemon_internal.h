@@ -39,6 +39,7 @@ struct agent_daemon {
     json_t *edge_resources;
     struct agent_hostinfo_state host; /* status thread only */
     pthread_t snapshot_thread;        /* snapshot.c; valid while snapshot_started */
+    struct agent_logs *logs;          /* log streams to the Controller (logs.h) */
     bool snapshot_started, snapshot_running, snapshot_again;
 
     pthread_rwlock_t nats_lock; /* guards nats: the Local API sends through it from its threads */

@@ -4,7 +4,14 @@
 
 #include "common/cli.h"
 
+#include <stdio.h>
+#include <string.h>
+
 int main(int argc, char **argv) {
+    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+        printf("Agent version: %s\n", IOFOG_VERSION);
+        return 0;
+    }
     static const struct iof_cli_command commands[] = {
         {"start", "start the Agent daemon (--foreground to stay attached)", agent_cmd_start},
         {"stop", "stop the daemon and remove its microservices", agent_cmd_stop},
@@ -16,7 +23,7 @@ int main(int argc, char **argv) {
          "change settings (-a <controller url>, -sf, ...; `config defaults`)",
          agent_cmd_config},
         {"prune", "remove unused Docker images", agent_cmd_prune},
-        {"version", "print the Agent version", agent_cmd_version},
+        {"version", "print the Agent version (also --version, -v)", agent_cmd_version},
     };
     return iof_cli_dispatch("iofog-agent",
                             "The ioFog-compatible Agent: runs microservices on this edge node.",

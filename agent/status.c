@@ -227,6 +227,13 @@ void *agent_status_main(void *arg) {
                 ? IOF_ENOMEM
                 : agent_upstream_call(
                       u, c.controller_url, c.access_token, "PUT", "agent/status", body, NULL, &d);
+        if (err == IOF_OK) {
+            /* the journals it carried have reached the Controller */
+            const char *sent = json_string_value(json_object_get(body, "microserviceStatus"));
+            json_t *ms = sent != NULL ? json_loads(sent, 0, NULL) : NULL;
+            agent_engine_events_sent(a->engine, ms);
+            json_decref(ms);
+        }
         json_decref(body);
         if (err == IOF_OK) {
             IOF_DEBUG("agent", "status_sent");

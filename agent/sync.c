@@ -12,12 +12,15 @@
 #include "agent/snapshot.h"
 
 #include "agent/engine/engine.h"
+#include "agent/logs.h"
 #include "agent/upstream.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #define BACKOFF_MAX_MS 60000
@@ -165,6 +168,42 @@ static iof_err initial_cycle(struct agent_daemon *a,
     return fetch_and_apply(a, u, c, all, d);
 }
 
+/* The Agent's own log file: where its standard error goes when it runs in the background, ""
+ * when that is not a regular file (--foreground on a terminal or under a service manager). */
+static void own_log_file(char *out, size_t size) {
+    struct stat st;
+    out[0] = '\0';
+    if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return;
+    }
+    ssize_t n = readlink("/proc/self/fd/2", out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+/* Claims the log streams the Controller holds for this node and starts them (logs.h). */
+static void
+serve_logs(struct agent_daemon *a, struct agent_upstream *u, const struct agent_config *c) {
+    json_t *answer = NULL;
+    struct iof_diag d = {{0}};
+    if (agent_upstream_call(
+            u, c->controller_url, c->access_token, "GET", "agent/logs", NULL, &answer, &d) !=
+        IOF_OK) {
+        IOF_WARN("agent", "log_streams_unavailable reason=\"%s\"", d.msg);
+        return;
+    }
+    char log_file[600];
+    own_log_file(log_file, sizeof log_file);
+    struct agent_logs_target t = {
+        .controller_url = c->controller_url,
+        .access_token = c->access_token,
+        .controller_cert = c->controller_cert,
+        .docker_url = c->docker_url,
+        .log_file = log_file,
+    };
+    agent_logs_serve(a->logs, &t, json_object_get(answer, "logs"));
+    json_decref(answer);
+}
+
 static bool flag(const json_t *changes, const char *name) {
     return json_is_true(json_object_get(changes, name));
 }
@@ -230,6 +269,9 @@ static iof_err process_changes(struct agent_daemon *a,
     }
     if (flag(changes, "isImageSnapshot")) {
         agent_snapshot_request(a);
+    }
+    if (flag(changes, "logs") && a->logs != NULL) {
+        serve_logs(a, u, c);
     }
     static const char *const unsupported[] = {"version", "reboot", "tunnel"};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {

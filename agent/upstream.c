@@ -100,6 +100,7 @@ static iof_err finish(long status,
     iof_err cat = status == 401 || status == 403 ? IOF_EAUTH
                   : status == 404                ? IOF_ENOENT
                   : status == 400                ? IOF_EINVAL
+                  : status == 429                ? IOF_EBUSY
                                                  : IOF_EREMOTE;
     return iof_fail(d, cat, "%s %s: HTTP %ld %s", method, path, status, text);
 }
@@ -153,6 +154,39 @@ iof_err agent_upstream_upload(struct agent_upstream *u,
         u->http, method, p.url, p.headers, field, file, filename, content_type, &r, d);
     if (err != IOF_OK) {
         return err == IOF_ETIMEOUT || err == IOF_ENOENT ? err : IOF_EIO;
+    }
+    json_t *answer = NULL;
+    if (r.body.len > 0) {
+        answer = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+    }
+    long status = r.status;
+    iof_http_response_free(&r);
+    return finish(status, answer, method, path, NULL, d);
+}
+
+iof_err agent_upstream_send(struct agent_upstream *u,
+                            const char *base_url,
+                            const char *token,
+                            const char *method,
+                            const char *path,
+                            const void *data,
+                            size_t len,
+                            struct iof_diag *d) {
+    struct prepared p;
+    iof_err err = prepare(base_url, token, path, &p, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    const char *headers[] = {
+        p.headers[0], p.headers[1], "Content-Type: application/octet-stream", NULL};
+    if (headers[1] == NULL) {
+        headers[1] = headers[2];
+        headers[2] = NULL;
+    }
+    struct iof_http_response r;
+    err = iof_http_client_request(u->http, method, p.url, headers, data, len, &r, d);
+    if (err != IOF_OK) {
+        return err == IOF_ETIMEOUT ? err : IOF_EIO;
     }
     json_t *answer = NULL;
     if (r.body.len > 0) {

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 struct agent_upstream;
 
@@ -52,5 +53,16 @@ IOF_NODISCARD iof_err agent_upstream_upload(struct agent_upstream *u,
                                             const char *filename,
                                             const char *content_type,
                                             struct iof_diag *d);
+
+/* Sends len raw bytes (application/octet-stream) as the body of method path. Errors as
+ * agent_upstream_call, plus IOF_EBUSY for 429 (slow down and send again). */
+IOF_NODISCARD iof_err agent_upstream_send(struct agent_upstream *u,
+                                          const char *base_url,
+                                          const char *token,
+                                          const char *method,
+                                          const char *path,
+                                          const void *data,
+                                          size_t len,
+                                          struct iof_diag *d);
 
 #endif

@@ -5,7 +5,28 @@
 #include "common/cli.h"
 #include "controller/cli/cli_client.h"
 
+#include <stdio.h>
+#include <string.h>
+
+/* --help or -h after a subcommand asks for that subcommand's usage, wherever it stands. -h is
+ * also a classic short option with a value in `config` (--home-url) and `diagnostics` (--host):
+ * there it means help only as the last argument. */
+static bool wants_help(int argc, char **argv) {
+    bool h_has_value = strcmp(argv[1], "config") == 0 || strcmp(argv[1], "diagnostics") == 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 ||
+            (strcmp(argv[i], "-h") == 0 && (!h_has_value || i + 1 == argc))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+        printf("Controller version: %s\n", IOFOG_VERSION);
+        return 0;
+    }
     if (ctl_cli_take_global_options(&argc, argv) != IOF_OK) {
         return iof_cli_exit_code(IOF_EINVAL);
     }
@@ -25,13 +46,25 @@ int main(int argc, char **argv) {
         {"iofog", "edge nodes: add, update, remove, list, info, keys, commands", ctl_cmd_iofog},
         {"tunnel", "open or close a node's SSH tunnel settings, list tunnels", ctl_cmd_tunnel},
         {"diagnostics", "strace and image snapshots of a microservice", ctl_cmd_diagnostics},
-        {"version", "print the Controller version", ctl_cmd_version},
+        {"version", "print the Controller version (also --version, -v)", ctl_cmd_version},
+        {"login", "log in to a Controller and store the session", ctl_cmd_login},
+        {"logout", "revoke and remove the stored session", ctl_cmd_logout},
     };
+    char help_flag[] = "--help";
+    char *help_argv[] = {argv[0], argv[argc > 1 ? 1 : 0], help_flag, NULL};
+    if (argc >= 3 && wants_help(argc, argv)) {
+        argv = help_argv;
+        argc = 3;
+    }
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.\n"
                             "Options for every command: --output json|table, --controller-url URL\n"
-                            "(env IOFOG_CONTROLLER_URL; default http://127.0.0.1:<port>), and\n"
-                            "--data-dir DIR, where the admin credential is read.",
+                            "(env IOFOG_CONTROLLER_URL; default http://127.0.0.1:<port>),\n"
+                            "--token T (env IOFOG_CONTROLLER_TOKEN), a user access token, and\n"
+                            "--data-dir DIR (env IOFOG_CONTROLLER_DATA_DIR), where a local\n"
+                            "Controller's admin credential is read. Without --token or --data-dir\n"
+                            "the session stored by `iofog-controller login` is used, if any.\n"
+                            "--help after any command prints its usage.",
                             commands,
                             sizeof commands / sizeof commands[0],
                             argc,

@@ -410,3 +410,11 @@ iof_err iof_http_client_stream(struct iof_http_client *c,
     struct sink s = {.cb = cb, .ctx = ctx};
     return perform(c, method, url, headers, body, len, NULL, &s, status, d);
 }
+
+long iof_http_client_response_status(struct iof_http_client *c) {
+    long code = 0;
+    if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK) {
+        return 0;
+    }
+    return code;
+}

@@ -109,4 +109,8 @@ IOF_NODISCARD iof_err iof_http_client_stream(struct iof_http_client *c,
                                              long *status,
                                              struct iof_diag *d);
 
+/* The status of the response being received, from inside an iof_http_client_stream callback
+ * (the head has arrived by then); 0 when unknown. */
+long iof_http_client_response_status(struct iof_http_client *c);
+
 #endif

@@ -131,8 +131,9 @@ struct iof_http_server {
     bool stopping;
     struct iof_http_slot *slots;
     uint32_t nslots;
-    uint32_t free_head; /* index + 1 of the first free slot, 0: none */
-    size_t held_live;   /* held requests whose connection has not completed yet */
+    uint32_t free_head;              /* index + 1 of the first free slot, 0: none */
+    size_t held_live;                /* held requests whose connection has not completed yet */
+    struct iof_http_stream *streams; /* live streamed responses (stream.c) */
 
     /* guarded by the upgrade module's global lock */
     struct iof_http_upgraded *upgraded;
@@ -235,5 +236,7 @@ void iof_http_upgrade_on_mhd(void *cls,
                              struct MHD_UpgradeResponseHandle *urh);
 /* Stop: closes the MHD side of every upgraded connection of srv and detaches the handles. */
 void iof_http_upgrade_stop(struct iof_http_server *srv);
+/* Ends every streamed response and wakes the suspended ones, before MHD stops (stream.c). */
+void iof_http_stream_stop(struct iof_http_server *srv);
 
 #endif

@@ -564,6 +564,7 @@ void iof_http_server_stop(struct iof_http_server *srv) {
      * arrive during the short drain are served normally; new holds are refused with 503. */
     iof_http_hold_stop(srv);
     iof_http_upgrade_stop(srv);
+    iof_http_stream_stop(srv);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     IOF_INFO("http", "stopped port=%u", (unsigned)srv->port);

@@ -265,6 +265,40 @@ IOF_NODISCARD iof_err iof_http_respond_error(struct iof_http_request *req,
                                              iof_err err,
                                              const char *message);
 
+/* ---- Streamed responses (chunked) ------------------------------------------------------------ */
+
+/* A response whose body is produced while it is sent (Transfer-Encoding: chunked), by a producer
+ * on any thread: log following and similar relays. The bytes pass through a buffer of at most
+ * max_buffer bytes; while it is empty the connection is suspended (no thread waits for it). */
+struct iof_http_stream;
+
+/* Answers req (from its handler) with status and content_type and a body that comes from
+ * iof_http_stream_write. *out is the producer's handle: release it with iof_http_stream_end in
+ * every case. IOF_ECONFLICT if req was already answered, IOF_EINVAL on a bad status or
+ * content type, IOF_ENOMEM. */
+IOF_NODISCARD iof_err iof_http_respond_stream(struct iof_http_request *req,
+                                              int status,
+                                              const char *content_type,
+                                              size_t max_buffer,
+                                              struct iof_http_stream **out);
+
+/* Appends len bytes (all or none). IOF_EBUSY when they do not fit in the buffer now (the client
+ * reads slower than the producer writes: retry later or drop), IOF_EIO when the client has gone
+ * or the server stopped (stop producing), IOF_E2BIG when len exceeds the buffer itself. */
+IOF_NODISCARD iof_err iof_http_stream_write(struct iof_http_stream *s,
+                                            const void *data,
+                                            size_t len);
+
+/* Bytes waiting in the buffer (not yet handed to the connection). */
+size_t iof_http_stream_buffered(struct iof_http_stream *s);
+
+/* True once the client has gone (or the server stopped): nothing written will arrive. */
+bool iof_http_stream_gone(struct iof_http_stream *s);
+
+/* Ends the body after what was written and releases the producer's handle (s is not used
+ * afterwards). Any thread; exactly once per stream. */
+void iof_http_stream_end(struct iof_http_stream *s);
+
 /* ---- Holding (long poll) --------------------------------------------------------------------- */
 
 /* Holds the request: after the handler returns the connection is suspended (no thread waits for

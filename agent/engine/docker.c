@@ -29,6 +29,14 @@ iof_err agent_docker_new(const char *docker_url,
                          long timeout_ms,
                          struct agent_docker **out,
                          struct iof_diag *d) {
+    return agent_docker_new_cancellable(docker_url, timeout_ms, NULL, out, d);
+}
+
+iof_err agent_docker_new_cancellable(const char *docker_url,
+                                     long timeout_ms,
+                                     const atomic_bool *cancel,
+                                     struct agent_docker **out,
+                                     struct iof_diag *d) {
     if (docker_url == NULL || docker_url[0] == '\0') {
         docker_url = AGENT_DOCKER_URL_DEFAULT;
     }
@@ -40,6 +48,7 @@ iof_err agent_docker_new(const char *docker_url,
         .timeout_ms = timeout_ms,
         .connect_timeout_ms = 5000,
         .max_response = MAX_RESPONSE,
+        .cancel = cancel,
     };
     if (strncmp(docker_url, "unix://", 7) == 0) {
         o.unix_socket = docker_url + 7;
@@ -727,6 +736,73 @@ iof_err agent_docker_events(struct agent_docker *k,
     iof_buf_free(&r.line);
     if (err == IOF_OK && status != 200) {
         err = iof_fail(d, IOF_EREMOTE, "events stream answered with status %ld", status);
+    }
+    return err;
+}
+
+/* Passes the body through, unless the answer is an error (then it is kept for the message). */
+struct logs_state {
+    struct iof_http_client *client;
+    agent_docker_bytes_cb cb;
+    void *ctx;
+    char err_body[512];
+    size_t err_len;
+    bool first_checked, is_error;
+};
+
+static bool on_log_bytes(void *ctx, const char *data, size_t len) {
+    struct logs_state *s = ctx;
+    if (!s->first_checked) {
+        s->first_checked = true;
+        long status = iof_http_client_response_status(s->client);
+        s->is_error = status != 200;
+    }
+    if (s->is_error) {
+        size_t take =
+            len < sizeof s->err_body - 1 - s->err_len ? len : sizeof s->err_body - 1 - s->err_len;
+        memcpy(s->err_body + s->err_len, data, take);
+        s->err_len += take;
+        s->err_body[s->err_len] = '\0';
+        return true;
+    }
+    return s->cb(s->ctx, data, len);
+}
+
+iof_err agent_docker_logs(struct agent_docker *k,
+                          const char *container,
+                          long tail,
+                          int64_t since_s,
+                          bool follow,
+                          agent_docker_bytes_cb cb,
+                          void *ctx,
+                          struct iof_diag *d) {
+    char name[300] = "", path[600], url[MAX_URL], tail_text[24];
+    if (tail < 0) {
+        (void)snprintf(tail_text, sizeof tail_text, "all");
+    } else {
+        (void)snprintf(tail_text, sizeof tail_text, "%ld", tail);
+    }
+    if (agent_docker_escape(container, name, sizeof name) != IOF_OK) {
+        return iof_fail(d, IOF_E2BIG, "container name too long");
+    }
+    int n = snprintf(path,
+                     sizeof path,
+                     "/containers/%s/logs?stdout=1&stderr=1&timestamps=1&tail=%s&since=%lld%s",
+                     name,
+                     tail_text,
+                     (long long)since_s,
+                     follow ? "&follow=1" : "");
+    if (n < 0 || (size_t)n >= sizeof path || make_url(k, path, url, sizeof url) != IOF_OK) {
+        return iof_fail(d, IOF_E2BIG, "logs URL too long");
+    }
+    struct logs_state s = {.client = k->http, .cb = cb, .ctx = ctx};
+    long status = 0;
+    iof_err err =
+        iof_http_client_stream(k->http, "GET", url, NULL, NULL, 0, on_log_bytes, &s, &status, d);
+    if (err == IOF_OK && status != 200) {
+        json_t *body = json_loads(s.err_body, 0, NULL);
+        err = docker_error(status, body, "logs", d);
+        json_decref(body);
     }
     return err;
 }

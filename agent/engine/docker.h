@@ -9,6 +9,7 @@
 #include "http/client.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,13 @@ IOF_NODISCARD iof_err agent_docker_new(const char *docker_url,
                                        long timeout_ms,
                                        struct agent_docker **out,
                                        struct iof_diag *d);
+/* As agent_docker_new; a request in flight ends (IOF_ECONFLICT) within about a second once
+ * *cancel becomes true (cancel must outlive the client). */
+IOF_NODISCARD iof_err agent_docker_new_cancellable(const char *docker_url,
+                                                   long timeout_ms,
+                                                   const atomic_bool *cancel,
+                                                   struct agent_docker **out,
+                                                   struct iof_diag *d);
 void agent_docker_free(struct agent_docker *k);
 
 /* Any call: path below the version prefix ("/containers/json?all=1"), optional JSON body and extra
@@ -165,5 +173,23 @@ IOF_NODISCARD iof_err agent_docker_events(struct agent_docker *k,
                                           agent_docker_event_cb cb,
                                           void *ctx,
                                           struct iof_diag *d);
+
+/* Receives raw bytes of a stream as they arrive. Returning false ends the stream early. */
+typedef bool (*agent_docker_bytes_cb)(void *ctx, const char *data, size_t len);
+
+/* GET /containers/{container}/logs with stdout, stderr and timestamps: the last `tail` lines
+ * (< 0: all), only those since since_s (Unix seconds, 0: from the start), and with follow the
+ * lines printed afterwards until the container stops or is removed, or cb returns false. The
+ * bytes are Docker's: for a container without a TTY, frames of an 8-byte header (stream 1 or 2,
+ * 3 zero bytes, big-endian length) and the payload. IOF_ENOENT: no such container. Use a client
+ * made with timeout 0 for follow: its timeout bounds the whole stream. */
+IOF_NODISCARD iof_err agent_docker_logs(struct agent_docker *k,
+                                        const char *container,
+                                        long tail,
+                                        int64_t since_s,
+                                        bool follow,
+                                        agent_docker_bytes_cb cb,
+                                        void *ctx,
+                                        struct iof_diag *d);
 
 #endif

@@ -69,6 +69,15 @@ static const char *const status_names[] = {
 /* One microservice's record. Created by set_desired (under the lock), freed only by the reconcile
  * thread, so that thread may keep a pointer across unlocked Docker calls. Public fields (status to
  * memory) are written under the lock; the rest belong to the reconcile thread. */
+/* One entry of a microservice's journal: what happened to it, for `describe`. A repeat of the
+ * newest entry (same type and text) only counts up, so a retry loop cannot flood the journal. */
+struct msvc_event {
+    int64_t ms; /* wall clock */
+    unsigned count;
+    char type[24];
+    char msg[200];
+};
+
 struct msvc {
     char uuid[AGENT_UUID_MAX];
     /* public */
@@ -95,6 +104,11 @@ struct msvc {
     uint64_t prev_cpu_total;
     uint64_t prev_sys_total;
     bool seen;
+    /* journal, under e->mu: the newest AGENT_ENGINE_EVENTS entries, a ring */
+    struct msvc_event events[AGENT_ENGINE_EVENTS];
+    unsigned nevents;    /* entries ever written; the ring holds the last AGENT_ENGINE_EVENTS */
+    uint64_t event_seq;  /* changes of the journal */
+    uint64_t event_sent; /* event_seq last reported to the Controller */
 };
 
 struct bad_item {
@@ -219,6 +233,40 @@ static void remove_entry_locked(struct agent_engine *e, struct msvc *m) {
             return;
         }
     }
+}
+
+/* Adds an entry to m's journal; with e->mu held. */
+static void journal_locked(struct msvc *m, const char *type, const char *msg) {
+    if (m->nevents > 0) {
+        struct msvc_event *last = &m->events[(m->nevents - 1) % AGENT_ENGINE_EVENTS];
+        if (strcmp(last->type, type) == 0 && strncmp(last->msg, msg, sizeof last->msg - 1) == 0) {
+            last->count++;
+            last->ms = iof_time_now_ms();
+            m->event_seq++;
+            return;
+        }
+    }
+    struct msvc_event *ev = &m->events[m->nevents % AGENT_ENGINE_EVENTS];
+    ev->ms = iof_time_now_ms();
+    ev->count = 1;
+    snprintf(ev->type, sizeof ev->type, "%s", type);
+    snprintf(ev->msg, sizeof ev->msg, "%s", msg);
+    m->nevents++;
+    m->event_seq++;
+}
+
+static void journal(struct agent_engine *e, struct msvc *m, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+journal(struct agent_engine *e, struct msvc *m, const char *type, const char *fmt, ...) {
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&e->mu);
+    journal_locked(m, type, msg);
+    pthread_mutex_unlock(&e->mu);
 }
 
 /* Records a status; a change is told to on_change at once (not only at the end of the pass), so
@@ -493,7 +541,31 @@ iof_err agent_engine_status_json(struct agent_engine *e, json_t **out) {
                               mem,
                               "errorMessage",
                               m->error);
-        ok = o != NULL && json_array_append_new(arr, o) == 0;
+        if (o != NULL && m->event_seq != m->event_sent) {
+            /* the journal changed since the last report: send it whole (it is small) */
+            json_t *evs = json_array();
+            unsigned first =
+                m->nevents > AGENT_ENGINE_EVENTS ? m->nevents - AGENT_ENGINE_EVENTS : 0;
+            for (unsigned k = first; evs != NULL && k < m->nevents; k++) {
+                const struct msvc_event *ev = &m->events[k % AGENT_ENGINE_EVENTS];
+                json_t *item = json_pack("{s:I, s:s, s:s, s:I}",
+                                         "time",
+                                         (json_int_t)ev->ms,
+                                         "type",
+                                         ev->type,
+                                         "message",
+                                         ev->msg,
+                                         "count",
+                                         (json_int_t)ev->count);
+                if (item == NULL || json_array_append_new(evs, item) != 0) {
+                    json_decref(evs);
+                    evs = NULL;
+                }
+            }
+            ok = evs != NULL && json_object_set_new(o, "events", evs) == 0 &&
+                 json_object_set_new(o, "eventsSeq", json_integer((json_int_t)m->event_seq)) == 0;
+        }
+        ok = ok && o != NULL && json_array_append_new(arr, o) == 0;
     }
     pthread_mutex_unlock(&e->mu);
     if (!ok) {
@@ -569,6 +641,7 @@ static void fail(struct pass *p, struct msvc *m, const char *text) {
                                                          : m->retry_delay * 2;
     m->retry_at = now + m->retry_delay;
     log_err("microservice_failed", m->uuid, text);
+    journal(p->e, m, "failed", "%s", text);
     set_status(p->e, m, ST_FAILED, text);
 }
 
@@ -600,6 +673,9 @@ static void note_running(struct pass *p, struct msvc *m, const char *id) {
     set_status(p->e, m, ST_RUNNING, NULL);
     pthread_mutex_lock(&p->e->mu);
     m->start_ms = started > 0 ? started : iof_time_now_ms();
+    char msg[64];
+    snprintf(msg, sizeof msg, "container %.12s running", id);
+    journal_locked(m, "started", msg);
     pthread_mutex_unlock(&p->e->mu);
     snprintf(m->inspected_id, sizeof m->inspected_id, "%s", id);
     /* No stats for a container that has just started: dockerd answers a one-shot stats request
@@ -666,6 +742,7 @@ static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec
     pthread_mutex_lock(&p->e->mu);
     m->percentage = 0;
     pthread_mutex_unlock(&p->e->mu);
+    journal(p->e, m, "pulling", "pulling image %s", s->image);
     set_status(p->e, m, ST_PULLING, NULL);
     p->pulling = m;
     iof_err err = agent_docker_pull(p->pull,
@@ -679,6 +756,7 @@ static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec
     if (err == IOF_OK) {
         pthread_mutex_lock(&p->e->mu);
         m->percentage = 100;
+        journal_locked(m, "pulled", "image pulled");
         pthread_mutex_unlock(&p->e->mu);
         return true;
     }
@@ -690,6 +768,7 @@ static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec
     snprintf(pull_error, sizeof pull_error, "%s", iof_diag_text(&d, err));
     if (agent_docker_image_exists(p->k, s->image, &present, NULL) == IOF_OK && present) {
         log_err("pull_failed_using_local_image", m->uuid, pull_error);
+        journal(p->e, m, "pull-failed", "%.120s; running the local copy", pull_error);
         return true;
     }
     char msg[sizeof m->error];
@@ -715,6 +794,7 @@ create_and_start(struct pass *p, struct msvc *m, const struct agent_spec *s, con
     }
     set_container(p->e, m, id);
     IOF_INFO(MOD, "container_created microservice=%s container=%.12s", s->uuid, id);
+    journal(p->e, m, "created", "container %.12s created from %s", id, s->image);
     set_status(p->e, m, ST_STARTING, NULL);
     err = agent_docker_start(p->k, id, &d);
     if (err != IOF_OK) {
@@ -751,6 +831,18 @@ static void reset_history(struct msvc *m, const char *hash) {
     m->retry_delay = 0;
 }
 
+/* The exit code of container id, -1 when Docker cannot tell. */
+static int exit_code(struct pass *p, const char *id) {
+    json_t *info = NULL;
+    int code = -1;
+    if (agent_docker_inspect(p->k, id, &info, NULL) == IOF_OK) {
+        const json_t *c = json_object_get(json_object_get(info, "State"), "ExitCode");
+        code = json_is_integer(c) ? (int)json_integer_value(c) : -1;
+    }
+    json_decref(info);
+    return code;
+}
+
 /* A container we manage exited while it should run: restart it after a backoff, or give up. */
 static void handle_exit(struct pass *p, struct msvc *m, const char *id, int64_t now) {
     if (m->stopped_by_us) {
@@ -776,6 +868,12 @@ static void handle_exit(struct pass *p, struct msvc *m, const char *id, int64_t 
         if (m->ncrash >= CRASH_LIMIT) {
             m->stuck = true;
             IOF_WARN(MOD, "stuck_in_restart microservice=%s crashes=%d", m->uuid, m->ncrash);
+            journal(p->e,
+                    m,
+                    "stuck",
+                    "exited %d times within 10 minutes: left stopped until its "
+                    "descriptor changes",
+                    m->ncrash);
             set_status(p->e,
                        m,
                        ST_STUCK,
@@ -794,6 +892,12 @@ static void handle_exit(struct pass *p, struct msvc *m, const char *id, int64_t 
         m->restart_at = now + delay;
         IOF_INFO(
             MOD, "container_exited microservice=%s restart_in_ms=%lld", m->uuid, (long long)delay);
+        journal(p->e,
+                m,
+                "exited",
+                "container exited with code %d; restarting in %lld ms",
+                exit_code(p, id),
+                (long long)delay);
         set_status(p->e, m, ST_RESTARTING, NULL);
         return;
     }
@@ -890,6 +994,11 @@ static void reconcile_one(struct pass *p, const struct agent_spec *s, json_t *ct
             json_string_value(json_object_get(json_object_get(ctr, "Labels"), AGENT_LABEL_HASH));
         if (rebuild || have == NULL || strcmp(have, hash) != 0) {
             IOF_INFO(MOD, "container_recreate microservice=%s rebuild=%d", s->uuid, rebuild);
+            journal(e,
+                    m,
+                    "updating",
+                    "%s: recreating the container",
+                    rebuild ? "rebuild requested" : "descriptor changed");
             set_status(e, m, ST_UPDATING, NULL);
             if (!remove_container(p, m, id)) {
                 fail(p, m, "cannot remove the outdated container");
@@ -926,6 +1035,9 @@ static void reconcile_one(struct pass *p, const struct agent_spec *s, json_t *ct
         m->stopped_by_us = true;
         m->inspected_id[0] = '\0';
         set_container(e, m, id);
+        if (running) {
+            journal(e, m, "stopped", "stopped by request");
+        }
         set_status(e, m, ST_STOPPED, NULL);
         return;
     }
@@ -1355,4 +1467,75 @@ static void *events_main(void *arg) {
     pthread_mutex_unlock(&e->mu);
     agent_docker_free(k);
     return NULL;
+}
+
+void agent_engine_events_sent(struct agent_engine *e, const json_t *report) {
+    size_t i;
+    const json_t *item;
+    pthread_mutex_lock(&e->mu);
+    json_array_foreach(report, i, item) {
+        const json_t *seq = json_object_get(item, "eventsSeq");
+        const char *uuid = json_string_value(json_object_get(item, "id"));
+        if (!json_is_integer(seq) || uuid == NULL) {
+            continue;
+        }
+        for (size_t k = 0; k < e->ntab; k++) {
+            if (strcmp(e->tab[k]->uuid, uuid) == 0) {
+                e->tab[k]->event_sent = (uint64_t)json_integer_value(seq);
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+void agent_engine_note(struct agent_engine *e,
+                       const char *uuid,
+                       const char *type,
+                       const char *msg) {
+    pthread_mutex_lock(&e->mu);
+    for (size_t k = 0; k < e->ntab; k++) {
+        if (strcmp(e->tab[k]->uuid, uuid) == 0) {
+            journal_locked(e->tab[k], type, msg);
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+iof_err agent_engine_events_json(struct agent_engine *e, const char *uuid, json_t **out) {
+    json_t *evs = json_array();
+    if (evs == NULL) {
+        return IOF_ENOMEM;
+    }
+    iof_err err = IOF_ENOENT;
+    pthread_mutex_lock(&e->mu);
+    for (size_t k = 0; k < e->ntab; k++) {
+        const struct msvc *m = e->tab[k];
+        if (strcmp(m->uuid, uuid) != 0) {
+            continue;
+        }
+        err = IOF_OK;
+        unsigned first = m->nevents > AGENT_ENGINE_EVENTS ? m->nevents - AGENT_ENGINE_EVENTS : 0;
+        for (unsigned n = first; n < m->nevents && err == IOF_OK; n++) {
+            const struct msvc_event *ev = &m->events[n % AGENT_ENGINE_EVENTS];
+            json_t *item = json_pack("{s:I, s:s, s:s, s:I}",
+                                     "time",
+                                     (json_int_t)ev->ms,
+                                     "type",
+                                     ev->type,
+                                     "message",
+                                     ev->msg,
+                                     "count",
+                                     (json_int_t)ev->count);
+            if (item == NULL || json_array_append_new(evs, item) != 0) {
+                err = IOF_ENOMEM;
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (err != IOF_OK) {
+        json_decref(evs);
+        return err;
+    }
+    *out = evs;
+    return IOF_OK;
 }

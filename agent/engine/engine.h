@@ -74,10 +74,27 @@ IOF_NODISCARD iof_err agent_engine_set_desired(struct agent_engine *e,
                                                const json_t *microservices,
                                                const json_t *registries);
 
+/* Entries a microservice's journal keeps (the newest). */
+#define AGENT_ENGINE_EVENTS 20
+
 /* microserviceStatus array for PUT /api/v3/agent/status: [{id,status,percentage,containerId,
  * startTime,operatingDuration,cpuUsage,memoryUsage,errorMessage}], new reference owned by caller.
- */
+ * A microservice whose journal changed since it was last reported also carries "events"
+ * ([{time (ms), type, message, count}], oldest first) and "eventsSeq"; pass the array to
+ * agent_engine_events_sent once the Controller accepted it. */
 IOF_NODISCARD iof_err agent_engine_status_json(struct agent_engine *e, json_t **out);
+
+/* Marks the journals in report (from agent_engine_status_json) as reported. */
+void agent_engine_events_sent(struct agent_engine *e, const json_t *report);
+
+/* Adds an entry to the journal of microservice uuid (no-op when unknown), e.g. a configuration
+ * change the daemon applied. */
+void agent_engine_note(struct agent_engine *e, const char *uuid, const char *type, const char *msg);
+
+/* The journal of microservice uuid as above (new array). IOF_ENOENT when unknown. */
+IOF_NODISCARD iof_err agent_engine_events_json(struct agent_engine *e,
+                                               const char *uuid,
+                                               json_t **out);
 
 /* true while some desired microservice has not reached its desired state (caller reports every 1 s
  * then). FAILED and STUCK_IN_RESTART count as settled. */

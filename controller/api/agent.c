@@ -8,6 +8,7 @@
 #include "common/random.h"
 #include "controller/domain/agent_wait.h"
 #include "controller/domain/changes.h"
+#include "controller/domain/logs.h"
 #include "controller/store/db_json.h"
 
 #include <errno.h>
@@ -330,7 +331,7 @@ static iof_err get_changes(struct ctl_call *call) {
         int64_t version = 0;
         if (ctl_store_flags_get(call->srv->store, call->fog_uuid, &mask, &version, call->d) !=
                 IOF_OK ||
-            mask != 0) {
+            mask != 0 || ctl_logs_pending(call->srv->logs, call->fog_uuid)) {
             ctl_agent_wait_wake(call->srv->waits, call->fog_uuid);
         }
         return IOF_OK;

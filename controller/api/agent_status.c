@@ -58,6 +58,9 @@ static const char SQL_MSVC_STATUS[] =
     " operating_duration = excluded.operating_duration, cpu_usage = excluded.cpu_usage,"
     " memory_usage = excluded.memory_usage, percentage = excluded.percentage,"
     " error_message = excluded.error_message, updated_at = excluded.updated_at";
+static const char SQL_MSVC_EVENTS[] =
+    "UPDATE microservice_statuses SET events = ? WHERE microservice_uuid = ?"
+    " AND microservice_uuid IN (SELECT uuid FROM microservices WHERE fog_uuid = ?)";
 static const char SQL_PURGE[] =
     "DELETE FROM microservices WHERE fog_uuid = ? AND marked_for_delete = 1 AND uuid IN ("
     " SELECT microservice_uuid FROM microservice_statuses WHERE status IN"
@@ -150,6 +153,59 @@ static int64_t num_int(const json_t *o, const char *key) {
     return isfinite(r) && fabs(r) < 9e18 ? (int64_t)r : 0;
 }
 
+#define MAX_EVENTS     50
+#define MAX_EVENT_TYPE 32
+#define MAX_EVENT_TEXT 512
+
+/* Keeps the journal the Agent reported for microservice id (our Agent's extension of the status
+ * report: [{time (ms), type, message, count}], oldest first). Entries are checked and copied, so
+ * only those keys, bounded, are stored. */
+static iof_err
+store_events(struct ctl_call *call, struct ctl_db *db, const char *id, const json_t *events) {
+    if (!json_is_array(events) || json_array_size(events) > MAX_EVENTS) {
+        return iof_fail(
+            call->d, IOF_EINVAL, "Invalid format for field 'events': at most %d", MAX_EVENTS);
+    }
+    json_t *clean = json_array();
+    size_t i;
+    const json_t *e;
+    iof_err err = clean != NULL ? IOF_OK : IOF_ENOMEM;
+    json_array_foreach(events, i, e) {
+        const json_t *t = json_object_get(e, "time");
+        const json_t *n = json_object_get(e, "count");
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        if (!json_is_integer(t) || type == NULL || msg == NULL || strlen(type) > MAX_EVENT_TYPE ||
+            strlen(msg) > MAX_EVENT_TEXT || (n != NULL && !json_is_integer(n))) {
+            err = iof_fail(call->d, IOF_EINVAL, "Invalid format for field 'events'");
+            break;
+        }
+        json_t *item = json_pack("{s:I, s:s, s:s, s:I}",
+                                 "time",
+                                 json_integer_value(t),
+                                 "type",
+                                 type,
+                                 "message",
+                                 msg,
+                                 "count",
+                                 n != NULL ? json_integer_value(n) : 1);
+        if (item == NULL || json_array_append_new(clean, item) != 0) {
+            err = IOF_ENOMEM;
+            break;
+        }
+    }
+    char *text = err == IOF_OK ? json_dumps(clean, JSON_COMPACT) : NULL;
+    json_decref(clean);
+    if (err != IOF_OK || text == NULL) {
+        return err != IOF_OK ? err : IOF_ENOMEM;
+    }
+    const struct ctl_db_value p[] = {
+        CTL_DB_TEXT(text), CTL_DB_TEXT(id), CTL_DB_TEXT(call->fog_uuid)};
+    err = ctl_db_exec(db, SQL_MSVC_EVENTS, p, 3, NULL, NULL, NULL, call->d);
+    free(text);
+    return err;
+}
+
 static iof_err update_microservices(struct ctl_call *call, struct ctl_db *db, const json_t *body) {
     const json_t *v = json_object_get(body, "microserviceStatus");
     json_t *parsed = NULL;
@@ -196,6 +252,10 @@ static iof_err update_microservices(struct ctl_call *call, struct ctl_db *db, co
             CTL_DB_TEXT(call->fog_uuid),
         };
         if ((err = ctl_db_exec(db, SQL_MSVC_STATUS, p, 11, NULL, NULL, NULL, call->d)) != IOF_OK) {
+            break;
+        }
+        const json_t *events = json_object_get(s, "events");
+        if (events != NULL && (err = store_events(call, db, id, events)) != IOF_OK) {
             break;
         }
     }

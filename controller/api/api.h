@@ -109,5 +109,7 @@ extern const struct ctl_route ctl_routes_diagnostics[];
 extern const size_t ctl_routes_diagnostics_count;
 extern const struct ctl_route ctl_routes_routing[];
 extern const size_t ctl_routes_routing_count;
+extern const struct ctl_route ctl_routes_logs[];
+extern const size_t ctl_routes_logs_count;
 
 #endif

@@ -6,6 +6,7 @@
 #include "common/cli.h"
 #include "controller/api/application.h"
 #include "controller/cli/cli_client.h"
+#include "controller/cli/views.h"
 #include "yaml/yaml.h"
 
 #include <errno.h>
@@ -189,6 +190,7 @@ iof_err ctl_cmd_application(int argc, char **argv, void *ctx) {
     char path[400];
     json_t *body = NULL;
     if (strcmp(action, "list") == 0) {
+        ctl_cli_view_applications();
         method = "GET";
         (void)snprintf(path, sizeof path, "/api/v3/application");
     } else if (strcmp(action, "info") == 0 || strcmp(action, "remove") == 0) {

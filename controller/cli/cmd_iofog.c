@@ -4,6 +4,7 @@
 #include "controller/cli/commands.h"
 
 #include "controller/cli/cli_client.h"
+#include "controller/cli/views.h"
 #include "controller/cli/cmd_args.h"
 
 #include <stdio.h>
@@ -71,10 +72,11 @@ static void usage(FILE *out) {
         "  reboot            reboot a node (-i)\n"
         "  version           upgrade or roll back the agent (-i, -v upgrade|rollback)\n"
         "  hal-hw, hal-usb   hardware and USB info reported by the node's HAL (-i)\n"
-        "  prune             prune unused Docker images on a node (-i)\n\n"
+        "  prune             prune unused Docker images on a node (-i)\n"
+        "  logs              the node's Agent log: NODE [-f] [--tail N] (iofog logs --help)\n\n"
         "Options:\n"
         "  -f, --file FILE                 JSON body (flags override its keys)\n"
-        "  -i, --iofog-uuid UUID           the node\n"
+        "  -i, --iofog-uuid UUID|NAME      the node, by uuid or name\n"
         "  -u, --user-id ID                act for this user (default: the first user)\n"
         "  -n, --name NAME                 -l, --location TEXT\n"
         "  -t, --latitude NUM              -g, --longitude NUM\n"
@@ -133,17 +135,30 @@ iof_err ctl_cmd_iofog(int argc, char **argv, void *ctx) {
         return argc < 2 ? IOF_EINVAL : IOF_OK;
     }
     const char *action = argv[1];
+    if (strcmp(action, "logs") == 0) {
+        return ctl_cli_logs("iofog", argc - 1, argv + 1);
+    }
     struct ctl_cli_args a;
     iof_err err =
         ctl_cli_args_parse("iofog", opts, sizeof opts / sizeof opts[0], argc - 1, argv + 1, &a);
     if (err != IOF_OK) {
         return err;
     }
-    char path[256];
+    char path[256], node[128];
     const char *uuid = a.meta['i'];
+    if (uuid != NULL && *uuid != '\0' && strcmp(action, "add") != 0 &&
+        strcmp(action, "list") != 0) {
+        /* -i takes the node's uuid or its name, as the classic CLI does */
+        if ((err = ctl_cli_node_uuid(&a.cfg, a.user_id, uuid, node, sizeof node)) != IOF_OK) {
+            ctl_cli_args_clear(&a);
+            return err;
+        }
+        uuid = node;
+    }
     if (strcmp(action, "add") == 0) {
         err = call(&a, "POST", "/api/v3/iofog", a.body);
     } else if (strcmp(action, "list") == 0) {
+        ctl_cli_view_nodes();
         err = call(&a, "GET", "/api/v3/iofog-list", NULL);
     } else if ((err = need_uuid(&a, action)) != IOF_OK) {
         /* reported */

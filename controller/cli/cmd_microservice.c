@@ -6,6 +6,7 @@
 
 #include "common/json.h"
 #include "controller/cli/cli_client.h"
+#include "controller/cli/views.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,13 +91,16 @@ static void usage(FILE *out) {
             "\n"
             "Actions:\n"
             "  add                    -n NAME -F APP (-c CATALOG_ID | -x IMAGE [-a IMAGE])\n"
-            "                         [-I NODE] [-g CONFIG] [-d REGISTRY] [-l MB] [-r|-R]\n"
+            "                         [-I NODE (uuid or name)] [-g CONFIG] [-d REGISTRY] [-l MB] "
+            "[-r|-R]\n"
             "                         [-v HOST:CONTAINER:MODE[:TYPE]...] [-p INT:EXT[:udp]...]\n"
             "                         [-e KEY=VALUE...] [-C ARG...] [-t SRC:DST...] [-u USER]\n"
             "  update                 -i UUID [the add options; only those given change] [-w]\n"
             "  remove                 -i UUID [-z]\n"
             "  list                   all microservices\n"
             "  info                   -i UUID\n"
+            "  logs                   NAME|UUID [-f] [--tail N] [--since TIME]: container log\n"
+            "  describe               NAME|UUID: state and events (why it is not running)\n"
             "  route-create           -T SRC_UUID:DST_UUID\n"
             "  route-remove           -T SRC_UUID:DST_UUID\n"
             "  port-mapping-create    -i UUID -P INTERNAL:EXTERNAL[:tcp|udp]\n"
@@ -291,6 +295,22 @@ static iof_err build_body(const struct args *a, json_t **out) {
         (void)json_object_set_new(b, "name", json_string(a->value[O_NAME]));
     }
     if (a->value[O_CONFIG] != NULL) {
+        /* The configuration is handed to the microservice as JSON: a typo here would only show
+         * later in the microservice's own log, so it is refused now, with where it went wrong. */
+        json_error_t je;
+        json_t *parsed = json_loads(a->value[O_CONFIG], JSON_DECODE_ANY, &je);
+        if (parsed == NULL) {
+            fprintf(stderr,
+                    "iofog-controller microservice: --config is not valid JSON: %s (line %d, "
+                    "column %d, position %d)\n",
+                    je.text,
+                    je.line,
+                    je.column,
+                    je.position);
+            json_decref(b);
+            return IOF_EINVAL;
+        }
+        json_decref(parsed);
         (void)json_object_set_new(b, "config", json_string(a->value[O_CONFIG]));
     }
     if (a->value[O_APP] != NULL) {
@@ -432,6 +452,7 @@ static iof_err run(const struct ctl_config *cfg, const char *action, const struc
     iof_err err = IOF_OK;
     json_t *body = NULL;
     if (strcmp(action, "list") == 0) {
+        ctl_cli_view_microservices(cfg);
         return call(cfg, a, "GET", "/api/v3/microservices", NULL, true, NULL);
     }
     if (strcmp(action, "add") == 0) {
@@ -497,7 +518,13 @@ static iof_err run(const struct ctl_config *cfg, const char *action, const struc
     }
     if (strcmp(action, "update") == 0) {
         (void)snprintf(path, sizeof path, "/api/v3/microservices/%s", uuid);
-        if ((err = build_body(a, &body)) == IOF_OK) {
+        if ((err = build_body(a, &body)) == IOF_OK && json_object_size(body) == 0) {
+            fprintf(stderr,
+                    "iofog-controller microservice update: nothing to change: give at least one "
+                    "option to change (see --help)\n");
+            err = IOF_EINVAL;
+        }
+        if (err == IOF_OK) {
             err = call(cfg, a, "PATCH", path, body, false, NULL);
         }
         json_decref(body);
@@ -569,6 +596,12 @@ iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? IOF_EINVAL : IOF_OK;
     }
+    if (strcmp(argv[1], "logs") == 0) {
+        return ctl_cli_logs("microservice", argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "describe") == 0) {
+        return ctl_cli_describe(argc - 1, argv + 1);
+    }
     struct args *a = calloc(1, sizeof *a);
     if (a == NULL) {
         return IOF_ENOMEM;
@@ -578,6 +611,12 @@ iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx) {
     struct iof_diag d = {{0}};
     if (err == IOF_OK && (err = ctl_config_load(&cfg, a->n_rest, a->rest, NULL, NULL, &d))) {
         fprintf(stderr, "iofog-controller microservice: %s\n", iof_diag_text(&d, err));
+    }
+    char node[128];
+    long user = a->value[O_USER] != NULL ? strtol(a->value[O_USER], NULL, 10) : 0;
+    if (err == IOF_OK && a->value[O_FOG] != NULL &&
+        (err = ctl_cli_node_uuid(&cfg, user, a->value[O_FOG], node, sizeof node)) == IOF_OK) {
+        a->value[O_FOG] = node;
     }
     if (err == IOF_OK) {
         err = run(&cfg, argv[1], a);

@@ -17,5 +17,11 @@ iof_err ctl_cmd_application(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_iofog(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_tunnel(int argc, char **argv, void *ctx);
 iof_err ctl_cmd_microservice(int argc, char **argv, void *ctx);
+iof_err ctl_cmd_login(int argc, char **argv, void *ctx);
+
+/* Actions shared by several commands (cmd_observe.c); argv[0] is the action. */
+iof_err ctl_cli_logs(const char *resource /* "microservice" or "iofog" */, int argc, char **argv);
+iof_err ctl_cli_describe(int argc, char **argv);
+iof_err ctl_cmd_logout(int argc, char **argv, void *ctx);
 
 #endif

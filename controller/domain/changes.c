@@ -2,6 +2,7 @@
  * outside a transaction, after the commit for a raise inside one (a rollback forgets them). The
  * nodes raised inside the open transaction are remembered per thread. */
 #include "controller/domain/changes.h"
+#include "controller/domain/logs.h"
 
 #include "controller/domain/agent_wait.h"
 #include "controller/store/db_json.h"
@@ -120,6 +121,12 @@ json_t *ctl_changes_json(struct ctl_server *srv, const char *fog_uuid, struct io
             json_decref(obj);
             return NULL;
         }
+    }
+    /* Not a stored flag: log streams waiting for this node, in this Controller's memory. */
+    if (obj != NULL && srv->logs != NULL && ctl_logs_pending(srv->logs, fog_uuid) &&
+        json_object_set_new(obj, "logs", json_true()) != 0) {
+        json_decref(obj);
+        return NULL;
     }
     char text[24];
     (void)snprintf(text, sizeof text, "%lld", (long long)version);

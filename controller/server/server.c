@@ -7,6 +7,7 @@
 #include "controller/api/api.h"
 #include "controller/domain/changes.h"
 #include "controller/domain/liveness.h"
+#include "controller/domain/logs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             err = iof_fail(d, err, "cannot start the long-poll registry");
         }
     }
+    if (err == IOF_OK && ctl_logs_new(NULL, &srv->logs) != IOF_OK) {
+        err = iof_fail(d, IOF_ENOMEM, "cannot start the log stream registry");
+    }
     if (err == IOF_OK) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
     }
@@ -81,6 +85,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         {ctl_routes_diagnostics, &ctl_routes_diagnostics_count},
         {ctl_routes_microservices, &ctl_routes_microservices_count},
         {ctl_routes_routing, &ctl_routes_routing_count},
+        {ctl_routes_logs, &ctl_routes_logs_count},
     };
     for (size_t i = 0; err == IOF_OK && i < sizeof groups / sizeof groups[0]; i++) {
         err = ctl_api_register(srv, groups[i].routes, *groups[i].count, d);
@@ -144,6 +149,7 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
     iof_http_server_free(srv->http);             /* answers what is still held with 503 */
     ctl_agent_wait_free(srv->waits);
+    ctl_logs_free(srv->logs); /* after the server: no handler can reach it any more */
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
     }

@@ -20,6 +20,7 @@ struct ctl_server {
     struct ctl_route_ctx *routes;             /* one per registered route, owned */
     struct ctl_agent_wait *waits;             /* held long-polls of agents */
     struct ctl_liveness *liveness;            /* the node liveness job */
+    struct ctl_logs *logs;                    /* log streams from nodes to users */
     struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
                                                  the database (NULL on SQLite) */
 };
