@@ -7,6 +7,7 @@
 #include "controller/api/api.h"
 #include "controller/domain/changes.h"
 #include "controller/domain/liveness.h"
+#include "controller/domain/nats_auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,12 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
 }
 
 iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
-    iof_err err = iof_http_server_start(srv->http);
+    /* Before any request or notification can kick it. */
+    iof_err err = ctl_nats_auth_start(srv, &srv->nats_auth, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    err = iof_http_server_start(srv->http);
     if (err != IOF_OK) {
         return iof_fail(d, err, "cannot listen on %s:%u", srv->cfg.bind, (unsigned)srv->cfg.port);
     }
@@ -126,6 +132,7 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
     iof_http_server_free(srv->http);             /* answers what is still held with 503 */
     ctl_agent_wait_free(srv->waits);
+    ctl_nats_auth_stop(srv->nats_auth); /* nothing can kick it any more */
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
     }
