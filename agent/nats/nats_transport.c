@@ -1017,7 +1017,7 @@ iof_err agent_nats_stats(struct agent_nats *t, json_t **out) {
     agent_nats_counters(t, &c);
     uint64_t dropped = c.dropped_buffer_full + c.dropped_oversized + c.dropped_malformed +
                        c.dropped_undeliverable + c.dropped_slow_consumer +
-                       c.dropped_unrouted_publisher + c.dropped_not_permitted;
+                       c.dropped_unrouted_publisher; /* not_permitted ones count as published */
     json_t *r = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsbsIsI}",
                           "published",
                           (json_int_t)c.published,

@@ -73,7 +73,8 @@ struct agent_nats_counters {
     uint64_t dropped_undeliverable;      /* refused by the deliver function */
     uint64_t dropped_slow_consumer;      /* dropped by libnats: the deliver function fell behind */
     uint64_t dropped_unrouted_publisher; /* incoming, its publisher not routed to the receiver */
-    uint64_t dropped_not_permitted;      /* outgoing, refused by nats-server's permissions */
+    uint64_t dropped_not_permitted;      /* outgoing, refused by nats-server's permissions (also
+                                            counted in published, not in the "dropped" sum) */
     uint64_t denied_subscriptions; /* refused by nats-server (tried again with a growing delay) */
     uint64_t reconnects;
     uint64_t disconnects;
