@@ -39,11 +39,10 @@ struct ctl_nats_auth {
 };
 
 static iof_err bcrypt_hash(const char *password, char *out, size_t size, struct iof_diag *d) {
-    char salt_bytes[16];
+    char salt_bytes[16 + 1]; /* 16 random bytes for crypt_gensalt (the NUL is not used) */
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (iof_random_string(salt_bytes, sizeof salt_bytes, IOF_ALPHABET_ALNUM) != IOF_OK ||
-        crypt_gensalt_rn(
-            "$2b$", BCRYPT_COST, salt_bytes, sizeof salt_bytes, setting, sizeof setting) == NULL) {
+    if (iof_random_string(salt_bytes, 16, IOF_ALPHABET_ALNUM) != IOF_OK ||
+        crypt_gensalt_rn("$2b$", BCRYPT_COST, salt_bytes, 16, setting, sizeof setting) == NULL) {
         return iof_fail(d, IOF_EINTERNAL, "cannot make a bcrypt salt");
     }
     struct crypt_data *cd = calloc(1, sizeof *cd);
