@@ -5,8 +5,8 @@
  *   - without credentials (or with wrong ones) nothing can be read or sent;
  *   - a node of another user can neither read nor inject a receiver's subject, and a node may
  *     publish only to receivers its microservices are routed to and subscribe only to its own;
- *   - removing a route (or moving a receiver) takes the permission away within seconds, on open
- *     connections too;
+ *   - removing a route (or moving or deleting a receiver) takes the permission away within
+ *     seconds, on open connections too;
  *   - provisioning again rotates the credential, deprovisioning and deleting the node revoke it;
  *   - the receiving transport drops and counts a message whose publisher is not routed to the
  *     receiver. */
@@ -350,6 +350,21 @@ static void test_route_removal_revokes(void **state) {
         }
     }
     assert_true(moved);
+
+    /* Deleting the receiver takes the permission away from the node that hosts it. */
+    st = api_callf(c->x->f, "DELETE", c->x->t1, NULL, NULL, "/api/v3/microservices/%s", c->b);
+    assert_true(st == 200 || st == 202 || st == 204);
+    t1 = iof_time_mono_ms();
+    bool deleted = false;
+    while (!deleted && iof_time_mono_ms() - t1 < FOLLOW_MS) {
+        int t2 = node_connect(c, "fog-x86", c->pw_x86);
+        deleted = !sub_ok(t2, sb, 1);
+        close(t2);
+        if (!deleted) {
+            nats_sleep_ms(50);
+        }
+    }
+    assert_true(deleted);
     close(rx);
     close(tx);
 }

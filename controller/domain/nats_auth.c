@@ -97,10 +97,11 @@ iof_err ctl_nats_credential_revoke(struct ctl_db *db, const char *fog_uuid, stru
 /* Each row: the node ("fog"), the receiver's application id ("app") and uuid ("uuid"). */
 static const char SQL_USERS[] =
     "SELECT fog_uuid AS fog, password_hash AS hash FROM fog_nats_credentials ORDER BY fog_uuid";
-/* Subscribe: the receivers a node hosts. */
+/* Subscribe: the receivers a node hosts. A microservice being deleted (its row stays until its
+ * Agent has removed it) neither sends nor receives any more. */
 static const char SQL_SUB[] =
     "SELECT DISTINCT m.fog_uuid AS fog, m.application_id AS app, m.uuid AS uuid"
-    " FROM microservices m WHERE m.fog_uuid IS NOT NULL AND EXISTS"
+    " FROM microservices m WHERE m.fog_uuid IS NOT NULL AND m.marked_for_delete = 0 AND EXISTS"
     " (SELECT 1 FROM routings r WHERE r.dest_microservice_uuid = m.uuid)"
     " ORDER BY fog, uuid";
 /* Publish: the receivers a node's microservices are routed to. */
@@ -108,6 +109,7 @@ static const char SQL_PUB[] =
     "SELECT DISTINCT s.fog_uuid AS fog, d.application_id AS app, d.uuid AS uuid"
     " FROM routings r JOIN microservices s ON s.uuid = r.source_microservice_uuid"
     " JOIN microservices d ON d.uuid = r.dest_microservice_uuid WHERE s.fog_uuid IS NOT NULL"
+    " AND s.marked_for_delete = 0 AND d.marked_for_delete = 0"
     " ORDER BY fog, uuid";
 
 /* The subject the Agent uses for a receiver (agent/nats/nats_transport.h): iofog.<app>.<uuid>,
