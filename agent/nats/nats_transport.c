@@ -389,6 +389,8 @@ static char *quoted_after(const char *text, const char *marker) {
 static void on_not_permitted(struct agent_nats *t, const char *text) {
     char *subject = quoted_after(text, "Subscription to \"");
     if (subject != NULL) {
+        char shown[AGENT_NATS_SUBJECT_MAX];
+        (void)snprintf(shown, sizeof shown, "%s", subject);
         pthread_mutex_lock(&t->mu);
         bool known = false;
         for (size_t i = 0; i < t->ndenied && !known; i++) {
@@ -401,6 +403,7 @@ static void on_not_permitted(struct agent_nats *t, const char *text) {
         if (t->resub_delay < RESUB_DELAY_MIN) {
             t->resub_delay = RESUB_DELAY_MIN;
         }
+        int64_t retry_ms = t->resub_delay;
         t->resub_at = iof_time_mono_ms() + t->resub_delay;
         t->resub_delay =
             t->resub_delay * 2 > RESUB_DELAY_MAX ? RESUB_DELAY_MAX : t->resub_delay * 2;
@@ -408,7 +411,13 @@ static void on_not_permitted(struct agent_nats *t, const char *text) {
         pthread_cond_broadcast(&t->cond);
         pthread_mutex_unlock(&t->mu);
         free(subject);
-        log_drop("subscription_not_permitted", n);
+        if ((n & (n - 1)) == 0) { /* the first, then every power of two */
+            IOF_INFO(MODULE,
+                     "subscription_refused subject=%s retry_in_ms=%lld total=%llu",
+                     shown,
+                     (long long)retry_ms,
+                     (unsigned long long)n);
+        }
         return;
     }
     if (text != NULL && strstr(text, "Publish to") != NULL) {
