@@ -663,6 +663,14 @@ iof_err agent_config_load(struct agent_config *c, const char *config_dir, struct
             json_decref(obj);
             return iof_fail(d, IOF_EINVAL, "%s: iofogUuid and accessToken expected", path);
         }
+        const char *nu = json_string_value(json_object_get(obj, "natsUser"));
+        const char *np = json_string_value(json_object_get(obj, "natsPassword"));
+        if (nu != NULL && np != NULL &&
+            (!copy_str(c->nats_user, sizeof c->nats_user, nu) ||
+             !copy_str(c->nats_password, sizeof c->nats_password, np))) {
+            json_decref(obj);
+            return iof_fail(d, IOF_EINVAL, "%s: natsUser or natsPassword too long", path);
+        }
         json_decref(obj);
     }
     return IOF_OK;
@@ -754,6 +762,10 @@ iof_err agent_config_save_credentials(const struct agent_config *c, struct iof_d
         return err;
     }
     json_t *obj = json_pack("{ssss}", "iofogUuid", c->iofog_uuid, "accessToken", c->access_token);
+    if (obj != NULL && c->nats_user[0] != '\0') {
+        json_object_set_new(obj, "natsUser", json_string(c->nats_user));
+        json_object_set_new(obj, "natsPassword", json_string(c->nats_password));
+    }
     if (obj == NULL) {
         return iof_fail(d, IOF_ENOMEM, "out of memory");
     }

@@ -7,7 +7,8 @@
  *   config.json       the settings, one JSON object keyed by the names in docs/agent.md (camelCase,
  *                     as the Controller's agent config uses them where it has them); written
  *                     atomically (temp file + rename), mode 0644;
- *   credentials.json  {"iofogUuid","accessToken"} from provisioning, mode 0600;
+ *   credentials.json  {"iofogUuid","accessToken"} from provisioning, with "natsUser" and
+ *                     "natsPassword" when the Controller issued a NATS credential, mode 0600;
  *   local-api         the admin token the CLI sends to the daemon, mode 0600;
  *   cache/            the last microservices, registries and edge resources (agent/cache.h).
  *
@@ -65,6 +66,8 @@ struct agent_config {
     /* credentials.json */
     char iofog_uuid[64];
     char access_token[256];
+    char nats_user[128]; /* this node's NATS identity (ours); "" : connect without one */
+    char nats_password[128];
 };
 
 /* Fills c with the defaults for config_dir (NULL: the default directory). */
@@ -80,7 +83,8 @@ IOF_NODISCARD iof_err agent_config_load(struct agent_config *c,
 /* Writes config.json (settings only) atomically; creates the directory when missing. */
 IOF_NODISCARD iof_err agent_config_save(const struct agent_config *c, struct iof_diag *d);
 
-/* Writes or removes (both strings empty) credentials.json, mode 0600. */
+/* Writes or removes (uuid and token empty) credentials.json, mode 0600, with the NATS credential
+ * when nats_user is set. */
 IOF_NODISCARD iof_err agent_config_save_credentials(const struct agent_config *c,
                                                     struct iof_diag *d);
 

@@ -8,6 +8,9 @@
  * mid-stream, delivery resumes and the loss is bounded and equals what the Agents' status lines
  * ("messaging-across-nodes") report; moving the viewer to node A re-routes the messages through
  * A's on-node bus, and moving it back to B through NATS again, while the sensor keeps its socket.
+ * All of it with per-node NATS credentials (the Controller's authorization file, nats-server
+ * restarted with it); at the end a message node A sends on NATS under a forged publisher is
+ * dropped and counted by B.
  */
 #include "agent/agent_testutil.h"
 #include "agent/nats/nats_testutil.h"
@@ -18,6 +21,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -219,6 +223,8 @@ static int warm_up(struct iof_ws_client *tx, const char *sensor, struct viewer *
 
 struct ctx {
     struct nats_server ns;
+    char dir[256]; /* nats-server's configuration, the Controller's authorization file */
+    char conf[300], auth[300], pid[300];
     struct agent_fixture *a, *b;
     char sensor[64], viewer[64];
 };
@@ -287,22 +293,52 @@ static void move_viewer(struct ctx *c, struct agent_fixture *to) {
     assert_true(st == 200 || st == 204);
 }
 
+/* nats-server's arguments: the configuration that includes the Controller's users. */
+static const char *const *nats_args(struct ctx *c) {
+    static const char *args[5];
+    args[0] = "-c";
+    args[1] = c->conf;
+    args[2] = "-P";
+    args[3] = c->pid;
+    args[4] = NULL;
+    return args;
+}
+
 static int setup(void **state) {
     if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
         system("bash scripts/test-image.sh " IMAGE " >/dev/null") != 0) {
         return -1;
     }
     struct ctx *c = calloc(1, sizeof *c);
-    if (nats_server_start(&c->ns, 0, NULL) != 0) {
+    if (c == NULL || test_tmpdir_make(c->dir, sizeof c->dir) != 0) {
+        return -1;
+    }
+    /* Per-node NATS identity on (docs/design/nats-security.md): the Controller writes the users
+     * file nats-server includes and signals it on changes, so the Controller starts first. */
+    (void)snprintf(c->auth, sizeof c->auth, "%s/auth.conf", c->dir);
+    (void)snprintf(c->pid, sizeof c->pid, "%s/nats.pid", c->dir);
+    (void)snprintf(c->conf, sizeof c->conf, "%s/nats.conf", c->dir);
+    uint16_t port = nats_free_port();
+    char url[64];
+    (void)snprintf(url, sizeof url, "nats://127.0.0.1:%u", (unsigned)port);
+    setenv("IOFOG_CONTROLLER_NATS_URL", url, 1); /* the Controller hands it to the agents */
+    setenv("IOFOG_CONTROLLER_NATS_AUTH_FILE", c->auth, 1);
+    setenv("IOFOG_CONTROLLER_NATS_PID_FILE", c->pid, 1);
+    c->a = agent_fixture_new("xnode-a");
+    unsetenv("IOFOG_CONTROLLER_NATS_URL");
+    unsetenv("IOFOG_CONTROLLER_NATS_AUTH_FILE");
+    unsetenv("IOFOG_CONTROLLER_NATS_PID_FILE");
+    FILE *f = fopen(c->conf, "w");
+    if (c->a == NULL || f == NULL) {
+        return -1;
+    }
+    fprintf(f, "include \"auth.conf\"\n");
+    fclose(f);
+    if (nats_server_start(&c->ns, port, nats_args(c)) != 0) {
         fprintf(stderr, "nats-server did not start\n");
         return -1;
     }
-    char url[64];
-    (void)snprintf(url, sizeof url, "nats://127.0.0.1:%u", (unsigned)c->ns.port);
-    setenv("IOFOG_CONTROLLER_NATS_URL", url, 1); /* the Controller hands it to the agents */
-    c->a = agent_fixture_new("xnode-a");
-    unsetenv("IOFOG_CONTROLLER_NATS_URL");
-    if (c->a == NULL || (c->b = agent_fixture_new_peer(c->a, "xnode-b")) == NULL ||
+    if ((c->b = agent_fixture_new_peer(c->a, "xnode-b")) == NULL ||
         agent_fixture_app(c->a, "xnode") != 0) {
         return -1;
     }
@@ -316,8 +352,74 @@ static int teardown(void **state) {
     rc |= agent_fixture_free(c->b);
     rc |= agent_fixture_free(c->a);
     nats_server_cleanup(&c->ns);
+    (void)test_tmpdir_remove(c->dir);
     free(c);
     return rc == 0 ? 0 : -1;
+}
+
+/* Node A's NATS credential from its Agent's credentials.json (which must be 0600). */
+static void node_credential(struct agent_fixture *a, char *user, char *pass, size_t size) {
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/credentials.json", a->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    assert_non_null(j);
+    assert_true(strlen(jstr(j, "natsUser")) > 0 && strlen(jstr(j, "natsPassword")) > 0);
+    (void)snprintf(user, size, "%s", jstr(j, "natsUser"));
+    (void)snprintf(pass, size, "%s", jstr(j, "natsPassword"));
+    json_decref(j);
+}
+
+/* Publishes, as node A on NATS, one ioMessage to the viewer naming a publisher that is not routed
+ * to it; asserts B drops and counts it (its status line's dropped, not delivered). */
+static void forge(struct ctx *c, struct xcounters before) {
+    char user[128], pass[128], out[1024];
+    node_credential(c->a, user, pass, sizeof user);
+    assert_string_equal(user, c->a->node);
+    json_t *rows = NULL;
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(c->viewer)};
+    struct iof_diag d = {{0}};
+    assert_int_equal(ctl_db_query_json(ctl_store_db(c->a->ctl->store),
+                                       "SELECT application_id AS app FROM microservices"
+                                       " WHERE uuid = ?",
+                                       p,
+                                       1,
+                                       &rows,
+                                       &d),
+                     IOF_OK);
+    long long app = (long long)json_integer_value(json_object_get(json_array_get(rows, 0), "app"));
+    json_decref(rows);
+    char id[64];
+    struct iof_msg m = test_msg(id, "forged", 1, "FORGED-PUBLISHER");
+    uint8_t buf[512];
+    size_t len = 0;
+    assert_int_equal(iof_msg_encode(&m, IOF_MSG_WIDTH_CLASSIC, buf, sizeof buf, &len, &d), IOF_OK);
+    int fd = nats_raw_connect(c->ns.port, user, pass, out, sizeof out);
+    assert_true(fd >= 0);
+    assert_non_null(strstr(out, "PONG"));
+    char head[256];
+    (void)snprintf(head, sizeof head, "PUB iofog.%lld.%s %zu\r\n", app, c->viewer, len);
+    nats_raw_send(fd, head);
+    assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+    nats_raw_send(fd, "\r\nPING\r\n");
+    (void)nats_raw_read(fd, out, sizeof out, "PONG", 3000);
+    assert_non_null(strstr(out, "PONG"));
+    assert_null(strstr(out, "Violation")); /* A may publish to the viewer: its route */
+    close(fd);
+    struct xcounters after = before;
+    int64_t end = iof_time_mono_ms() + 5000;
+    while (after.dropped == before.dropped && iof_time_mono_ms() < end) {
+        nats_sleep_ms(100);
+        after = counters(c->b);
+    }
+    printf("forged publisher: B dropped %lld, delivered %lld\n",
+           after.dropped - before.dropped,
+           after.delivered - before.delivered);
+    assert_int_equal(after.dropped - before.dropped, 1);
+    assert_int_equal(after.delivered, before.delivered);
 }
 
 /* Checks every received message of v against what the sensor's receipts said. */
@@ -382,7 +484,7 @@ static void test_cross_node(void **state) {
             nats_server_stop(&c->ns, SIGKILL);
             kill_ms = iof_time_mono_ms();
         } else if (i == KILL_AT + OUTAGE_MSGS) {
-            assert_int_equal(nats_server_start(&c->ns, c->ns.port, NULL), 0);
+            assert_int_equal(nats_server_start(&c->ns, c->ns.port, nats_args(c)), 0);
             restart_ms = iof_time_mono_ms();
         }
         char content[32];
@@ -484,6 +586,14 @@ static void test_cross_node(void **state) {
     assert_int_equal(got, N_MOVE);
     assert_int_equal(dups, 0);
     assert_int_equal(a5.published - a4.published, N_MOVE);
+
+    /* A forged publisher, sent with node A's own NATS credential (which may publish to the
+     * viewer: the sensor's route), is dropped and counted by B, never delivered. */
+    forge(c, b5);
+    pthread_mutex_lock(&v->mu);
+    size_t bad = v->bad;
+    pthread_mutex_unlock(&v->mu);
+    assert_int_equal(bad, 0);
     viewer_stop(v);
     iof_ws_client_free(tx);
     free(sent);

@@ -134,8 +134,11 @@ static iof_err from_nats(void *ctx, const char *receiver_uuid, const struct iof_
  * consumers or remote route targets does not carry libnats' threads and buffers. */
 static void nats_ensure(struct agent_daemon *a) {
     char url[sizeof a->cfg.nats_url];
+    char user[sizeof a->cfg.nats_user], password[sizeof a->cfg.nats_password];
     pthread_mutex_lock(&a->mu);
     memcpy(url, a->cfg.nats_url, sizeof url);
+    memcpy(user, a->cfg.nats_user, sizeof user);
+    memcpy(password, a->cfg.nats_password, sizeof password);
     pthread_mutex_unlock(&a->mu);
     pthread_rwlock_rdlock(&a->nats_lock);
     bool exists = a->nats != NULL;
@@ -144,9 +147,14 @@ static void nats_ensure(struct agent_daemon *a) {
         return;
     }
     struct agent_nats *next = NULL;
-    struct agent_nats_config nc = {.urls = url, .name = "iofog-agent"};
+    struct agent_nats_config nc = {.urls = url,
+                                   .name = "iofog-agent",
+                                   .user = user[0] != '\0' ? user : NULL,
+                                   .password = user[0] != '\0' ? password : NULL};
     struct iof_diag d = {{0}};
-    if (agent_nats_new(&nc, from_nats, a, &next, &d) != IOF_OK) {
+    iof_err made = agent_nats_new(&nc, from_nats, a, &next, &d);
+    explicit_bzero(password, sizeof password);
+    if (made != IOF_OK) {
         IOF_ERROR("agent", "nats_unavailable url=%s reason=\"%s\"", url, d.msg);
         return;
     }
@@ -157,41 +165,61 @@ static void nats_ensure(struct agent_daemon *a) {
     IOF_INFO("agent", "nats_connected url=%s", url);
 }
 
-/* Tells the transport which receivers live here and which route targets live elsewhere (routes
- * stay within one application, so a remote receiver is in its publisher's application). */
+/* Tells the transport which receivers live here (the node's route receivers, isConsumer), which
+ * publishers are routed to each of them (from our Controller's "publishers" key: a message from
+ * NATS naming another publisher is dropped), and which route targets live elsewhere (routes stay
+ * within one application, so a remote receiver is in its publisher's application). */
 static void nats_routes(struct agent_daemon *a, const json_t *ms) {
-    size_t n = json_array_size(ms), nl = 0, nr = 0, cap_r = 0;
+    size_t n = json_array_size(ms), nl = 0, nr = 0, np = 0, cap_r = 0, cap_p = 0;
     size_t i;
     const json_t *m;
+    bool enforce = true;
     json_array_foreach(ms, i, m) {
         cap_r += json_array_size(json_object_get(m, "routes"));
+        const json_t *pubs = json_object_get(m, "publishers");
+        cap_p += json_array_size(pubs);
+        enforce = enforce && json_is_array(pubs); /* a Controller without it: no check */
     }
     const char **lu = calloc(n + 1, sizeof *lu), **la = calloc(n + 1, sizeof *la);
+    const char **au = calloc(n + 1, sizeof *au);
     const char **ru = calloc(cap_r + 1, sizeof *ru), **ra = calloc(cap_r + 1, sizeof *ra);
+    const char **pr = calloc(cap_p + 1, sizeof *pr), **pp = calloc(cap_p + 1, sizeof *pp);
     char(*apps)[AGENT_NATS_APP_MAX + 1] = calloc(n + 1, sizeof *apps);
-    if (lu == NULL || la == NULL || ru == NULL || ra == NULL || apps == NULL) {
+    if (lu == NULL || la == NULL || au == NULL || ru == NULL || ra == NULL || pr == NULL ||
+        pp == NULL || apps == NULL) {
         IOF_ERROR("agent", "nats_routes_failed reason=\"out of memory\"");
         goto out;
     }
+    size_t na = 0;
     json_array_foreach(ms, i, m) {
         const char *uuid = json_string_value(json_object_get(m, "uuid"));
         if (uuid == NULL) {
             continue;
         }
         app_of(m, apps[i], sizeof apps[i]);
+        au[na++] = uuid;
+        if (!json_is_true(json_object_get(m, "isConsumer"))) {
+            continue; /* nothing is routed to it: nats-server would refuse the subscription */
+        }
         lu[nl] = uuid;
         la[nl++] = apps[i];
+        size_t k;
+        const json_t *p;
+        json_array_foreach(json_object_get(m, "publishers"), k, p) {
+            if (json_is_string(p)) {
+                pr[np] = uuid;
+                pp[np++] = json_string_value(p);
+            }
+        }
     }
-    bool consumers = false;
     json_array_foreach(ms, i, m) {
-        consumers = consumers || json_is_true(json_object_get(m, "isConsumer"));
         size_t k;
         const json_t *r;
         json_array_foreach(json_object_get(m, "routes"), k, r) {
             const char *target = json_string_value(r);
             bool local = false;
-            for (size_t j = 0; target != NULL && j < nl && !local; j++) {
-                local = strcmp(lu[j], target) == 0;
+            for (size_t j = 0; target != NULL && j < na && !local; j++) {
+                local = strcmp(au[j], target) == 0;
             }
             if (target != NULL && !local) {
                 ru[nr] = target;
@@ -199,12 +227,13 @@ static void nats_routes(struct agent_daemon *a, const json_t *ms) {
             }
         }
     }
-    if (consumers || nr > 0) {
+    if (nl > 0 || nr > 0) {
         nats_ensure(a);
     }
     struct iof_diag d = {{0}};
     pthread_rwlock_rdlock(&a->nats_lock);
-    if (a->nats != NULL && (agent_nats_set_local(a->nats, lu, la, nl, &d) != IOF_OK ||
+    if (a->nats != NULL && (agent_nats_set_publishers(a->nats, pr, pp, np, enforce, &d) != IOF_OK ||
+                            agent_nats_set_local(a->nats, lu, la, nl, &d) != IOF_OK ||
                             agent_nats_set_remote(a->nats, ru, ra, nr, &d) != IOF_OK)) {
         IOF_WARN("agent", "nats_routes_failed reason=\"%s\"", d.msg);
     }
@@ -212,12 +241,16 @@ static void nats_routes(struct agent_daemon *a, const json_t *ms) {
 out:
     free(lu);
     free(la);
+    free(au);
     free(ru);
     free(ra);
+    free(pr);
+    free(pp);
     free(apps);
 }
 
-void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
+/* Closes the transport (if any); the next nats_routes() makes a new one when needed. */
+static void nats_close(struct agent_daemon *a) {
     /* Without a transport, receivers on other nodes count as unroutable in the Local API (counted,
      * logged sparingly) instead of failing in the sink. */
     agent_localapi_set_remote_sink(a->api, NULL, a);
@@ -226,6 +259,10 @@ void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
     a->nats = NULL;
     pthread_rwlock_unlock(&a->nats_lock);
     agent_nats_free(old);
+}
+
+void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
+    nats_close(a);
     pthread_mutex_lock(&a->mu);
     json_t *ms = json_incref(a->microservices);
     if (strcmp(a->cfg.nats_url, url) != 0) {
@@ -648,6 +685,16 @@ iof_err agent_daemon_provision(struct agent_daemon *a,
     c = a->cfg;
     (void)snprintf(c.iofog_uuid, sizeof c.iofog_uuid, "%s", uuid);
     (void)snprintf(c.access_token, sizeof c.access_token, "%s", token);
+    /* Ours: the node's NATS identity (a classic Controller sends none: connect without one). */
+    const char *nu = json_string_value(json_object_get(answer, "natsUser"));
+    const char *np = json_string_value(json_object_get(answer, "natsPassword"));
+    explicit_bzero(c.nats_user, sizeof c.nats_user);
+    explicit_bzero(c.nats_password, sizeof c.nats_password);
+    if (nu != NULL && np != NULL && strlen(nu) < sizeof c.nats_user &&
+        strlen(np) < sizeof c.nats_password) {
+        (void)snprintf(c.nats_user, sizeof c.nats_user, "%s", nu);
+        (void)snprintf(c.nats_password, sizeof c.nats_password, "%s", np);
+    }
     err = agent_config_save_credentials(&c, d);
     if (err == IOF_OK) {
         a->cfg = c;
@@ -656,6 +703,9 @@ iof_err agent_daemon_provision(struct agent_daemon *a,
         pthread_cond_broadcast(&a->cv);
     }
     pthread_mutex_unlock(&a->mu);
+    if (err == IOF_OK) {
+        nats_close(a); /* reconnects with the new credential when messages cross nodes */
+    }
     if (err == IOF_OK && agent_engine_set_agent_uuid(a->engine, uuid) != IOF_OK) {
         IOF_WARN("agent", "engine_uuid_not_set");
     }
@@ -708,6 +758,8 @@ agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct 
     c = a->cfg;
     c.iofog_uuid[0] = '\0';
     c.access_token[0] = '\0';
+    explicit_bzero(c.nats_user, sizeof c.nats_user);
+    explicit_bzero(c.nats_password, sizeof c.nats_password);
     iof_err err = agent_config_save_credentials(&c, d);
     if (err == IOF_OK) {
         a->cfg = c;
@@ -729,6 +781,7 @@ agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct 
         IOF_WARN("agent", "localapi_reset_failed");
     }
     json_decref(none);
+    nats_close(a); /* its credential is revoked */
     IOF_INFO("agent", "deprovisioned notified=%s", notify_controller ? "true" : "false");
     return IOF_OK;
 }

@@ -17,6 +17,8 @@ export IOFOG_DEMO_CONTROLLER_PORT IOFOG_DEMO_AGENT_PORT IOFOG_DEMO_VIEWER_PORT
 IOFOG_DEMO_CONTROLLER_PORT=$(free_port)
 IOFOG_DEMO_AGENT_PORT=$(free_port)
 IOFOG_DEMO_VIEWER_PORT=$(free_port)
+export IOFOG_DEMO_NATS_PORT
+IOFOG_DEMO_NATS_PORT=$(free_port)
 log=$IOFOG_DEMO_DIR.log
 cleanup() {
     bash scripts/demo.sh stop >/dev/null 2>&1 || true
@@ -40,6 +42,13 @@ for round in 1 2; do
 done
 
 node=$(cat "$IOFOG_DEMO_DIR/node-uuid")
+# The demo's nats-server asks for credentials, and the Controller gave the node its own user.
+grep -q "\"user\":\"$node\"" "$IOFOG_DEMO_DIR/nats/auth.conf" || fail "no NATS user for node $node"
+nats_says=$(python3 -c 'import socket,sys,time
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.recv(4096)
+s.sendall(b"CONNECT {\"verbose\":false}\r\nSUB > 1\r\nPING\r\n"); time.sleep(0.5); print(s.recv(4096))' "$IOFOG_DEMO_NATS_PORT")
+case "$nats_says" in *"Authorization Violation"*) ;; *) fail "anonymous NATS client answered: $nats_says" ;; esac
+echo "nats-server refuses anonymous clients; node $node has its own NATS user"
 [ -n "$(docker ps -q --filter "label=iofog-uuid=$node")" ] || fail "no running container of node $node"
 bash scripts/demo.sh stop >"$log" 2>&1 || fail "demo.sh stop failed"
 left=$(docker ps -aq --filter "label=iofog-uuid=$node" | wc -l)

@@ -43,6 +43,9 @@ password=demo-password-1
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 ctlc() { "$ctl" "$@" --port "$ctl_port" --data-dir "$dir/controller"; }
 agentc() { "$agent" "$@" --config-dir "$dir/agent"; }
+# nats-server with the per-node users the Controller writes (docs/design/nats-security.md).
+nats_port=${IOFOG_DEMO_NATS_PORT:-4222}
+natsc() { IOFOG_NATS_DIR="$dir/nats" IOFOG_NATS_AUTH_FILE="$dir/nats/auth.conf" scripts/nats.sh "$1" "$nats_port"; }
 
 # Waits up to $1 seconds for command "$2..." to succeed, printing a dot a second.
 wait_for() {
@@ -63,6 +66,7 @@ stop_all() {
         echo "stopping the Controller"
         ctlc stop || true
     fi
+    [ -d "$dir/nats" ] && { natsc stop || true; }
     # Anything of ours a crashed run left behind (only containers carrying our label).
     if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
         local left
@@ -107,6 +111,10 @@ mkdir -p "$dir"
 
 say "Controller on port $ctl_port (data: $dir/controller)"
 mkdir -p "$dir/controller"
+natsc start || echo "nats-server did not start: messages stay on this node"
+export IOFOG_CONTROLLER_NATS_URL="nats://127.0.0.1:$nats_port" \
+    IOFOG_CONTROLLER_NATS_AUTH_FILE="$dir/nats/auth.conf" \
+    IOFOG_CONTROLLER_NATS_PID_FILE="$dir/nats/nats-server.pid"
 ctlc start
 ctlc user add -f Demo -l User -e "$email" -p "$password" >/dev/null
 echo "user $email created"

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -234,6 +235,77 @@ test_transport(const struct nats_server *s, struct rec *r, const struct agent_na
         return NULL;
     }
     return t;
+}
+
+/* ---- a raw NATS client (the text protocol over a socket, as an attacker would speak it) ---- */
+
+static inline void nats_raw_send(int fd, const char *text) {
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return; /* the server closed: what it said is read by nats_raw_read */
+        }
+        off += (size_t)n;
+    }
+}
+
+/* Reads into out (NUL-terminated) until the text contains until (NULL: until the peer closes) or
+ * ms pass; returns the bytes read. */
+static inline size_t nats_raw_read(int fd, char *out, size_t size, const char *until, int ms) {
+    size_t n = 0;
+    out[0] = '\0';
+    int64_t end = iof_time_mono_ms() + ms;
+    while (n + 1 < size) {
+        int left = (int)(end - iof_time_mono_ms());
+        if (left <= 0) {
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0) {
+            break;
+        }
+        ssize_t r = recv(fd, out + n, size - 1 - n, 0);
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+        out[n] = '\0';
+        if (until != NULL && strstr(out, until) != NULL) {
+            break;
+        }
+    }
+    return n;
+}
+
+/* Connects to 127.0.0.1:port as user/pass (NULL user: no credentials): reads INFO, sends CONNECT
+ * and a PING, and writes what the server answered (up to PONG or an error) into out. The socket,
+ * or -1 when nothing listens. */
+static inline int
+nats_raw_connect(uint16_t port, const char *user, const char *pass, char *out, size_t size) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    (void)nats_raw_read(fd, out, size, "\r\n", 2000); /* INFO */
+    char cmd[512];
+    if (user != NULL) {
+        (void)snprintf(cmd,
+                       sizeof cmd,
+                       "CONNECT {\"verbose\":false,\"user\":\"%s\",\"pass\":\"%s\"}\r\nPING\r\n",
+                       user,
+                       pass);
+    } else {
+        (void)snprintf(cmd, sizeof cmd, "CONNECT {\"verbose\":false}\r\nPING\r\n");
+    }
+    nats_raw_send(fd, cmd);
+    (void)nats_raw_read(fd, out, size, "\r\n", 3000);
+    return fd;
 }
 
 #endif

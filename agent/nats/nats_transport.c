@@ -31,6 +31,10 @@
 #define MAX_URLS          32
 #define WRITE_DEADLINE_MS 2000
 #define SUBJECT_ROOT      "iofog."
+/* Subjects nats-server refused to subscribe, remembered for another try (see on_error). */
+#define DENIED_MAX      64
+#define RESUB_DELAY_MIN 200
+#define RESUB_DELAY_MAX 5000
 
 /* One queued outgoing message: subject and payload in one allocation. */
 struct item {
@@ -43,6 +47,12 @@ struct item {
 struct sub {
     char *subject;
     natsSubscription *ns;
+};
+
+/* A publisher routed to a local receiver (sorted by receiver, then publisher). */
+struct pair {
+    char *receiver;
+    char *publisher;
 };
 
 /* One remote receiver and its application (sorted by uuid). */
@@ -70,6 +80,11 @@ struct agent_nats {
     size_t head, count, bytes;
     uint64_t subs_created, subs_completed;
     struct agent_nats_counters c;
+    /* Subscriptions nats-server refused (its permissions follow route changes a moment later than
+     * this node learns of them): subscribed again at resub_at, the delay doubling per refusal. */
+    char *denied[DENIED_MAX];
+    size_t ndenied;
+    int64_t resub_at, resub_delay;
 
     /* sub_mu serialises agent_nats_set_local(); never held while taking mu's callbacks' path. */
     pthread_mutex_t sub_mu;
@@ -79,6 +94,12 @@ struct agent_nats {
     pthread_mutex_t remote_mu;
     struct remote *remotes;
     size_t nremotes;
+
+    /* pub_mu guards the publishers routed to each local receiver; enforce false: no check. */
+    pthread_mutex_t pub_mu;
+    struct pair *pairs;
+    size_t npairs;
+    bool enforce;
 
     pthread_t flusher;
     bool flusher_started;
@@ -204,11 +225,60 @@ static bool send_now(struct agent_nats *t, const char *subject, const uint8_t *d
     return true;
 }
 
+static void on_msg(natsConnection *nc, natsSubscription *ns, natsMsg *m, void *closure);
+static void on_sub_complete(void *closure);
+
+/* Subscribes again to those of subjects[n] that are still wanted (frees subjects). Takes sub_mu:
+ * call without mu. */
+static void resubscribe(struct agent_nats *t, char **subjects, size_t n) {
+    pthread_mutex_lock(&t->sub_mu);
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < t->nsubs; i++) {
+            if (strcmp(t->subs[i].subject, subjects[k]) != 0) {
+                continue;
+            }
+            if (t->subs[i].ns != NULL) {
+                (void)natsSubscription_Unsubscribe(t->subs[i].ns);
+                natsSubscription_Destroy(t->subs[i].ns);
+                t->subs[i].ns = NULL;
+            }
+            natsSubscription *ns = NULL;
+            natsStatus s = natsConnection_Subscribe(&ns, t->nc, subjects[k], on_msg, t);
+            if (s == NATS_OK) {
+                pthread_mutex_lock(&t->mu);
+                t->subs_created++;
+                pthread_mutex_unlock(&t->mu);
+                if (natsSubscription_SetOnCompleteCB(ns, on_sub_complete, t) != NATS_OK) {
+                    (void)natsSubscription_Unsubscribe(ns);
+                    natsSubscription_Destroy(ns);
+                    on_sub_complete(t);
+                    ns = NULL;
+                }
+            }
+            t->subs[i].ns = ns;
+            IOF_DEBUG(MODULE, "resubscribed subject=%s ok=%d", subjects[k], ns != NULL);
+            break;
+        }
+        free(subjects[k]);
+    }
+    pthread_mutex_unlock(&t->sub_mu);
+}
+
 static void *flush_main(void *arg) {
     struct agent_nats *t = arg;
     pthread_mutex_lock(&t->mu);
     while (!t->closing) {
         int64_t now = iof_time_mono_ms();
+        if (t->ndenied > 0 && t->connected && now >= t->resub_at) {
+            char *todo[DENIED_MAX];
+            size_t n = t->ndenied;
+            memcpy(todo, t->denied, n * sizeof *todo);
+            t->ndenied = 0;
+            pthread_mutex_unlock(&t->mu);
+            resubscribe(t, todo, n);
+            pthread_mutex_lock(&t->mu);
+            continue;
+        }
         if (t->count > 0 && t->connected && now >= t->resume_at) {
             struct item *it = t->ring[t->head];
             if (send_now(t, it->subject, it->data, it->len)) {
@@ -225,6 +295,9 @@ static void *flush_main(void *arg) {
             now = t->resume_at;
         } else {
             now += 1000;
+        }
+        if (t->ndenied > 0 && t->connected && t->resub_at < now) {
+            now = t->resub_at;
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -245,6 +318,8 @@ static void *flush_main(void *arg) {
 }
 
 /* ---- libnats callbacks (libnats threads) ---- */
+
+static void count_in(struct agent_nats *t, uint64_t *counter, const char *reason);
 
 static void on_connected(natsConnection *nc, void *closure) {
     (void)nc;
@@ -298,10 +373,69 @@ static void on_closed(natsConnection *nc, void *closure) {
     pthread_mutex_unlock(&t->mu);
 }
 
+/* The subject quoted after marker in text (nats-server's permission violation message). */
+static char *quoted_after(const char *text, const char *marker) {
+    const char *p = text != NULL ? strstr(text, marker) : NULL;
+    const char *end = p != NULL ? strchr(p + strlen(marker), '"') : NULL;
+    if (end == NULL) {
+        return NULL;
+    }
+    p += strlen(marker);
+    return strndup(p, (size_t)(end - p));
+}
+
+/* nats-server refused a publish (counted: the message is lost) or a subscription (tried again
+ * later: the permission usually arrives a moment after this node learnt of the route). */
+static void on_not_permitted(struct agent_nats *t, const char *text) {
+    char *subject = quoted_after(text, "Subscription to \"");
+    if (subject != NULL) {
+        char shown[AGENT_NATS_SUBJECT_MAX];
+        (void)snprintf(shown, sizeof shown, "%s", subject);
+        pthread_mutex_lock(&t->mu);
+        bool known = false;
+        for (size_t i = 0; i < t->ndenied && !known; i++) {
+            known = strcmp(t->denied[i], subject) == 0;
+        }
+        if (!known && t->ndenied < DENIED_MAX) {
+            t->denied[t->ndenied++] = subject;
+            subject = NULL;
+        }
+        if (t->resub_delay < RESUB_DELAY_MIN) {
+            t->resub_delay = RESUB_DELAY_MIN;
+        }
+        int64_t retry_ms = t->resub_delay;
+        t->resub_at = iof_time_mono_ms() + t->resub_delay;
+        t->resub_delay =
+            t->resub_delay * 2 > RESUB_DELAY_MAX ? RESUB_DELAY_MAX : t->resub_delay * 2;
+        uint64_t n = ++t->c.denied_subscriptions;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->mu);
+        free(subject);
+        if ((n & (n - 1)) == 0) { /* the first, then every power of two */
+            IOF_INFO(MODULE,
+                     "subscription_refused subject=%s retry_in_ms=%lld total=%llu",
+                     shown,
+                     (long long)retry_ms,
+                     (unsigned long long)n);
+        }
+        return;
+    }
+    if (text != NULL && strstr(text, "Publish to") != NULL) {
+        count_in(t, &t->c.dropped_not_permitted, "publish_not_permitted");
+        return;
+    }
+    IOF_WARN(MODULE, "not_permitted text=\"%s\"", text != NULL ? text : "");
+}
+
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
-    (void)nc;
     (void)sub;
     struct agent_nats *t = closure;
+    if (err == NATS_NOT_PERMITTED) {
+        const char *text = NULL;
+        (void)natsConnection_GetLastError(nc, &text);
+        on_not_permitted(t, text);
+        return;
+    }
     if (err == NATS_SLOW_CONSUMER) {
         pthread_mutex_lock(&t->mu);
         uint64_t n = ++t->c.dropped_slow_consumer;
@@ -329,6 +463,23 @@ static void count_in(struct agent_nats *t, uint64_t *counter, const char *reason
     }
 }
 
+static int cmp_pair(const void *a, const void *b) {
+    const struct pair *x = a, *y = b;
+    int c = strcmp(x->receiver, y->receiver);
+    return c != 0 ? c : strcmp(x->publisher, y->publisher);
+}
+
+/* Whether publisher is routed to local receiver (always, while no check is enforced). */
+static bool publisher_routed(struct agent_nats *t, const char *receiver, const char *publisher) {
+    struct pair key = {(char *)(uintptr_t)receiver, (char *)(uintptr_t)publisher};
+    pthread_mutex_lock(&t->pub_mu);
+    bool ok =
+        !t->enforce || (publisher != NULL && t->npairs > 0 &&
+                        bsearch(&key, t->pairs, t->npairs, sizeof *t->pairs, cmp_pair) != NULL);
+    pthread_mutex_unlock(&t->pub_mu);
+    return ok;
+}
+
 static void on_msg(natsConnection *nc, natsSubscription *ns, natsMsg *m, void *closure) {
     (void)nc;
     (void)ns;
@@ -347,6 +498,9 @@ static void on_msg(natsConnection *nc, natsSubscription *ns, natsMsg *m, void *c
         if (err != IOF_OK) {
             count_in(t, &t->c.dropped_malformed, "malformed");
             IOF_DEBUG(MODULE, "malformed_message error=%s", iof_diag_text(&d, err));
+        } else if (!publisher_routed(t, dot + 1, msg->publisher)) {
+            iof_msg_free(msg);
+            count_in(t, &t->c.dropped_unrouted_publisher, "unrouted_publisher");
         } else {
             err = t->fn(t->ctx, dot + 1, msg);
             iof_msg_free(msg);
@@ -495,6 +649,7 @@ iof_err agent_nats_new(const struct agent_nats_config *cfg,
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->sub_mu, NULL);
     pthread_mutex_init(&t->remote_mu, NULL);
+    pthread_mutex_init(&t->pub_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -679,6 +834,9 @@ iof_err agent_nats_set_local(struct agent_nats *t,
     }
     pthread_mutex_lock(&t->mu);
     t->c.subscriptions = k;
+    if (subscribed) {
+        t->resub_delay = RESUB_DELAY_MIN; /* a new route: its permission is due soon */
+    }
     pthread_mutex_unlock(&t->mu);
     pthread_mutex_unlock(&t->sub_mu);
     return err;
@@ -733,6 +891,46 @@ iof_err agent_nats_publish(struct agent_nats *t,
         pthread_cond_signal(&t->cond);
     }
     pthread_mutex_unlock(&t->mu);
+    return IOF_OK;
+}
+
+static void free_pairs(struct pair *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].receiver);
+        free(p[i].publisher);
+    }
+    free(p);
+}
+
+iof_err agent_nats_set_publishers(struct agent_nats *t,
+                                  const char *const *receivers,
+                                  const char *const *publishers,
+                                  size_t n,
+                                  bool enforce,
+                                  struct iof_diag *d) {
+    struct pair *next = n > 0 ? calloc(n, sizeof *next) : NULL;
+    if (n > 0 && next == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "Out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        next[i].receiver = strdup(receivers[i] != NULL ? receivers[i] : "");
+        next[i].publisher = strdup(publishers[i] != NULL ? publishers[i] : "");
+        if (next[i].receiver == NULL || next[i].publisher == NULL) {
+            free_pairs(next, i + 1);
+            return iof_fail(d, IOF_ENOMEM, "Out of memory");
+        }
+    }
+    if (n > 1) {
+        qsort(next, n, sizeof *next, cmp_pair);
+    }
+    pthread_mutex_lock(&t->pub_mu);
+    struct pair *old = t->pairs;
+    size_t nold = t->npairs;
+    t->pairs = next;
+    t->npairs = n;
+    t->enforce = enforce;
+    pthread_mutex_unlock(&t->pub_mu);
+    free_pairs(old, nold);
     return IOF_OK;
 }
 
@@ -827,8 +1025,9 @@ iof_err agent_nats_stats(struct agent_nats *t, json_t **out) {
     struct agent_nats_counters c;
     agent_nats_counters(t, &c);
     uint64_t dropped = c.dropped_buffer_full + c.dropped_oversized + c.dropped_malformed +
-                       c.dropped_undeliverable + c.dropped_slow_consumer;
-    json_t *r = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsbsIsI}",
+                       c.dropped_undeliverable + c.dropped_slow_consumer +
+                       c.dropped_unrouted_publisher; /* not_permitted ones count as published */
+    json_t *r = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsbsIsI}",
                           "published",
                           (json_int_t)c.published,
                           "delivered",
@@ -845,6 +1044,12 @@ iof_err agent_nats_stats(struct agent_nats *t, json_t **out) {
                           (json_int_t)c.dropped_undeliverable,
                           "droppedSlowConsumer",
                           (json_int_t)c.dropped_slow_consumer,
+                          "droppedUnroutedPublisher",
+                          (json_int_t)c.dropped_unrouted_publisher,
+                          "droppedNotPermitted",
+                          (json_int_t)c.dropped_not_permitted,
+                          "deniedSubscriptions",
+                          (json_int_t)c.denied_subscriptions,
                           "buffered",
                           (json_int_t)c.buffered,
                           "bufferedBytes",
@@ -944,10 +1149,15 @@ void agent_nats_free(struct agent_nats *t) {
         free(t->ring);
     }
     free_remotes(t->remotes, t->nremotes);
+    free_pairs(t->pairs, t->npairs);
+    for (size_t i = 0; i < t->ndenied; i++) {
+        free(t->denied[i]);
+    }
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->sub_mu);
     pthread_mutex_destroy(&t->remote_mu);
+    pthread_mutex_destroy(&t->pub_mu);
     free(t);
 }
 

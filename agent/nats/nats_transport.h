@@ -12,8 +12,10 @@
  * that peers have re-subscribed), messages wait in a queue bounded in messages and bytes; when it
  * is full the oldest message is dropped and counted. The queue is flushed by the transport's own
  * thread, in order, once the connection is back. libnats reconnects forever by itself.
- * Incoming: a payload above max_payload, one that does not decode, or one the deliver function
- * refuses is dropped and counted; nothing from the network can stop the transport.
+ * Incoming: a payload above max_payload, one that does not decode, one whose publisher is not
+ * routed to its receiver (agent_nats_set_publishers) or one the deliver function refuses is
+ * dropped and counted; nothing from the network can stop the transport. A subscription nats-server
+ * refuses (permissions, docs/design/nats-security.md) is tried again later.
  *
  * Thread-safety: every function may be called from any thread, except agent_nats_free(), which
  * must not race with other calls on the same transport. The deliver function runs on a libnats
@@ -63,13 +65,17 @@ struct agent_nats_config {
 
 /* Counters since agent_nats_new(). */
 struct agent_nats_counters {
-    uint64_t published;             /* handed to the NATS connection */
-    uint64_t delivered;             /* accepted by the deliver function */
-    uint64_t dropped_buffer_full;   /* oldest queued message dropped for a newer one */
-    uint64_t dropped_oversized;     /* incoming payload above max_payload */
-    uint64_t dropped_malformed;     /* incoming payload that is no ioMessage */
-    uint64_t dropped_undeliverable; /* refused by the deliver function */
-    uint64_t dropped_slow_consumer; /* dropped by libnats: the deliver function fell behind */
+    uint64_t published;                  /* handed to the NATS connection */
+    uint64_t delivered;                  /* accepted by the deliver function */
+    uint64_t dropped_buffer_full;        /* oldest queued message dropped for a newer one */
+    uint64_t dropped_oversized;          /* incoming payload above max_payload */
+    uint64_t dropped_malformed;          /* incoming payload that is no ioMessage */
+    uint64_t dropped_undeliverable;      /* refused by the deliver function */
+    uint64_t dropped_slow_consumer;      /* dropped by libnats: the deliver function fell behind */
+    uint64_t dropped_unrouted_publisher; /* incoming, its publisher not routed to the receiver */
+    uint64_t dropped_not_permitted;      /* outgoing, refused by nats-server's permissions (also
+                                            counted in published, not in the "dropped" sum) */
+    uint64_t denied_subscriptions; /* refused by nats-server (tried again with a growing delay) */
     uint64_t reconnects;
     uint64_t disconnects;
     size_t buffered; /* messages queued now */
@@ -97,6 +103,18 @@ IOF_NODISCARD iof_err agent_nats_set_local(struct agent_nats *t,
                                            const char *const *apps,
                                            size_t n,
                                            struct iof_diag *d);
+
+/* The publishers routed to each local receiver: pairs (receivers[i], publishers[i]). With
+ * enforce, a message from NATS whose publisher is not paired with its receiver is dropped and
+ * counted (dropped_unrouted_publisher) instead of delivered; without (the default, or a Controller
+ * that sends no publishers), every publisher is accepted. Replaces the previous set. Borrowed
+ * arrays. */
+IOF_NODISCARD iof_err agent_nats_set_publishers(struct agent_nats *t,
+                                                const char *const *receivers,
+                                                const char *const *publishers,
+                                                size_t n,
+                                                bool enforce,
+                                                struct iof_diag *d);
 
 /* Sends msg to receiver receiver_uuid of application app on another node. Returns when the message
  * is handed to the connection or queued; IOF_OK also when the queue had to drop its oldest message
@@ -128,7 +146,8 @@ IOF_NODISCARD iof_err agent_nats_send(void *transport,
 void agent_nats_counters(struct agent_nats *t, struct agent_nats_counters *out);
 
 /* Counters as a JSON object: published, delivered, dropped (sum) and one key per drop reason,
- * buffered, bufferedBytes, subscriptions, connected, reconnects, disconnects. New reference. */
+ * deniedSubscriptions, buffered, bufferedBytes, subscriptions, connected, reconnects, disconnects.
+ * New reference. */
 IOF_NODISCARD iof_err agent_nats_stats(struct agent_nats *t, json_t **out);
 
 /* Unsubscribes, waits (bounded) until no deliver call runs, closes the connection and frees the

@@ -9,6 +9,7 @@
 #include "controller/domain/agent_wait.h"
 #include "controller/domain/changes.h"
 #include "controller/domain/logs.h"
+#include "controller/domain/nats_auth.h"
 #include "controller/store/db_json.h"
 
 #include <errno.h>
@@ -71,8 +72,12 @@ static iof_err provision(struct ctl_call *call) {
     }
     char token[AGENT_TOKEN_LEN + 1];
     char token_hash[CTL_TOKEN_HASH_LEN + 1];
+    char nats_password[CTL_NATS_PASSWORD_LEN + 1] = {0};
     if (err == IOF_OK) {
         err = iof_random_string(token, AGENT_TOKEN_LEN, IOF_ALPHABET_FOG_TOKEN);
+    }
+    if (err == IOF_OK) { /* ours: a new NATS identity, the previous one stops working */
+        err = ctl_nats_credential_issue(db, uuid, nats_password, call->d);
     }
     if (err == IOF_OK) {
         ctl_token_hash(token, token_hash);
@@ -122,7 +127,18 @@ static iof_err provision(struct ctl_call *call) {
                               call->d);
         }
     }
-    json_t *answer = err == IOF_OK ? json_pack("{s:s, s:s}", "uuid", uuid, "token", token) : NULL;
+    /* natsUser/natsPassword are ours (classic agents ignore them): the node's NATS credential. */
+    json_t *answer = err == IOF_OK ? json_pack("{s:s, s:s, s:s, s:s}",
+                                               "uuid",
+                                               uuid,
+                                               "token",
+                                               token,
+                                               "natsUser",
+                                               uuid,
+                                               "natsPassword",
+                                               nats_password)
+                                   : NULL;
+    explicit_bzero(nats_password, sizeof nats_password);
     json_decref(row);
     if (err != IOF_OK) {
         ctl_db_abort(db);
@@ -132,6 +148,7 @@ static iof_err provision(struct ctl_call *call) {
         json_decref(answer);
         return err;
     }
+    ctl_nats_auth_kick(call->srv->nats_auth);
     return ctl_reply(call, 200, answer);
 }
 
@@ -191,11 +208,17 @@ static iof_err deprovision(struct ctl_call *call) {
                           NULL,
                           call->d);
     }
+    if (err == IOF_OK) { /* and so does the NATS credential */
+        err = ctl_nats_credential_revoke(db, call->fog_uuid, call->d);
+    }
     if (err != IOF_OK) {
         ctl_db_abort(db);
         return err;
     }
     err = ctl_db_commit(db, call->d);
+    if (err == IOF_OK) {
+        ctl_nats_auth_kick(call->srv->nats_auth);
+    }
     return err != IOF_OK ? err : ctl_reply(call, 204, NULL);
 }
 

@@ -5,7 +5,7 @@
  * included, stops its container; /start brings it back. An agent that can stop a container
  * without removing it asks with ?includeStopped=true and gets stopped ones too; every item carries
  * our added keys desiredState (RUNNING or STOPPED), name and application (as the newest ioFog
- * line sends them). The children
+ * line sends them) and publishers (the microservices routed to it). The children
  * (ports, volumes, env, cmd, extra hosts, routes) are read with one query per table for the whole
  * node and attached in memory, so the number of queries does not grow with the microservices. */
 #include "controller/api/agent_api.h"
@@ -68,6 +68,13 @@ static const struct {
     {"routes",
      "SELECT r.source_microservice_uuid AS uuid, r.dest_microservice_uuid AS v FROM routings r"
      " JOIN microservices m ON m.uuid = r.source_microservice_uuid WHERE m.fog_uuid = ?"
+     " ORDER BY r.id",
+     "v"},
+    /* Ours: the publishers routed to this microservice, wherever they run; the Agent drops a
+     * message from NATS whose publisher is not one of them. */
+    {"publishers",
+     "SELECT r.dest_microservice_uuid AS uuid, r.source_microservice_uuid AS v FROM routings r"
+     " JOIN microservices m ON m.uuid = r.dest_microservice_uuid WHERE m.fog_uuid = ?"
      " ORDER BY r.id",
      "v"},
 };

@@ -5,6 +5,7 @@
 #include "controller/domain/logs.h"
 
 #include "controller/domain/agent_wait.h"
+#include "controller/domain/nats_auth.h"
 #include "controller/store/db_json.h"
 
 #include <jansson.h>
@@ -34,6 +35,10 @@ static void remember(const char *fog_uuid) {
 
 void ctl_changes_tx_hook(void *ctx, bool committed) {
     struct ctl_server *srv = ctx;
+    if (committed && (pending.n > 0 || pending.overflow)) {
+        /* Routes or placements may have changed: nats-server's permissions follow. */
+        ctl_nats_auth_kick(srv->nats_auth);
+    }
     if (committed && srv->waits != NULL) {
         if (pending.overflow) {
             ctl_agent_wait_wake_all(srv->waits);
@@ -62,8 +67,11 @@ ctl_changes_raise(struct ctl_server *srv, const char *fog_uuid, uint32_t mask, s
     }
     if (ctl_db_in_tx(db)) {
         remember(fog_uuid);
-    } else if (srv->waits != NULL) {
-        ctl_agent_wait_wake(srv->waits, fog_uuid);
+    } else {
+        ctl_nats_auth_kick(srv->nats_auth);
+        if (srv->waits != NULL) {
+            ctl_agent_wait_wake(srv->waits, fog_uuid);
+        }
     }
     return IOF_OK;
 }
@@ -71,6 +79,7 @@ ctl_changes_raise(struct ctl_server *srv, const char *fog_uuid, uint32_t mask, s
 /* A raise by another Controller (payload = node uuid), or NULL: some may have been missed. */
 static void on_remote_change(void *ctx, const char *payload) {
     struct ctl_server *srv = ctx;
+    ctl_nats_auth_kick(srv->nats_auth);
     if (srv->waits == NULL) {
         return;
     }

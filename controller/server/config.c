@@ -19,6 +19,10 @@ const char ctl_config_flags_help[] =
     "  --log-level LEVEL  debug, info, warn or error (default info; env IOFOG_LOG_LEVEL)\n"
     "  --nats-url URL     NATS server(s) agents use across nodes, comma-separated\n"
     "                     (default nats://127.0.0.1:4222; env IOFOG_CONTROLLER_NATS_URL)\n"
+    "  --nats-auth-file PATH  write per-node NATS users there for nats-server to include\n"
+    "                     (env IOFOG_CONTROLLER_NATS_AUTH_FILE; file \"natsAuthFile\")\n"
+    "  --nats-pid-file PATH   nats-server's pid file: SIGHUP after each new auth file\n"
+    "                     (env IOFOG_CONTROLLER_NATS_PID_FILE; file \"natsPidFile\")\n"
     "  --db URL           database: a SQLite file or sqlite:// URL (default\n"
     "                     DIR/controller.sqlite) or postgres://user:pass@host:port/db, which\n"
     "                     several Controllers may share (env IOFOG_CONTROLLER_DB; file \"db\")\n";
@@ -82,6 +86,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
     int64_t snap_max = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL, *db = NULL;
+    const char *nats_auth = NULL, *nats_pid = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "userTokenExpirationSeconds", IOF_JSON_OPTIONAL, &ttl, d)) !=
@@ -90,6 +95,9 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_string(j, "logLevel", IOF_JSON_OPTIONAL, &level, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "natsUrl", IOF_JSON_OPTIONAL, &nats, d)) != IOF_OK ||
         (err = iof_json_get_string(j, "db", IOF_JSON_OPTIONAL, &db, d)) != IOF_OK ||
+        (err = iof_json_get_string(j, "natsAuthFile", IOF_JSON_OPTIONAL, &nats_auth, d)) !=
+            IOF_OK ||
+        (err = iof_json_get_string(j, "natsPidFile", IOF_JSON_OPTIONAL, &nats_pid, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK ||
         (err = iof_json_get_int(
              j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK ||
@@ -148,6 +156,13 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     if (err == IOF_OK && db != NULL) {
         err = set_text(cfg->db, sizeof cfg->db, db, "db", d);
+    }
+    if (err == IOF_OK && nats_auth != NULL) {
+        err =
+            set_text(cfg->nats_auth_file, sizeof cfg->nats_auth_file, nats_auth, "natsAuthFile", d);
+    }
+    if (err == IOF_OK && nats_pid != NULL) {
+        err = set_text(cfg->nats_pid_file, sizeof cfg->nats_pid_file, nats_pid, "natsPidFile", d);
     }
     if (err == IOF_OK && live != 0) {
         if (live < 50 || live > 600000) {
@@ -221,6 +236,22 @@ iof_err ctl_config_load(struct ctl_config *cfg,
              cfg->nats_url, sizeof cfg->nats_url, env, "IOFOG_CONTROLLER_NATS_URL", d)) != IOF_OK) {
         return err;
     }
+    if ((env = getenv("IOFOG_CONTROLLER_NATS_AUTH_FILE")) != NULL && *env != '\0' &&
+        (err = set_text(cfg->nats_auth_file,
+                        sizeof cfg->nats_auth_file,
+                        env,
+                        "IOFOG_CONTROLLER_NATS_AUTH_FILE",
+                        d)) != IOF_OK) {
+        return err;
+    }
+    if ((env = getenv("IOFOG_CONTROLLER_NATS_PID_FILE")) != NULL && *env != '\0' &&
+        (err = set_text(cfg->nats_pid_file,
+                        sizeof cfg->nats_pid_file,
+                        env,
+                        "IOFOG_CONTROLLER_NATS_PID_FILE",
+                        d)) != IOF_OK) {
+        return err;
+    }
     if ((env = getenv("IOFOG_CONTROLLER_DB")) != NULL && *env != '\0' &&
         (err = set_text(cfg->db, sizeof cfg->db, env, "IOFOG_CONTROLLER_DB", d)) != IOF_OK) {
         return err;
@@ -238,6 +269,11 @@ iof_err ctl_config_load(struct ctl_config *cfg,
             err = parse_port(v, "--port", &cfg->port, d);
         } else if ((v = flag_value(argc, argv, &i, "--nats-url")) != NULL) {
             err = set_text(cfg->nats_url, sizeof cfg->nats_url, v, "--nats-url", d);
+        } else if ((v = flag_value(argc, argv, &i, "--nats-auth-file")) != NULL) {
+            err =
+                set_text(cfg->nats_auth_file, sizeof cfg->nats_auth_file, v, "--nats-auth-file", d);
+        } else if ((v = flag_value(argc, argv, &i, "--nats-pid-file")) != NULL) {
+            err = set_text(cfg->nats_pid_file, sizeof cfg->nats_pid_file, v, "--nats-pid-file", d);
         } else if ((v = flag_value(argc, argv, &i, "--db")) != NULL) {
             err = set_text(cfg->db, sizeof cfg->db, v, "--db", d);
         } else if ((v = flag_value(argc, argv, &i, "--bind")) != NULL) {

@@ -31,6 +31,12 @@ struct ctl_config {
     char nats_url[512];                /* handed to agents as natsUrl: --nats-url,
                                           IOFOG_CONTROLLER_NATS_URL, file "natsUrl";
                                           default nats://127.0.0.1:4222 */
+    char nats_auth_file[1024]; /* nats-server authorization file the Controller writes (per-node
+                                  users, docs/design/nats-security.md): --nats-auth-file,
+                                  IOFOG_CONTROLLER_NATS_AUTH_FILE, file "natsAuthFile"; "" = none */
+    char nats_pid_file[1024];  /* nats-server's pid file: SIGHUP after each new authorization file
+                                  (--nats-pid-file, IOFOG_CONTROLLER_NATS_PID_FILE, file
+                                  "natsPidFile"); "" = nats-server reloads by other means */
     int64_t liveness_interval_ms;      /* node liveness check period; file "livenessIntervalMs";
                                           default 2000 */
     uint64_t image_snapshot_max_bytes; /* largest image snapshot upload (whole request body);
@@ -47,8 +53,7 @@ void ctl_config_defaults(struct ctl_config *cfg);
 
 /* Applies the command-line flags of argv (argv[0] is the command name) on top of defaults, file
  * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, --nats-url
- * URL,
- * --db URL, and the
+ * URL, --nats-auth-file PATH, --nats-pid-file PATH, --db URL, and the
  * flags named in extra_flags (NULL-terminated, e.g. "--foreground"), which are reported through
  * extra_seen (same order). IOF_EINVAL naming the flag on anything else or a bad value. */
 IOF_NODISCARD iof_err ctl_config_load(struct ctl_config *cfg,

@@ -91,6 +91,31 @@ static void test_precedence(void **state) {
     unsetenv("IOFOG_CONTROLLER_NATS_URL");
 }
 
+/* The NATS authorization file and nats-server's pid file: file, environment, flags. */
+static void test_nats_auth(void **state) {
+    (void)state;
+    write_file("{\"natsAuthFile\": \"/f/auth.conf\", \"natsPidFile\": \"/f/nats.pid\"}");
+    struct ctl_config c;
+    struct iof_diag d;
+    char cmd[] = "start", dd[] = "--data-dir", af[] = "--nats-auth-file", av[] = "/x/auth.conf",
+         pf[] = "--nats-pid-file=/x/nats.pid";
+    char *argv[] = {cmd, dd, dir, NULL};
+    assert_int_equal(ctl_config_load(&c, 3, argv, NULL, NULL, &d), IOF_OK);
+    assert_string_equal(c.nats_auth_file, "/f/auth.conf");
+    assert_string_equal(c.nats_pid_file, "/f/nats.pid");
+    setenv("IOFOG_CONTROLLER_NATS_AUTH_FILE", "/e/auth.conf", 1);
+    assert_int_equal(ctl_config_load(&c, 3, argv, NULL, NULL, &d), IOF_OK);
+    assert_string_equal(c.nats_auth_file, "/e/auth.conf");
+    char *argv2[] = {cmd, dd, dir, af, av, pf, NULL};
+    assert_int_equal(ctl_config_load(&c, 6, argv2, NULL, NULL, &d), IOF_OK);
+    assert_string_equal(c.nats_auth_file, "/x/auth.conf");
+    assert_string_equal(c.nats_pid_file, "/x/nats.pid");
+    unsetenv("IOFOG_CONTROLLER_NATS_AUTH_FILE");
+    write_file("{}");
+    assert_int_equal(ctl_config_load(&c, 3, argv, NULL, NULL, &d), IOF_OK);
+    assert_string_equal(c.nats_auth_file, ""); /* default: no file, no per-node users */
+}
+
 static void test_errors(void **state) {
     (void)state;
     struct ctl_config c;
@@ -125,6 +150,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nats_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "controller/domain/changes.h"
 #include "controller/domain/liveness.h"
 #include "controller/domain/logs.h"
+#include "controller/domain/nats_auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,12 @@ iof_err ctl_server_check_address(const struct ctl_config *cfg, struct iof_diag *
 }
 
 iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
-    iof_err err = iof_http_server_start(srv->http);
+    /* Before any request or notification can kick it. */
+    iof_err err = ctl_nats_auth_start(srv, &srv->nats_auth, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    err = iof_http_server_start(srv->http);
     if (err == IOF_EBUSY) {
         return in_use(&srv->cfg, d);
     }
@@ -149,7 +155,8 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
     iof_http_server_free(srv->http);             /* answers what is still held with 503 */
     ctl_agent_wait_free(srv->waits);
-    ctl_logs_free(srv->logs); /* after the server: no handler can reach it any more */
+    ctl_logs_free(srv->logs);           /* after the server: no handler can reach it any more */
+    ctl_nats_auth_stop(srv->nats_auth); /* nothing can kick it any more */
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
     }

@@ -10,6 +10,7 @@
 
 struct ctl_route_ctx;
 struct ctl_agent_wait;
+struct ctl_nats_auth;
 
 struct ctl_server {
     struct ctl_config cfg;
@@ -23,6 +24,8 @@ struct ctl_server {
     struct ctl_logs *logs;                    /* log streams from nodes to users */
     struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
                                                  the database (NULL on SQLite) */
+    struct ctl_nats_auth *nats_auth;          /* writes nats-server's per-node users (NULL
+                                                 without cfg.nats_auth_file) */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the

@@ -36,6 +36,7 @@ static const char *const expected_tables[] = {
     "fog_tags",
     "fog_provision_keys",
     "fog_access_tokens",
+    "fog_nats_credentials",
     "fog_version_commands",
     "fog_changes",
     "hw_infos",
@@ -65,6 +66,8 @@ static const char *const expected_tables[] = {
     "schema_migrations",
 };
 #define N_TABLES (sizeof expected_tables / sizeof expected_tables[0])
+/* Migration files per back end (controller/sql/<backend>/). */
+#define N_MIGRATIONS 4
 
 struct fixture {
     char dir[512];
@@ -217,19 +220,23 @@ static void test_fresh_migration(void **state) {
                      (int64_t)N_TABLES);
 
     struct migration_rows m = read_migrations(db);
-    assert_int_equal(m.n, 2);
+    assert_int_equal(m.n, N_MIGRATIONS);
     assert_int_equal(m.rows[0].version, 1);
     assert_string_equal(m.rows[0].name, "schema");
     assert_int_equal(m.rows[1].version, 2);
     assert_string_equal(m.rows[1].name, "seed");
+    assert_int_equal(m.rows[2].version, 3);
+    assert_string_equal(m.rows[2].name, "nats_credentials");
+    assert_int_equal(m.rows[3].version, 4);
+    assert_string_equal(m.rows[3].name, "microservice_events");
     for (size_t i = 0; i < m.n; i++) {
         assert_true(m.rows[i].applied_at >= before && m.rows[i].applied_at <= after);
     }
     int64_t recorded = -1;
     int64_t known = -1;
     assert_int_equal(ctl_db_schema_version(db, &recorded, &known, NULL), IOF_OK);
-    assert_int_equal(recorded, 2);
-    assert_int_equal(known, 2);
+    assert_int_equal(recorded, N_MIGRATIONS);
+    assert_int_equal(known, N_MIGRATIONS);
 
     /* A bare database reports version 0 without creating anything. */
     struct ctl_db *bare = NULL;
@@ -238,7 +245,7 @@ static void test_fresh_migration(void **state) {
     assert_int_equal(ctl_db_open(bare_url, &bare, NULL), IOF_OK);
     assert_int_equal(ctl_db_schema_version(bare, &recorded, &known, NULL), IOF_OK);
     assert_int_equal(recorded, 0);
-    assert_int_equal(known, 2);
+    assert_int_equal(known, N_MIGRATIONS);
     assert_false(table_exists(bare, "schema_migrations"));
     ctl_db_close(bare);
     test_db_drop(bare_url);
@@ -267,7 +274,7 @@ static void test_reopen_does_not_reapply(void **state) {
         db = ctl_store_db(s);
         assert_int_equal(seed_rows(db), seeded);
         struct migration_rows again = read_migrations(db);
-        assert_int_equal(again.n, 2);
+        assert_int_equal(again.n, N_MIGRATIONS);
         for (size_t i = 0; i < again.n; i++) {
             assert_int_equal(again.rows[i].version, first.rows[i].version);
             assert_int_equal(again.rows[i].applied_at, first.rows[i].applied_at);
@@ -300,7 +307,7 @@ static void test_newer_database_refused(void **state) {
 
     /* Left untouched. */
     assert_int_equal(ctl_db_open(f->path, &db, NULL), IOF_OK);
-    assert_int_equal(query_int(db, "SELECT COUNT(*) FROM schema_migrations"), 3);
+    assert_int_equal(query_int(db, "SELECT COUNT(*) FROM schema_migrations"), N_MIGRATIONS + 1);
     assert_int_equal(query_int(db, "SELECT COUNT(*) FROM catalog_items"), 17);
     assert_int_equal(ctl_db_migrate(db, &d), IOF_EUNSUPPORTED);
     ctl_db_close(db);
@@ -316,13 +323,15 @@ static void test_partial_database_completed(void **state) {
     exec_ok(db, "DELETE FROM fog_types");
     exec_ok(db, "DELETE FROM catalog_items");
     exec_ok(db, "DELETE FROM registries");
-    exec_ok(db, "DELETE FROM schema_migrations WHERE version = 2");
+    exec_ok(db, "DROP TABLE fog_nats_credentials"); /* what migration 3 made */
+    exec_ok(db, "ALTER TABLE microservice_statuses DROP COLUMN events"); /* migration 4 */
+    exec_ok(db, "DELETE FROM schema_migrations WHERE version >= 2");
     ctl_db_close(db);
 
     struct ctl_store *s = store_ok(f->path);
     db = ctl_store_db(s);
     assert_int_equal(seed_rows(db), 17 * 1000000 + 34 * 1000 + 2 * 10 + 3);
-    assert_int_equal(read_migrations(db).n, 2);
+    assert_int_equal(read_migrations(db).n, N_MIGRATIONS);
     ctl_store_close(s);
 }
 

@@ -1,0 +1,8 @@
+-- The NATS credential of a provisioned node: the Controller issues a new one at every provisioning
+-- and keeps only its bcrypt hash, which goes into the nats-server authorization file it writes
+-- (docs/design/nats-security.md). Deprovisioning and node deletion remove it.
+CREATE TABLE fog_nats_credentials (
+    fog_uuid TEXT PRIMARY KEY NOT NULL REFERENCES fogs (uuid) ON DELETE CASCADE,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT (CAST(floor(extract(epoch FROM clock_timestamp()) * 1000) AS BIGINT))
+);
