@@ -45,6 +45,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             .connection_timeout_s = 120,
             .max_connections = cfg->max_connections,
             .connection_memory = cfg->connection_memory,
+            .per_ip_connections = cfg->max_connections_per_address,
         };
         err = iof_http_server_new(&hc, &srv->http);
         if (err != IOF_OK) {
