@@ -7,6 +7,7 @@
 #include "controller/api/api.h"
 #include "controller/domain/changes.h"
 #include "controller/domain/liveness.h"
+#include "controller/server/login.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,10 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     }
     if (err == IOF_OK) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
+        err = ctl_login_new(srv, &srv->login);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "cannot start the login workers");
+        }
     }
     static const struct {
         const struct ctl_route *routes;
@@ -143,7 +148,9 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_liveness_stop(srv->liveness);
     ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
-    iof_http_server_free(srv->http);             /* answers what is still held with 503 */
+    iof_http_server_stop(srv->http);             /* answers what is still held with 503 */
+    ctl_login_free(srv->login);                  /* its workers answer through srv->http */
+    iof_http_server_free(srv->http);
     ctl_agent_wait_free(srv->waits);
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);

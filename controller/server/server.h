@@ -22,6 +22,7 @@ struct ctl_server {
     struct ctl_liveness *liveness;            /* the node liveness job */
     struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
                                                  the database (NULL on SQLite) */
+    struct ctl_login *login;                  /* password checks (controller/server/login.h) */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the
