@@ -144,6 +144,10 @@ static void check(struct ctl_login *l, struct job *j) {
     int64_t now = iof_time_mono_ms();
     pthread_mutex_lock(&l->mu);
     entry_of(l, key_of('e', j->email), now)->attempts = 0;
+    struct entry *ea = entry_of(l, key_of('a', j->addr), now);
+    if (ea->attempts > 0) {
+        ea->attempts--; /* only failures count against an address */
+    }
     pthread_mutex_unlock(&l->mu);
     char token[CTL_USER_TOKEN_LEN + 1];
     char hash[CTL_TOKEN_HASH_LEN + 1];

@@ -6,11 +6,12 @@
  * and answers it. An unknown e-mail is checked against a dummy hash, so both failures cost the
  * same time and get the same answer (401 InvalidCredentialsError "Invalid credentials").
  *
- * Throttling: every attempt counts against its source address and its e-mail until it succeeds.
+ * Throttling: every attempt counts against its source address and its e-mail (a success clears
+ * its e-mail's count and takes itself off its address's; it counts while in flight).
  * Past a free allowance (20 per address, 5 per e-mail) each further attempt must wait 1, 2, 4 ...
  * seconds (at most 60) after the previous one; sooner it is answered 429 with Retry-After,
- * without hashing. Counts are forgotten 15 minutes after an address's or e-mail's last attempt;
- * a success clears its e-mail's count. The table is bounded (4096 entries, the least recently
+ * without hashing. Counts are forgotten 15 minutes after an address's or e-mail's last attempt.
+ * The table is bounded (4096 entries, the least recently
  * used replaced). When the queue of waiting checks is full the answer is 503 with Retry-After. */
 #ifndef CTL_LOGIN_H
 #define CTL_LOGIN_H
