@@ -13,8 +13,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define QUEUE_MAX      64
@@ -168,8 +166,6 @@ static void check(struct ctl_login *l, struct job *j) {
 
 static void *worker(void *arg) {
     struct ctl_login *l = arg;
-    /* Below the HTTP threads: a login flood must not take the CPU from other requests. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&l->mu);
     for (;;) {
         while (!l->quit && l->count == 0) {
