@@ -272,7 +272,9 @@ static void test_login_unknown_email_same_answer(void **state) {
     assert_int_equal(api_user(f, "ada@example.com", token), 0);
     char n1[64], m1[128], n2[64], m2[128];
     int64_t wrong = INT64_MAX, unknown = INT64_MAX;
-    for (int i = 0; i < 3; i++) {
+    /* Four each (under the per-e-mail allowance of 5), interleaved; the fastest of each kind is
+     * the least disturbed by other load on the machine. */
+    for (int i = 0; i < 4; i++) {
         int64_t t;
         assert_int_equal(login_as(f, "ada@example.com", "wrong-pass", n1, m1, &t), 401);
         wrong = t < wrong ? t : wrong;
@@ -282,7 +284,10 @@ static void test_login_unknown_email_same_answer(void **state) {
     assert_string_equal(n1, "InvalidCredentialsError");
     assert_string_equal(n1, n2);
     assert_string_equal(m1, m2);
-    /* Fastest of three each: the unknown e-mail pays for a hash too. */
+    printf("login: fastest wrong-password %lld ms, unknown e-mail %lld ms\n",
+           (long long)wrong,
+           (long long)unknown);
+    /* The unknown e-mail pays for a hash too (without it: under 1 ms against ~25 ms). */
     assert_true(unknown * 2 >= wrong);
 }
 
