@@ -114,6 +114,20 @@ struct iof_http_upgraded {
     int fd;                                /* the descriptor handed out (a dup when possible) */
 };
 
+/* guard.c: connection tracking, head deadline, open-connection count */
+struct iof_http_conn;
+struct iof_http_guard {
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool running; /* thread started (controlling thread only) */
+    bool quit;
+    struct iof_http_conn *conns; /* every open connection */
+    size_t open;
+    size_t peak;        /* highest open count since the last malloc_trim */
+    uint64_t cut_total; /* connections closed at the head deadline */
+};
+
 struct iof_http_server {
     struct iof_http_config cfg; /* strings point into the owned copies below */
     char *bind_addr;
@@ -134,6 +148,8 @@ struct iof_http_server {
     uint32_t free_head;              /* index + 1 of the first free slot, 0: none */
     size_t held_live;                /* held requests whose connection has not completed yet */
     struct iof_http_stream *streams; /* live streamed responses (stream.c) */
+
+    struct iof_http_guard guard;
 
     /* guarded by the upgrade module's global lock */
     struct iof_http_upgraded *upgraded;
@@ -162,6 +178,7 @@ struct iof_http_request {
     struct iof_http_upload_state *upload;      /* owned; once the upload was admitted */
     size_t discarded;                          /* body bytes dropped after the limit was hit */
     bool too_big;
+    bool raw_answered; /* an answer was written to the socket directly; close when done */
     bool started;
     bool in_handler;
     bool answered; /* a response was queued (or an upgrade started) */
@@ -225,6 +242,24 @@ void iof_http_hold_deliver(struct iof_http_request *req);
 void iof_http_hold_forget(struct iof_http_request *req);
 /* Stop: answers every held request 503 and waits (bounded) until those answers are sent. */
 void iof_http_hold_stop(struct iof_http_server *srv);
+
+/* guard.c */
+#define IOF_HTTP_GUARD_OPTIONS 5
+IOF_NODISCARD iof_err iof_http_guard_init(struct iof_http_server *srv);
+void iof_http_guard_destroy(struct iof_http_server *srv);
+/* Fills libmicrohttpd options (connection notification, limits, idle timeout), END last. */
+size_t iof_http_guard_fill_options(struct iof_http_server *srv,
+                                   struct MHD_OptionItem opts[IOF_HTTP_GUARD_OPTIONS]);
+IOF_NODISCARD iof_err iof_http_guard_start(struct iof_http_server *srv);
+void iof_http_guard_stop(struct iof_http_server *srv);
+/* The connection's request head is complete: no head deadline until the request ends. */
+void iof_http_guard_head_done(struct iof_http_server *srv, struct MHD_Connection *conn);
+/* The connection's request ended: the next head is due within the deadline. */
+void iof_http_guard_request_done(struct iof_http_server *srv, struct MHD_Connection *conn);
+/* The connection was upgraded: never a head deadline again. */
+void iof_http_guard_exempt(struct iof_http_server *srv, struct MHD_Connection *conn);
+/* More connections are open than max_connections. */
+bool iof_http_guard_over_cap(struct iof_http_server *srv);
 
 /* upgrade.c */
 void iof_http_upgrade_on_mhd(void *cls,

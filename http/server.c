@@ -55,7 +55,12 @@ iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_htt
                   pthread_cond_init(&srv->drained, &ca) == 0;
         pthread_condattr_destroy(&ca);
     }
-    if (failed || !cond_ok || pthread_mutex_init(&srv->mu, NULL) != 0) {
+    bool mu_ok = !failed && cond_ok && pthread_mutex_init(&srv->mu, NULL) == 0;
+    bool guard_ok = mu_ok && iof_http_guard_init(srv) == IOF_OK;
+    if (!guard_ok) {
+        if (mu_ok) {
+            pthread_mutex_destroy(&srv->mu);
+        }
         if (cond_ok) {
             pthread_cond_destroy(&srv->drained);
         }
@@ -164,8 +169,8 @@ static void on_completed(void *cls,
                          struct MHD_Connection *conn,
                          void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)conn;
+    struct iof_http_server *srv = cls;
+    iof_http_guard_request_done(srv, conn);
     struct iof_http_request *req = *con_cls;
     if (req == NULL) {
         return;
@@ -198,11 +203,35 @@ on_mhd_log(void *cls, const char *fmt, va_list ap) {
     IOF_DEBUG("http", "mhd message=%s", iof_log_quote(q, sizeof q, msg));
 }
 
-/* Answers with the error table and the JSON error body; the last resort is a bare 500. */
-static bool answer_error(struct iof_http_request *req, iof_err err, const char *message) {
+/* The server's own error answer: the JSON error body, or with plain_errors the message as
+ * text/plain. status 0: from the error table. */
+static iof_err
+respond_error_as(struct iof_http_request *req, int status, iof_err err, const char *message) {
+    if (status == 0) {
+        status = iof_http_status_for(err);
+    }
+    if (message == NULL) {
+        message = iof_strerror(err);
+    }
+    if (req->srv->cfg.plain_errors) {
+        return iof_http_respond(req, status, "text/plain", message, strlen(message));
+    }
+    char *text;
+    size_t len;
+    iof_err e = iof_http_error_body(err, message, &text, &len);
+    if (e == IOF_OK) {
+        e = iof_http_respond(req, status, "application/json", text, len);
+        free(text);
+    }
+    return e;
+}
+
+/* Answers with the error table and the error body; the last resort is a bare 500. */
+static bool
+answer_status(struct iof_http_request *req, int status, iof_err err, const char *message) {
     bool was_in_handler = req->in_handler;
     req->in_handler = true; /* the server answers on the handler's behalf */
-    iof_err e = iof_http_respond_error(req, err, message);
+    iof_err e = respond_error_as(req, status, err, message);
     if (e != IOF_OK) {
         /* Perhaps a header the handler set is what MHD refuses: drop them for the bare 500. */
         for (size_t i = 0; i < req->nheaders; i++) {
@@ -216,6 +245,60 @@ static bool answer_error(struct iof_http_request *req, iof_err err, const char *
     return e == IOF_OK;
 }
 
+static bool answer_error(struct iof_http_request *req, iof_err err, const char *message) {
+    return answer_status(req, 0, err, message);
+}
+
+/* An error answered before the body was read: the connection is closed after it. */
+static bool
+answer_and_close(struct iof_http_request *req, int status, iof_err err, const char *message) {
+    (void)!iof_http_set_header(req, "Connection", "close");
+    return answer_status(req, status, err, message);
+}
+
+/* Writes a complete error answer straight to the socket, for the moments libmicrohttpd no longer
+ * lets a response be queued (a chunked body found too large half-way). The connection is closed
+ * once the client stops sending (or at DISCARD_MAX). */
+static void answer_raw(struct iof_http_request *req, int status, iof_err err, const char *message) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    req->answered = true;
+    req->raw_answered = true;
+    req->status = status;
+    if (ci == NULL) {
+        return;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    const char *ctype = "text/plain";
+    if (req->srv->cfg.plain_errors || iof_http_error_body(err, message, &body, &len) != IOF_OK) {
+        free(body);
+        body = strdup(message);
+        len = body != NULL ? strlen(body) : 0;
+    } else {
+        ctype = "application/json";
+    }
+    char head[512];
+    int n = snprintf(head,
+                     sizeof head,
+                     "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nX-Request-Id: %s\r\n"
+                     "Access-Control-Allow-Origin: %s\r\n\r\n",
+                     status,
+                     status == 413 ? "Payload Too Large" : "Error",
+                     ctype,
+                     len,
+                     req->id,
+                     req->srv->cfg.cors_origin);
+    if (n > 0 && (size_t)n < sizeof head) {
+        (void)send(ci->connect_fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (body != NULL && len > 0) {
+            (void)send(ci->connect_fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        (void)shutdown(ci->connect_fd, SHUT_WR);
+    }
+    free(body);
+}
 static bool answer_preflight(struct iof_http_request *req) {
     req->in_handler = true;
     iof_err e = iof_http_respond(req, 204, NULL, NULL, 0);
@@ -348,12 +431,54 @@ static bool admit_upload(struct iof_http_request *req) {
 /* First call for a request: the headers are in. Finds an upload route, checks Content-Length,
  * admits uploads and answers preflights. */
 static enum MHD_Result
+add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* The head limits and the connection cap; true when the request was answered here. */
+static bool refuse_head(struct iof_http_request *req, bool *ok) {
+    struct iof_http_server *srv = req->srv;
+    size_t max_head = srv->cfg.max_head;
+    if (max_head == 0) {
+        max_head = (srv->cfg.connection_memory != 0 ? srv->cfg.connection_memory : 32768) / 2;
+    }
+    size_t line = strlen(req->method) + strlen(req->uri) + strlen(req->version) + 4;
+    size_t head = line;
+    (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &head);
+    char msg[128];
+    if (line > max_head) {
+        (void)snprintf(msg, sizeof msg, "The request URL exceeds %zu bytes", max_head);
+        *ok = answer_and_close(req, 414, IOF_E2BIG, msg);
+        return true;
+    }
+    if (head > max_head) {
+        (void)snprintf(msg, sizeof msg, "The request headers exceed %zu bytes", max_head);
+        *ok = answer_and_close(req, 431, IOF_E2BIG, msg);
+        return true;
+    }
+    if (iof_http_guard_over_cap(srv)) {
+        (void)!iof_http_set_header(req, "Retry-After", "5");
+        *ok = answer_and_close(req, 503, IOF_EBUSY, "Too many open connections, retry later");
+        return true;
+    }
+    return false;
+}
+
+static enum MHD_Result
 on_headers(struct iof_http_request *req, const char *method, const char *version) {
     req->started = true;
     req->method = method;
     req->version = version;
+    iof_http_guard_head_done(req->srv, req->conn);
     if (iof_http_request_prepare(req) != IOF_OK) {
         return MHD_NO;
+    }
+    bool ok = true;
+    if (refuse_head(req, &ok)) {
+        req->too_big = true; /* the body, if any, is not read */
+        return ok ? MHD_YES : MHD_NO;
     }
     bool preflight = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
     if (!preflight) {
@@ -416,8 +541,15 @@ static enum MHD_Result on_access(void *cls,
         } else if (!req->too_big && !req->answered) {
             iof_err err = iof_buf_append(&req->body, upload_data, n);
             if (err == IOF_E2BIG) {
+                /* Only a body without Content-Length gets here (a declared length over the
+                 * limit was answered at the head): answer 413 now and close when the client
+                 * stops, rather than read on for an answer it may never wait for. */
                 req->too_big = true;
                 iof_buf_free(&req->body);
+                char msg[96];
+                (void)snprintf(
+                    msg, sizeof msg, "The request body exceeds %" PRIu64 " bytes", body_limit(req));
+                answer_raw(req, 413, IOF_E2BIG, msg);
             } else if (err != IOF_OK) {
                 return MHD_NO;
             }
@@ -425,10 +557,21 @@ static enum MHD_Result on_access(void *cls,
         if (req->too_big) {
             req->discarded += n;
             if (req->discarded > DISCARD_MAX) {
+                if (!req->answered) {
+                    char msg[96];
+                    (void)snprintf(msg,
+                                   sizeof msg,
+                                   "The request body exceeds %" PRIu64 " bytes",
+                                   body_limit(req));
+                    answer_raw(req, 413, IOF_E2BIG, msg);
+                }
                 return MHD_NO;
             }
         }
         return MHD_YES;
+    }
+    if (req->raw_answered) {
+        return MHD_NO; /* the answer went out on the socket: close */
     }
     if (req->answered) {
         return MHD_YES;
@@ -503,6 +646,8 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
     flags |= MHD_USE_EPOLL;
 #endif
     unsigned pool = srv->cfg.threads > 1 ? srv->cfg.threads : 0;
+    struct MHD_OptionItem guard_opts[IOF_HTTP_GUARD_OPTIONS];
+    (void)iof_http_guard_fill_options(srv, guard_opts);
     srv->daemon = MHD_start_daemon(flags,
                                    srv->cfg.port,
                                    NULL,
@@ -520,12 +665,10 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                    MHD_OPTION_NOTIFY_COMPLETED,
                                    on_completed,
                                    srv,
-                                   MHD_OPTION_CONNECTION_TIMEOUT,
-                                   srv->cfg.connection_timeout_s,
+                                   MHD_OPTION_ARRAY,
+                                   guard_opts,
                                    MHD_OPTION_THREAD_POOL_SIZE,
                                    pool,
-                                   MHD_OPTION_CONNECTION_LIMIT,
-                                   srv->cfg.max_connections != 0 ? srv->cfg.max_connections : 4096u,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                    srv->cfg.connection_memory != 0 ? srv->cfg.connection_memory
                                                                    : (size_t)32768,
@@ -538,6 +681,12 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                   (unsigned)srv->cfg.port,
                   why != 0 ? strerror(why) : "libmicrohttpd could not start");
         return why == EADDRINUSE ? IOF_EBUSY : IOF_EIO;
+    }
+    if (iof_http_guard_start(srv) != IOF_OK) {
+        MHD_stop_daemon(srv->daemon);
+        srv->daemon = NULL;
+        IOF_ERROR("http", "start_failed reason=\"no thread\"");
+        return IOF_EIO;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di != NULL ? di->port : srv->cfg.port;
@@ -565,6 +714,7 @@ void iof_http_server_stop(struct iof_http_server *srv) {
     iof_http_hold_stop(srv);
     iof_http_upgrade_stop(srv);
     iof_http_stream_stop(srv);
+    iof_http_guard_stop(srv);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
     IOF_INFO("http", "stopped port=%u", (unsigned)srv->port);
@@ -576,6 +726,7 @@ void iof_http_server_free(struct iof_http_server *srv) {
     }
     iof_http_server_stop(srv);
     iof_http_router_free(&srv->router);
+    iof_http_guard_destroy(srv);
     pthread_cond_destroy(&srv->drained);
     pthread_mutex_destroy(&srv->mu);
     free(srv->slots);

@@ -41,14 +41,36 @@ struct iof_http_config {
     uint16_t port;                 /* 0: an ephemeral port, see iof_http_server_port() */
     size_t max_body;               /* request body limit, 0: 1 MiB; larger bodies get 413 */
     unsigned threads;              /* polling threads, 0: 1; more than 1 makes a pool */
-    unsigned connection_timeout_s; /* idle connection timeout, 0: none */
-    unsigned max_connections;      /* open connections at most (held ones included), 0: 4096;
-                                      the process needs that many file descriptors */
+    unsigned connection_timeout_s; /* idle connection timeout (restarts on every byte), 0: none */
+    unsigned max_connections;      /* open connections (held ones included), 0: 4096; a request
+                                      arriving while more are open is answered 503 with
+                                      Retry-After. libmicrohttpd closes connections beyond
+                                      iof_http_connection_ceiling() unanswered; the process needs
+                                      that many file descriptors */
     size_t connection_memory;      /* libmicrohttpd's per-connection pool, which holds the
                                       request line and headers (bodies are not kept there);
                                       0: 32 KiB. What a held request costs in memory. */
     const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
+
+    /* Connection discipline (http/guard.c); zero fields take the defaults. */
+    unsigned head_timeout_s;     /* a request head must be complete within this long of the
+                                    accept, or of the previous answer on a kept-alive connection;
+                                    arriving bytes do not extend it. Past it the connection is
+                                    closed. Requests being served, held or upgraded are exempt.
+                                    0: 10 */
+    unsigned per_ip_connections; /* open connections per source address; libmicrohttpd closes
+                                    more at once. 0: 256 */
+    size_t max_head;             /* request line plus headers, in bytes; a longer URL is answered
+                                    414, longer headers 431 (with the error body, then closed).
+                                    0: connection_memory / 2. Heads that do not fit in
+                                    connection_memory at all get libmicrohttpd's own answer. */
+    bool plain_errors;           /* the server's own error answers (404, 405, 413, 414, 431, 503,
+                                    handler errors) as text/plain "message" instead of JSON */
 };
+
+/* The hard connection limit given to libmicrohttpd for a max_connections value (0: default):
+ * max_connections plus a reserve in which excess connections still get their 503. */
+unsigned iof_http_connection_ceiling(unsigned max_connections);
 
 /* A request handler. It must do exactly one of:
  *   - answer with one of the iof_http_respond* functions and return IOF_OK;

@@ -84,8 +84,8 @@ void iof_http_upgrade_on_mhd(void *cls,
                              size_t extra_in_size,
                              MHD_socket sock,
                              struct MHD_UpgradeResponseHandle *urh) {
-    (void)connection;
     struct iof_http_server *srv = cls;
+    iof_http_guard_exempt(srv, connection);
     struct iof_http_request *req = con_cls;
     struct iof_http_upgraded *u = calloc(1, sizeof *u);
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);

@@ -847,7 +847,10 @@ iof_err agent_localapi_new(const struct agent_localapi_config *cfg, struct agent
         }
     }
     if (err == IOF_OK) {
-        err = iof_ws_hub_new(NULL, &api->hub);
+        /* A socket that answers neither pings nor sends anything for 90 s is closed, so idle
+         * WebSockets cannot pile up (live SDK clients answer the pings). */
+        struct iof_ws_hub_config hc = {.ping_interval_ms = 30000, .idle_timeout_ms = 90000};
+        err = iof_ws_hub_new(&hc, &api->hub);
     }
     if (err == IOF_OK) {
         if (pthread_create(&api->timer, NULL, timer_main, api) != 0) {

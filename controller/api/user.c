@@ -6,9 +6,11 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "controller/server/login.h"
 #include "controller/store/db_json.h"
 #include "controller/store/store_user.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static iof_err min_length(struct ctl_call *call, const char *key, const char *value, size_t min) {
@@ -86,29 +88,21 @@ static iof_err login(struct ctl_call *call) {
         (err = iof_json_get_string(body, "password", IOF_JSON_REQUIRED, &password, call->d))) {
         return err;
     }
-    struct ctl_store_user u = {0};
-    err = ctl_store_user_get_by_email(call->srv->store, email, &u, call->d);
-    if (err == IOF_ENOENT || (err == IOF_OK && !ctl_password_verify(u.password_hash, password) &&
-                              !ctl_password_verify(u.temp_password_hash, password))) {
-        ctl_store_user_clear(&u);
-        return ctl_reply_error(call, 401, "InvalidCredentialsError", "Invalid credentials");
+    /* The check runs on the login workers (controller/server/login.h), which answer. */
+    int64_t wait_s = ctl_login_wait_s(call->srv->login, iof_http_remote_addr(call->req), email);
+    if (wait_s > 0) {
+        char v[24];
+        (void)snprintf(v, sizeof v, "%lld", (long long)wait_s);
+        (void)!iof_http_set_header(call->req, "Retry-After", v);
+        return ctl_reply_error(
+            call, 429, "TooManyRequestsError", "Too many login attempts, retry later");
     }
-    if (err != IOF_OK) {
-        return err;
+    err = ctl_login_submit(call->srv->login, call->req, email, password);
+    if (err == IOF_EBUSY) {
+        (void)!iof_http_set_header(call->req, "Retry-After", "1");
+        return iof_fail(call->d, IOF_EBUSY, "Too many logins in progress, retry later");
     }
-    char token[CTL_USER_TOKEN_LEN + 1];
-    char hash[CTL_TOKEN_HASH_LEN + 1];
-    err = ctl_token_new(token);
-    if (err == IOF_OK) {
-        ctl_token_hash(token, hash);
-        int64_t expires = iof_time_now_ms() + call->srv->cfg.user_token_ttl_s * 1000;
-        err = ctl_store_token_add(call->srv->store, u.id, hash, expires, call->d);
-    }
-    ctl_store_user_clear(&u);
-    if (err != IOF_OK) {
-        return err;
-    }
-    return ctl_reply(call, 200, json_pack("{s:s}", "accessToken", token));
+    return err;
 }
 
 static iof_err need_user(struct ctl_call *call) {

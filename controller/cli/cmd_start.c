@@ -7,6 +7,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "controller/server/server.h"
+#include "http/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,12 +32,12 @@ static void usage(FILE *out) {
 
 /* Runs until SIGTERM/SIGINT. ready_fd (or -1) receives one byte once listening. */
 static iof_err serve(const struct ctl_config *cfg, int ready_fd, struct iof_diag *d) {
-    /* Each held long-poll is an open connection: make room for max_connections descriptors. */
+    /* Each held long-poll is an open connection: make room for every connection the server
+     * accepts (max_connections and the reserve that still gets its 503). */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)cfg->max_connections + 64) {
-        rl.rlim_cur = rl.rlim_max < (rlim_t)cfg->max_connections + 64
-                          ? rl.rlim_max
-                          : (rlim_t)cfg->max_connections + 64;
+    rlim_t need = (rlim_t)iof_http_connection_ceiling(cfg->max_connections) + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     sigset_t set;

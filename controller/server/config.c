@@ -36,6 +36,7 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     cfg->http_threads = 2;
     cfg->max_connections = 16384;
     cfg->connection_memory = 8192;
+    cfg->max_connections_per_address = 256;
     cfg->user_token_ttl_s = 3600;
     cfg->user_token_max_lifetime_s = 7 * 24 * 3600;
     (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
@@ -84,7 +85,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     iof_err err = IOF_OK;
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
-    int64_t snap_max = 0;
+    int64_t snap_max = 0, per_addr = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL, *db = NULL;
     const char *nats_auth = NULL, *nats_pid = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
@@ -105,6 +106,8 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_int(j, "connectionMemoryBytes", IOF_JSON_OPTIONAL, &conn_mem, d)) !=
             IOF_OK ||
         (err = iof_json_get_int(j, "imageSnapshotMaxBytes", IOF_JSON_OPTIONAL, &snap_max, d)) !=
+            IOF_OK ||
+        (err = iof_json_get_int(j, "maxConnectionsPerAddress", IOF_JSON_OPTIONAL, &per_addr, d)) !=
             IOF_OK) {
         json_decref(j);
         return err;
@@ -142,6 +145,13 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
             err = iof_fail(d, IOF_EINVAL, "%s: maxConnections must be 16-1000000", path);
         } else {
             cfg->max_connections = (unsigned)max_conn;
+        }
+    }
+    if (err == IOF_OK && per_addr != 0) {
+        if (per_addr < 1 || per_addr > 1000000) {
+            err = iof_fail(d, IOF_EINVAL, "%s: maxConnectionsPerAddress must be 1-1000000", path);
+        } else {
+            cfg->max_connections_per_address = (unsigned)per_addr;
         }
     }
     if (err == IOF_OK && max_life != 0) {

@@ -24,8 +24,10 @@ struct ctl_config {
                                      4096 holds 10,000 long-polls in ~83 MB but limits heads
                                      to ~1.5 KiB */
     unsigned max_connections;     /* file "maxConnections"; default 16384 (agents' long-polls
-                                     hold one each); the soft fd limit is raised to fit */
-    int64_t user_token_ttl_s;     /* file "userTokenExpirationSeconds"; default 3600 (sliding) */
+                                     hold one each); the soft fd limit is raised to fit. Over
+                                     it, requests get 503 with Retry-After */
+    unsigned max_connections_per_address; /* file "maxConnectionsPerAddress"; default 256 */
+    int64_t user_token_ttl_s; /* file "userTokenExpirationSeconds"; default 3600 (sliding) */
     int64_t user_token_max_lifetime_s; /* cap on sliding: file "userTokenMaxLifetimeSeconds";
                                           default 7 days */
     char nats_url[512];                /* handed to agents as natsUrl: --nats-url,

@@ -9,6 +9,7 @@
 #include "controller/domain/liveness.h"
 #include "controller/domain/logs.h"
 #include "controller/domain/nats_auth.h"
+#include "controller/server/login.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
             .connection_timeout_s = 120,
             .max_connections = cfg->max_connections,
             .connection_memory = cfg->connection_memory,
+            .per_ip_connections = cfg->max_connections_per_address,
         };
         err = iof_http_server_new(&hc, &srv->http);
         if (err != IOF_OK) {
@@ -64,6 +66,10 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     }
     if (err == IOF_OK) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
+        err = ctl_login_new(srv, &srv->login);
+        if (err != IOF_OK) {
+            err = iof_fail(d, err, "cannot start the login workers");
+        }
     }
     static const struct {
         const struct ctl_route *routes;
@@ -153,7 +159,9 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_liveness_stop(srv->liveness);
     ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
-    iof_http_server_free(srv->http);             /* answers what is still held with 503 */
+    iof_http_server_stop(srv->http);             /* answers what is still held with 503 */
+    ctl_login_free(srv->login);                  /* its workers answer through srv->http */
+    iof_http_server_free(srv->http);
     ctl_agent_wait_free(srv->waits);
     ctl_logs_free(srv->logs);           /* after the server: no handler can reach it any more */
     ctl_nats_auth_stop(srv->nats_auth); /* nothing can kick it any more */

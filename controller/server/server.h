@@ -26,6 +26,7 @@ struct ctl_server {
                                                  the database (NULL on SQLite) */
     struct ctl_nats_auth *nats_auth;          /* writes nats-server's per-node users (NULL
                                                  without cfg.nats_auth_file) */
+    struct ctl_login *login;                  /* password checks (controller/server/login.h) */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the

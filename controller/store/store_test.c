@@ -323,7 +323,7 @@ static void test_partial_database_completed(void **state) {
     exec_ok(db, "DELETE FROM fog_types");
     exec_ok(db, "DELETE FROM catalog_items");
     exec_ok(db, "DELETE FROM registries");
-    exec_ok(db, "DROP TABLE fog_nats_credentials"); /* what migration 3 made */
+    exec_ok(db, "DROP TABLE fog_nats_credentials");                      /* what migration 3 made */
     exec_ok(db, "ALTER TABLE microservice_statuses DROP COLUMN events"); /* migration 4 */
     exec_ok(db, "DELETE FROM schema_migrations WHERE version >= 2");
     ctl_db_close(db);
