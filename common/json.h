@@ -1,4 +1,5 @@
-/* JSON helpers on jansson: strict parsing and field access whose errors name the field.
+/* JSON helpers on jansson: parsing as classic ioFog parses, and field access whose errors name
+ * the field.
  *
  * Parsing keeps the last value of a duplicate key (as JavaScript's JSON.parse does: classic
  * clients send such bodies), replaces ill-formed UTF-8 with U+FFFD (as the classic servers'
