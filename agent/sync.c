@@ -259,9 +259,11 @@ static iof_err process_changes(struct agent_daemon *a,
     }
     if (flag(changes, "diagnostics")) {
         json_t *answer = NULL;
-        if ((err = agent_upstream_call(
-                 u, c->controller_url, c->access_token, "GET", "agent/strace", NULL, &answer, d)) !=
-            IOF_OK) {
+        err = agent_upstream_call(
+            u, c->controller_url, c->access_token, "GET", "agent/strace", NULL, &answer, d);
+        if (err == IOF_ENOENT) {
+            err = IOF_OK; /* "Strace not found": no microservice here has strace set */
+        } else if (err != IOF_OK) {
             return err;
         }
         IOF_INFO("agent", "strace_ignored reason=\"not supported by this agent\"");

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/utf8.h"
 #include "common/log.h"
 #include "common/random.h"
 
@@ -172,13 +173,55 @@ static void test_buf(void **state) {
     iof_buf_free(&b);
 }
 
+static void test_utf8_repair(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out;
+        size_t replaced;
+    } cases[] = {
+        {"caf\xE9", "caf\xEF\xBF\xBD", 1},
+        {"\xE2\x82"
+         "a",
+         "\xEF\xBF\xBD"
+         "a",
+         1}, /* truncated 3-byte sequence: one */
+        {"\xF0\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", 3}, /* overlong */
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", 3}, /* surrogate */
+        {"ok \xE2\x82\xAC", "ok \xE2\x82\xAC", 0},
+        {"\xF4\x90", "\xEF\xBF\xBD\xEF\xBF\xBD", 2}, /* above U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 99, r = 99;
+        char *o = iof_utf8_repair(cases[i].in, strlen(cases[i].in), &n, &r);
+        assert_non_null(o);
+        assert_string_equal(o, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+        assert_int_equal(r, cases[i].replaced);
+        assert_true(iof_utf8_valid(o, n));
+        free(o);
+    }
+}
+
 static void test_json(void **state) {
     (void)state;
     struct iof_diag d;
     json_t *v = NULL;
-    const char *dup = "{\"a\":1,\"a\":2}";
-    assert_int_equal(iof_json_parse(dup, strlen(dup), &v, &d), IOF_EINVAL);
-    assert_non_null(strstr(d.msg, "duplicate"));
+    /* Classic (JSON.parse): a duplicate key keeps its last value. */
+    const char *dup = "{\"a\":1,\"b\":{\"c\":1,\"c\":\"x\"},\"a\":2}";
+    assert_int_equal(iof_json_parse(dup, strlen(dup), &v, &d), IOF_OK);
+    assert_int_equal(json_object_size(v), 2);
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "b"), "c")), "x");
+    json_decref(v);
+    /* Latin-1 text (0xE9 is "é"): each ill-formed byte becomes U+FFFD, counted. */
+    const char *latin1 = "{\"tag\":\"caf\xE9\",\"x\":\"\xC3\xA9\xE9\xE9!\"}";
+    size_t fixed = 0;
+    assert_int_equal(iof_json_parse_repair(latin1, strlen(latin1), &v, &fixed, &d), IOF_OK);
+    assert_int_equal(fixed, 3);
+    assert_string_equal(json_string_value(json_object_get(v, "tag")), "caf\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(v, "x")),
+                        "\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD!");
+    json_decref(v);
     const char *bad = "{\"a\":";
     assert_int_equal(iof_json_parse(bad, strlen(bad), &v, &d), IOF_EINVAL);
     assert_non_null(strstr(d.msg, "line 1"));
@@ -237,6 +280,7 @@ int main(void) {
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_utf8_repair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,38 @@
 /* jansson wrappers. */
 #include "common/json.h"
 
+#include "common/utf8.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 iof_err iof_json_parse(const char *data, size_t len, json_t **out, struct iof_diag *d) {
+    return iof_json_parse_repair(data, len, out, NULL, d);
+}
+
+iof_err iof_json_parse_repair(
+    const char *data, size_t len, json_t **out, size_t *replaced, struct iof_diag *d) {
     json_error_t e;
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+    /* Duplicate keys: the last one wins, as JavaScript's JSON.parse (classic Controller) and
+     * Jackson (classic Agent) do; jansson's default replaces the earlier value. */
+    json_t *v = json_loadb(data, len, JSON_DECODE_ANY, &e);
+    if (replaced != NULL) {
+        *replaced = 0;
+    }
+    if (v == NULL && json_error_code(&e) == json_error_invalid_utf8) {
+        /* Classic servers decode the body as UTF-8 with replacement before parsing. */
+        size_t n = 0, count = 0;
+        char *fixed = iof_utf8_repair(data, len, &n, &count);
+        if (fixed == NULL) {
+            return iof_fail(d, IOF_ENOMEM, "out of memory");
+        }
+        v = json_loadb(fixed, n, JSON_DECODE_ANY, &e);
+        free(fixed);
+        if (v != NULL && replaced != NULL) {
+            *replaced = count;
+        }
+    }
     if (v == NULL) {
         return iof_fail(
             d, IOF_EINVAL, "Invalid JSON at line %d column %d: %s", e.line, e.column, e.text);

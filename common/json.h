@@ -1,6 +1,9 @@
-/* JSON helpers on jansson: strict parsing and field access whose errors name the field.
+/* JSON helpers on jansson: parsing as classic ioFog parses, and field access whose errors name
+ * the field.
  *
- * Parsing rejects duplicate keys, NUL characters in strings and trailing garbage. Field getters
+ * Parsing keeps the last value of a duplicate key (as JavaScript's JSON.parse does: classic
+ * clients send such bodies), replaces ill-formed UTF-8 with U+FFFD (as the classic servers'
+ * decoders do) and rejects NUL characters in strings and trailing garbage. Field getters
  * produce the classic Controller's validation texts ("Required field 'name' is missing",
  * "Invalid format for field 'name'") so those can go straight into an error response. A JSON null
  * counts as absent. Values returned through `const json_t **`/`const char **` are borrowed from
@@ -21,11 +24,16 @@ enum iof_json_need {
 };
 
 /* Parses len bytes. On success *out is a new reference the caller releases with json_decref.
- * IOF_EINVAL with a message naming the line and column on malformed input or duplicate keys. */
+ * IOF_EINVAL with a message naming the line and column on malformed input. */
 IOF_NODISCARD iof_err iof_json_parse(const char *data,
                                      size_t len,
                                      json_t **out,
                                      struct iof_diag *d);
+
+/* Like iof_json_parse; *replaced (may be NULL) is the number of ill-formed UTF-8 sequences
+ * replaced with U+FFFD, for callers that count such input. */
+IOF_NODISCARD iof_err iof_json_parse_repair(
+    const char *data, size_t len, json_t **out, size_t *replaced, struct iof_diag *d);
 
 /* Like iof_json_parse, and the top level must be an object. */
 IOF_NODISCARD iof_err iof_json_parse_object(const char *data,

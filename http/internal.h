@@ -184,6 +184,7 @@ struct iof_http_request {
     bool answered; /* a response was queued (or an upgrade started) */
     int status;    /* status answered, for the log line */
     json_t *json;
+    size_t json_repaired; /* ill-formed UTF-8 sequences replaced when parsing json */
     char id[IOF_HTTP_REQUEST_ID_MAX + 1];
     char remote[64];
     int64_t start_ms;

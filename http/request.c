@@ -194,7 +194,8 @@ iof_err iof_http_body_json(struct iof_http_request *req, json_t **out, struct io
             return iof_fail(d, IOF_EINVAL, "Invalid JSON: the request body is empty");
         }
         json_t *v;
-        iof_err err = iof_json_parse((const char *)req->body.data, req->body.len, &v, d);
+        iof_err err = iof_json_parse_repair(
+            (const char *)req->body.data, req->body.len, &v, &req->json_repaired, d);
         if (err != IOF_OK) {
             return err;
         }
@@ -202,6 +203,10 @@ iof_err iof_http_body_json(struct iof_http_request *req, json_t **out, struct io
     }
     *out = req->json;
     return IOF_OK;
+}
+
+size_t iof_http_body_repaired(const struct iof_http_request *req) {
+    return req->json_repaired;
 }
 
 const char *iof_http_request_id(const struct iof_http_request *req) {

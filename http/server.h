@@ -234,12 +234,16 @@ const char *iof_http_header(const struct iof_http_request *req, const char *name
  * not counted). */
 const uint8_t *iof_http_body(const struct iof_http_request *req, size_t *len);
 
-/* Parses the body strictly (common/json.h: no duplicate keys, no trailing garbage). *out is owned
- * by the request (do not decref; json_incref to keep it longer); parsed once, later calls return
- * the same value. IOF_EINVAL with an "Invalid JSON..." message on an empty or malformed body. */
+/* Parses the body as classic servers do (common/json.h: a duplicate key keeps its last value,
+ * ill-formed UTF-8 becomes U+FFFD; no trailing garbage). *out is owned by the request (do not
+ * decref; json_incref to keep it longer); parsed once, later calls return the same value.
+ * IOF_EINVAL with an "Invalid JSON..." message on an empty or malformed body. */
 IOF_NODISCARD iof_err iof_http_body_json(struct iof_http_request *req,
                                          json_t **out,
                                          struct iof_diag *d);
+
+/* How many ill-formed UTF-8 sequences iof_http_body_json replaced with U+FFFD (0 before it). */
+size_t iof_http_body_repaired(const struct iof_http_request *req);
 
 /* The request id echoed in X-Request-Id. */
 const char *iof_http_request_id(const struct iof_http_request *req);

@@ -265,7 +265,10 @@ iof_err iof_msg_pack(const struct msg_span spans[MSG_FIELD_COUNT],
     return IOF_OK;
 }
 
-iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, struct iof_diag *d) {
+/* Decodes; with repaired non-NULL, ill-formed UTF-8 in string fields becomes U+FFFD (counted in
+ * *repaired) instead of an error. */
+static iof_err decode(
+    const uint8_t *data, size_t len, struct iof_msg **out, size_t *repaired, struct iof_diag *d) {
     if (len > IOF_MSG_MAX_SIZE) {
         return iof_fail(d, IOF_E2BIG, "message of %zu bytes, more than %zu", len, IOF_MSG_MAX_SIZE);
     }
@@ -278,24 +281,29 @@ iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, st
     }
     struct msg_span spans[MSG_FIELD_COUNT] = {{0}};
     int64_t ints[MSG_FIELD_COUNT] = {0};
+    char *fixed[MSG_FIELD_COUNT] = {0};
+    size_t count = 0;
+    iof_err err = IOF_OK;
     size_t h = 2;
     size_t b = IOF_MSG_HEADER_SIZE;
-    for (size_t i = 0; i < MSG_FIELD_COUNT; i++) {
+    for (size_t i = 0; i < MSG_FIELD_COUNT && err == IOF_OK; i++) {
         const struct msg_field *f = &iof_msg_fields[i];
         uint64_t n = get_be(data + h, f->len_bytes);
         h += f->len_bytes;
         if (n > len - b) {
-            return iof_fail(d,
-                            IOF_EINVAL,
-                            "field '%s' of %llu bytes runs past the end",
-                            f->name,
-                            (unsigned long long)n);
+            err = iof_fail(d,
+                           IOF_EINVAL,
+                           "field '%s' of %llu bytes runs past the end",
+                           f->name,
+                           (unsigned long long)n);
+            break;
         }
         const uint8_t *v = data + b;
         if (f->kind == FIELD_INT) {
             if (n > 8) {
-                return iof_fail(
+                err = iof_fail(
                     d, IOF_EINVAL, "number field '%s' is %u bytes wide", f->name, (unsigned)n);
+                break;
             }
             uint64_t u = get_be(v, (unsigned)n);
             int64_t x;
@@ -305,23 +313,56 @@ iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, st
                 x = (int64_t)u;
             }
             if (!iof_msg_int_in_range(f->width, x) || (n == 8 && f->width < 8 && u > INT64_MAX)) {
-                return iof_fail(d, IOF_EINVAL, "number field '%s' is out of range", f->name);
+                err = iof_fail(d, IOF_EINVAL, "number field '%s' is out of range", f->name);
+                break;
             }
             ints[i] = x;
         } else {
-            if (f->kind == FIELD_STR && !iof_utf8_valid((const char *)v, (size_t)n)) {
-                return iof_fail(d, IOF_EINVAL, "field '%s' is not valid UTF-8", f->name);
-            }
             spans[i].p = v;
             spans[i].n = (size_t)n;
+            if (f->kind == FIELD_STR && !iof_utf8_valid((const char *)v, (size_t)n)) {
+                size_t fl = 0, c = 0;
+                if (repaired != NULL) {
+                    fixed[i] = iof_utf8_repair((const char *)v, (size_t)n, &fl, &c);
+                    if (fixed[i] == NULL) {
+                        err = iof_fail(d, IOF_ENOMEM, "out of memory decoding a message");
+                        break;
+                    }
+                }
+                /* Still refused: NUL bytes, or text that no longer fits its length field. */
+                if (fixed[i] == NULL || c == 0 || !iof_utf8_valid(fixed[i], fl) ||
+                    fl > max_len_for(f->len_bytes)) {
+                    err = iof_fail(d, IOF_EINVAL, "field '%s' is not valid UTF-8", f->name);
+                    break;
+                }
+                spans[i].p = (const uint8_t *)fixed[i];
+                spans[i].n = fl;
+                count += c;
+            }
         }
         b += (size_t)n;
     }
-    if (b != len) {
-        return iof_fail(d, IOF_EINVAL, "%zu bytes after the last field", len - b);
+    if (err == IOF_OK && b != len) {
+        err = iof_fail(d, IOF_EINVAL, "%zu bytes after the last field", len - b);
     }
-    if (iof_msg_pack(spans, ints, IOF_MSG_VERSION, out) != IOF_OK) {
-        return iof_fail(d, IOF_ENOMEM, "out of memory decoding a message");
+    if (err == IOF_OK && iof_msg_pack(spans, ints, IOF_MSG_VERSION, out) != IOF_OK) {
+        err = iof_fail(d, IOF_ENOMEM, "out of memory decoding a message");
     }
-    return IOF_OK;
+    for (size_t i = 0; i < MSG_FIELD_COUNT; i++) {
+        free(fixed[i]);
+    }
+    if (err == IOF_OK && repaired != NULL) {
+        *repaired = count;
+    }
+    return err;
+}
+
+iof_err iof_msg_decode(const uint8_t *data, size_t len, struct iof_msg **out, struct iof_diag *d) {
+    return decode(data, len, out, NULL, d);
+}
+
+iof_err iof_msg_decode_repair(
+    const uint8_t *data, size_t len, struct iof_msg **out, size_t *repaired, struct iof_diag *d) {
+    size_t none = 0;
+    return decode(data, len, out, repaired != NULL ? repaired : &none, d);
 }

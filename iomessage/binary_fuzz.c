@@ -1,6 +1,7 @@
-/* libFuzzer target: the ioMessage binary decoder and the message-socket frame parser, fed
- * untrusted bytes. Whatever decodes must re-encode (both widths), decode again to the same JSON,
- * and survive the JSON codec. Seeds: iomessage/fuzz-corpus/binary. */
+/* libFuzzer target: the ioMessage binary decoder (strict and repairing) and the message-socket
+ * frame parser, fed untrusted bytes. Whatever decodes must re-encode (both widths), decode again
+ * to the same JSON, and survive the JSON codec; what the repairing decoder accepts must encode.
+ * Seeds: iomessage/fuzz-corpus/binary. */
 #include "iomessage/iomessage.h"
 
 #include <stdint.h>
@@ -25,6 +26,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)iof_msg_receipt_parse(data, size, id, sizeof id, &ts, NULL);
 
     struct iof_msg *m = NULL;
+    size_t repaired = 0;
+    if (iof_msg_decode_repair(data, size, &m, &repaired, NULL) == IOF_OK) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        check(iof_msg_encode_alloc(m, IOF_MSG_WIDTH_CLASSIC, &buf, &len, NULL) == IOF_OK);
+        struct iof_msg *again = NULL;
+        check(iof_msg_decode(buf, len, &again, NULL) == IOF_OK);
+        iof_msg_free(again);
+        free(buf);
+        iof_msg_free(m);
+        m = NULL;
+    } else {
+        check(m == NULL);
+    }
     if (iof_msg_decode(data, size, &m, NULL) != IOF_OK) {
         check(m == NULL);
         return 0;

@@ -107,6 +107,13 @@ IOF_NODISCARD iof_err iof_msg_decode(const uint8_t *data,
                                      struct iof_msg **out,
                                      struct iof_diag *d);
 
+/* Like iof_msg_decode, but ill-formed UTF-8 in a string field is read the classic Agent's way
+ * (`new String(bytes)`: each ill-formed sequence becomes U+FFFD) instead of refused, e.g. a tag
+ * a Node SDK sent as Latin-1. *repaired (may be NULL) is the number of sequences replaced. NUL
+ * bytes, and text that no longer fits its length field once repaired, are still IOF_EINVAL. */
+IOF_NODISCARD iof_err iof_msg_decode_repair(
+    const uint8_t *data, size_t len, struct iof_msg **out, size_t *repaired, struct iof_diag *d);
+
 /* JSON form with every key present (agent.md §1.2); a new reference the caller releases with
  * json_decref(). IOF_EINVAL if a string is not UTF-8, IOF_ENOMEM. */
 IOF_NODISCARD iof_err iof_msg_to_json(const struct iof_msg *msg, json_t **out, struct iof_diag *d);

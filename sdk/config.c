@@ -33,7 +33,7 @@ IOFOG_API int iofog_config_parse(const char *text, size_t len, struct iofog_conf
         cfg->obj = json_object();
     } else {
         json_error_t jerr;
-        cfg->obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        cfg->obj = json_loadb(text, len, 0, &jerr); /* a duplicate key: the last wins */
         if (cfg->obj == NULL) {
             iofog_config_free(cfg);
             return iofog_sdk_fail(IOFOG_EPROTO, 0, "configuration is not JSON: %s", jerr.text);

@@ -151,7 +151,7 @@ IOFOG_API int iofog_message_from_json(const char *json, size_t len, struct iofog
         return iofog_sdk_fail(IOFOG_EINVAL, 0, "json and out are required");
     }
     json_error_t jerr;
-    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(json, len, 0, &jerr); /* a duplicate key: the last wins */
     if (j == NULL) {
         return iofog_sdk_fail(IOFOG_EINVAL, 0, "invalid JSON: %s", jerr.text);
     }

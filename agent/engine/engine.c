@@ -9,6 +9,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -514,15 +515,11 @@ iof_err agent_engine_status_json(struct agent_engine *e, json_t **out) {
     bool ok = true;
     for (size_t i = 0; i < e->ntab && ok; i++) {
         const struct msvc *m = e->tab[i];
-        char cpu[32];
-        char mem[32];
-        snprintf(cpu, sizeof cpu, "%.2f", m->cpu);
-        snprintf(mem, sizeof mem, "%llu", (unsigned long long)m->mem);
-        if (m->cpu == 0) {
-            snprintf(cpu, sizeof cpu, "0");
-        }
+        /* Numbers, as the classic agent sends them (cpu in percent, two decimals; bytes). */
+        double cpu = round(m->cpu * 100.0) / 100.0;
+        json_int_t mem = m->mem > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)m->mem;
         int64_t up = m->start_ms > 0 && now > m->start_ms ? now - m->start_ms : 0;
-        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:s, s:s, s:s}",
+        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:f, s:I, s:s}",
                               "id",
                               m->uuid,
                               "status",

@@ -95,6 +95,7 @@ struct agent_localapi {
     uint64_t dropped;
     uint64_t unroutable;
     uint64_t remote_failed; /* refused by the remote sink (transport down or queue full) */
+    uint64_t repaired;      /* published messages whose text had ill-formed UTF-8 (now U+FFFD) */
     uint64_t speed_count;
     int64_t speed_ms;
 };
@@ -108,6 +109,10 @@ IOF_NODISCARD iof_err agent_localapi_publish(struct agent_localapi *api,
                                              int64_t *ts_out,
                                              bool *unroutable,
                                              struct iof_diag *d);
+
+/* Counts a published message whose text fields held ill-formed UTF-8 (n sequences replaced with
+ * U+FFFD, as the classic agent reads them) and logs the first ten, then every thousandth. */
+void agent_localapi_count_repaired(struct agent_localapi *api, const char *publisher, size_t n);
 
 /* The node record for uuid, or NULL. Caller holds mu. */
 struct agent_localapi_node *agent_localapi_find(struct agent_localapi *api, const char *uuid);

@@ -555,9 +555,14 @@ static void on_publish(struct agent_localapi *api,
     const uint8_t *body;
     size_t body_len;
     struct iof_msg *msg = NULL;
+    size_t repaired = 0;
     iof_err err = iof_msg_frame_parse(data, len, &body, &body_len, &d);
     if (err == IOF_OK) {
-        err = iof_msg_decode(body, body_len, &msg, &d);
+        /* Text as the classic agent reads it: a Node SDK sends strings as Latin-1. */
+        err = iof_msg_decode_repair(body, body_len, &msg, &repaired, &d);
+    }
+    if (err == IOF_OK && repaired > 0) {
+        agent_localapi_count_repaired(api, uuid, repaired);
     }
     char id[33];
     int64_t ts = 0;
@@ -751,6 +756,20 @@ static void *timer_main(void *arg) {
 
 /* ---- status ---- */
 
+void agent_localapi_count_repaired(struct agent_localapi *api, const char *publisher, size_t n) {
+    pthread_mutex_lock(&api->mu);
+    uint64_t count = ++api->repaired;
+    pthread_mutex_unlock(&api->mu);
+    if (count <= 10 || count % 1000 == 0) {
+        char qp[160];
+        IOF_INFO("localapi",
+                 "text_repaired publisher=%s sequences=%zu count=%" PRIu64,
+                 iof_log_quote(qp, sizeof qp, publisher != NULL ? publisher : ""),
+                 n,
+                 count);
+    }
+}
+
 iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out) {
     json_t *counts = json_array();
     json_t *o = json_object();
@@ -778,6 +797,7 @@ iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out) {
     (void)json_object_set_new(o, "unroutableMessages", json_integer((json_int_t)api->unroutable));
     (void)json_object_set_new(
         o, "remoteFailedMessages", json_integer((json_int_t)api->remote_failed));
+    (void)json_object_set_new(o, "repairedTextMessages", json_integer((json_int_t)api->repaired));
     pthread_mutex_unlock(&api->mu);
     char *text = NULL;
     iof_err err = iof_json_dump(counts, &text, NULL);

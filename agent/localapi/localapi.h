@@ -90,8 +90,10 @@ IOF_NODISCARD iof_err agent_localapi_set_edge_resources(struct agent_localapi *a
 /* For the status report: a new object the caller releases with json_decref, holding
  * "processedMessages" (number), "microserviceMessageCounts" (a JSON-encoded string of
  * [{"id","messagecount"}], messages published per publisher), "messageSpeed" (messages per second
- * since the previous call), and our counters "droppedMessages" (queue and un-ACKed overflow) and
- * "unroutableMessages" (messages that reached no receiver). IOF_ENOMEM. */
+ * since the previous call), and our counters "droppedMessages" (queue and un-ACKed overflow),
+ * "unroutableMessages" (messages that reached no receiver), "remoteFailedMessages" and
+ * "repairedTextMessages" (published messages whose text held ill-formed UTF-8, kept with U+FFFD
+ * as the classic agent keeps them). IOF_ENOMEM. */
 IOF_NODISCARD iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out);
 
 /* Receivers on other nodes are handed to fn when set (cross-node transport); fn runs on the

@@ -1112,6 +1112,115 @@ static void test_concurrent_publishers(void **state) {
     iof_ws_client_free(ctl); /* signals it got were never ACKed: just drop it */
 }
 
+/* Classic (Jackson, JSON.parse): a duplicate key in a Local API body keeps its last value. */
+static void test_duplicate_keys_last_wins(void **state) {
+    struct fx *f = *state;
+    struct resp r = post(f, "/v2/config/get", "{\"id\":\"other\",\"id\":\"pub\"}");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "config")), "{\"a\":1}");
+    resp_free(&r);
+
+    struct iof_ws_client *recv = ws_open(f, "message", "recv");
+    r = post(f,
+             "/v2/messages/new",
+             "{\"publisher\":\"pub\",\"version\":4,\"infotype\":\"text\",\"infoformat\":\"utf-8\","
+             "\"contentdata\":\"aGk=\",\"tag\":\"first\",\"tag\":\"last\"}");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "okay");
+    resp_free(&r);
+    struct iof_msg *got = expect_message(recv);
+    assert_string_equal(got->tag, "last");
+    iof_msg_free(got);
+    send_ack(recv);
+    close_ws(recv);
+}
+
+/* A Node SDK writes strings as Latin-1: "café" arrives with the byte 0xE9. The classic agent
+ * reads it with `new String(bytes)` (U+FFFD) and answers as usual; so do we, and count it. */
+static void test_latin1_text_accepted(void **state) {
+    struct fx *f = *state;
+    struct iof_ws_client *pub = ws_open(f, "message", "pub");
+    struct iof_ws_client *recv = ws_open(f, "message", "recv");
+    struct iof_msg msg = {.version = 4,
+                          .publisher = "pub",
+                          .infotype = "text",
+                          .infoformat = "utf-8",
+                          .tag = "cafX",
+                          .contentdata = (const uint8_t *)"hi",
+                          .contentdata_len = 2};
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
+    uint8_t *at = memmem(frame, frame_len, "cafX", 4);
+    assert_non_null(at);
+    at[3] = 0xE9; /* the exact bytes a Node SDK sends for "café" */
+    assert_int_equal(iof_ws_client_send(pub, IOF_WS_BINARY, frame, frame_len), IOF_OK);
+    free(frame);
+    struct iof_ws_msg m = {0};
+    assert_int_equal(ws_recv(pub, WAIT_MS, &m), IOF_OK);
+    assert_int_equal(m.len, 3 + 32 + 8);
+    assert_int_equal(m.data[0], 0x0E); /* the receipt */
+    iof_ws_msg_free(&m);
+    send_ack(pub);
+    struct iof_msg *got = expect_message(recv);
+    assert_string_equal(got->tag, "caf\xEF\xBF\xBD");
+    iof_msg_free(got);
+    send_ack(recv);
+
+    /* REST: the same bytes inside the JSON body. */
+    struct resp r = post(f,
+                         "/v2/messages/new",
+                         "{\"publisher\":\"pub\",\"version\":4,\"infotype\":\"text\","
+                         "\"infoformat\":\"utf-8\",\"contentdata\":\"aGk=\",\"tag\":\"caf\xE9\"}");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "okay");
+    resp_free(&r);
+    got = expect_message(recv);
+    assert_string_equal(got->tag, "caf\xEF\xBF\xBD");
+    iof_msg_free(got);
+    send_ack(recv);
+
+    json_t *s = stats(f);
+    assert_int_equal(json_integer_value(json_object_get(s, "processedMessages")), 2);
+    assert_int_equal(json_integer_value(json_object_get(s, "repairedTextMessages")), 2);
+    json_decref(s);
+    /* A NUL byte in a text field is still refused: no receipt. */
+    msg.tag = "nulX";
+    assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
+    at = memmem(frame, frame_len, "nulX", 4);
+    assert_non_null(at);
+    at[3] = 0;
+    assert_int_equal(iof_ws_client_send(pub, IOF_WS_BINARY, frame, frame_len), IOF_OK);
+    free(frame);
+    expect_quiet(pub, QUIET_MS);
+    close_ws(pub);
+    close_ws(recv);
+}
+
+/* A route from a microservice to itself (accepted by the classic Controller): each message is
+ * delivered to its publisher once, and nothing loops. */
+static void test_self_route_delivers_once(void **state) {
+    struct fx *f = *state;
+    set_microservices(f,
+                      "[{\"uuid\":\"loop\",\"config\":\"{}\",\"routes\":[\"loop\"]},"
+                      "{\"uuid\":\"recv\",\"config\":\"{}\",\"routes\":[]}]");
+    struct iof_ws_client *loop = ws_open(f, "message", "loop");
+    struct resp r = post(f, "/v2/messages/new", new_message_body("loop", "aGk="));
+    assert_int_equal(r.status, 200);
+    assert_null(json_object_get(r.json, "unroutable"));
+    resp_free(&r);
+    struct iof_msg *got = expect_message(loop);
+    assert_string_equal(got->publisher, "loop");
+    iof_msg_free(got);
+    send_ack(loop);
+    expect_quiet(loop, QUIET_MS);
+    json_t *s = stats(f);
+    assert_int_equal(json_integer_value(json_object_get(s, "processedMessages")), 1);
+    assert_int_equal(json_integer_value(json_object_get(s, "unroutableMessages")), 0);
+    json_decref(s);
+    close_ws(loop);
+}
+
 int main(void) {
     (void)!iof_log_init_from_env(); /* IOFOG_LOG_LEVEL=debug to trace a failure */
     const struct CMUnitTest tests[] = {
@@ -1131,6 +1240,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_throughput, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_publishers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys_last_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latin1_text_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_route_delivers_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,6 +279,11 @@ static iof_err messages_new(struct iof_http_request *req, struct iof_diag *d, vo
     }
     struct iof_msg *msg = NULL;
     err = iof_msg_from_json(body, &msg, d);
+    if (err == IOF_OK && iof_http_body_repaired(req) > 0) {
+        agent_localapi_count_repaired(api,
+                                      json_string_value(json_object_get(body, "publisher")),
+                                      iof_http_body_repaired(req));
+    }
     char id[33];
     int64_t ts = 0;
     bool unroutable = false;

@@ -49,12 +49,27 @@ static iof_err get_tunnel(struct ctl_call *call) {
     return err != IOF_OK ? err : ctl_reply(call, 200, json_pack("{s:o}", "tunnel", t));
 }
 
+/* Classic answers 404 "Strace not found" while no microservice of the node has strace set. */
 static iof_err get_strace(struct ctl_call *call) {
-    return reply_rows(call,
-                      "straceValues",
-                      "SELECT s.microservice_uuid AS \"microserviceUuid\","
-                      " s.strace_run AS \"straceRun:bool\" FROM strace_diagnostics s"
-                      " JOIN microservices m ON m.uuid = s.microservice_uuid WHERE m.fog_uuid = ?");
+    json_t *rows = NULL;
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(call->fog_uuid)};
+    iof_err err = ctl_db_query_json(ctl_store_db(call->srv->store),
+                                    "SELECT s.microservice_uuid AS \"microserviceUuid\","
+                                    " s.strace_run AS \"straceRun:bool\" FROM strace_diagnostics s"
+                                    " JOIN microservices m ON m.uuid = s.microservice_uuid"
+                                    " WHERE m.fog_uuid = ?",
+                                    p,
+                                    1,
+                                    &rows,
+                                    call->d);
+    if (err == IOF_OK && json_array_size(rows) == 0) {
+        err = iof_fail(call->d, IOF_ENOENT, "Strace not found");
+    }
+    if (err != IOF_OK) {
+        json_decref(rows);
+        return err;
+    }
+    return ctl_reply(call, 200, json_pack("{s:o}", "straceValues", rows));
 }
 
 static iof_err put_strace(struct ctl_call *call) {
@@ -88,7 +103,7 @@ static iof_err put_strace(struct ctl_call *call) {
                           &changes,
                           call->d);
         if (err == IOF_OK && changes == 0) {
-            err = iof_fail(call->d, IOF_ENOENT, "Invalid microservice uuid %s", uuid);
+            err = iof_fail(call->d, IOF_ENOENT, "Invalid microservice UUID '%s'", uuid);
         }
         if (err != IOF_OK) {
             return err;
@@ -108,7 +123,7 @@ static iof_err get_version(struct ctl_call *call) {
                                         " FROM fog_version_commands WHERE fog_uuid = ?",
                                         p,
                                         1,
-                                        "No version command for this node",
+                                        "Version command not found",
                                         &cmd,
                                         call->d);
     if (err != IOF_OK) {
@@ -269,7 +284,7 @@ static iof_err get_image_snapshot(struct ctl_call *call) {
                                         " AND image_snapshot = 'get_image' LIMIT 1",
                                         p,
                                         1,
-                                        "No image snapshot requested",
+                                        "Image snapshot not found",
                                         &row,
                                         call->d);
     return err != IOF_OK ? err : ctl_reply(call, 200, row);
@@ -298,8 +313,14 @@ static iof_err pending_snapshot(struct ctl_call *call, char uuid[65]) {
     return err;
 }
 
-/* Before the body: an upload nobody asked for is refused without reading it. */
+/* Before the body, in classic's order: the content type first ("Invalid content type"), then an
+ * upload nobody asked for is refused without reading it (classic stores it and changes
+ * nothing). */
 static iof_err admit_image_snapshot(struct ctl_call *call) {
+    const char *ct = iof_http_header(call->req, "Content-Type");
+    if (ct == NULL || strstr(ct, "multipart/form-data") == NULL) {
+        return iof_fail(call->d, IOF_EINVAL, "Invalid content type");
+    }
     char uuid[65];
     return pending_snapshot(call, uuid);
 }

@@ -174,7 +174,7 @@ static iof_err serve(struct ctl_call *call, const char *only) {
     json_t *one = json_incref(json_array_get(list, 0));
     json_decref(list);
     if (one == NULL) {
-        return iof_fail(call->d, IOF_ENOENT, "Invalid microservice uuid %s", only);
+        return iof_fail(call->d, IOF_ENOENT, "Invalid microservice UUID '%s'", only);
     }
     return ctl_reply(call, 200, json_pack("{s:o}", "microservice", one));
 }

@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/buf.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,13 +145,33 @@ static iof_err update_node(struct ctl_call *call, struct ctl_db *db, const json_
     return err;
 }
 
+/* A number of a microservice status item: a JSON number, or a string holding one (what older
+ * agents of ours sent for cpuUsage and memoryUsage; classic stores either). Anything else,
+ * or a value that is not finite, is 0. */
+static double num_real(const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    double r = 0;
+    if (json_is_number(v)) {
+        r = json_number_value(v);
+    } else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 64) {
+        const char *t = json_string_value(v);
+        char *end = NULL;
+        errno = 0;
+        double x = strtod(t, &end);
+        if (errno == 0 && end != t && *end == '\0') {
+            r = x;
+        }
+    }
+    return isfinite(r) ? r : 0;
+}
+
 static int64_t num_int(const json_t *o, const char *key) {
     const json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) {
         return (int64_t)json_integer_value(v);
     }
-    double r = json_is_real(v) ? json_real_value(v) : 0;
-    return isfinite(r) && fabs(r) < 9e18 ? (int64_t)r : 0;
+    double r = num_real(o, key);
+    return fabs(r) < 9e18 ? (int64_t)r : 0;
 }
 
 #define MAX_EVENTS     50
@@ -236,16 +257,14 @@ static iof_err update_microservices(struct ctl_call *call, struct ctl_db *db, co
         }
         const char *cid = json_string_value(json_object_get(s, "containerId"));
         const char *msg = json_string_value(json_object_get(s, "errorMessage"));
-        const json_t *pct = json_object_get(s, "percentage");
-        const json_t *cpu = json_object_get(s, "cpuUsage");
         const struct ctl_db_value p[] = {
             CTL_DB_TEXT(status),
             CTL_DB_TEXT(cid != NULL ? cid : ""),
             CTL_DB_INT(num_int(s, "startTime")),
             CTL_DB_INT(num_int(s, "operatingDuration")),
-            CTL_DB_REAL(json_is_number(cpu) ? json_number_value(cpu) : 0),
+            CTL_DB_REAL(num_real(s, "cpuUsage")),
             CTL_DB_INT(num_int(s, "memoryUsage")),
-            CTL_DB_REAL(json_is_number(pct) ? json_number_value(pct) : 0),
+            CTL_DB_REAL(num_real(s, "percentage")),
             CTL_DB_TEXT(msg != NULL ? msg : ""),
             CTL_DB_INT(now),
             CTL_DB_TEXT(id),

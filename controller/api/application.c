@@ -98,7 +98,8 @@ static iof_err flow_id_param(struct ctl_call *call, int64_t *out) {
 
 static const char app_cols[] =
     "SELECT id, name, description, is_activated AS \"isActivated:bool\", "
-    "is_system AS \"isSystem:bool\", user_id AS \"userId\" FROM applications ";
+    "is_system AS \"isSystem:bool\", user_id AS \"userId\", created_at AS \"createdAt:iso\", "
+    "updated_at AS \"updatedAt:iso\" FROM applications ";
 
 /* Adds microservices and routes to an application object. */
 static iof_err add_children(struct ctl_call *call, json_t *app) {
@@ -387,9 +388,8 @@ update_app(struct ctl_call *call, const struct ctl_app *app, const json_t *body,
 }
 
 static iof_err delete_app(struct ctl_call *call, const struct ctl_app *app) {
-    if (app->is_system && !call->admin) {
-        return iof_fail(call->d, IOF_EINVAL, "Cannot delete system application.");
-    }
+    /* isSystem only hides an application from its owner's list (classic); the owner may still
+     * read, change and delete it. */
     iof_err err = tx_begin(call);
     if (err != IOF_OK) {
         return err;
@@ -435,7 +435,7 @@ static iof_err post_app(struct ctl_call *call) {
 static iof_err get_app(struct ctl_call *call) {
     struct ctl_app app = {0};
     json_t *out = NULL;
-    iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), false, &app);
+    iof_err err = ctl_app_find(call, iof_http_param(call->req, "name"), true, &app);
     if (err == IOF_OK) {
         err = app_json(call, app.id, true, &out);
     }

@@ -11,7 +11,8 @@ static const char msvc_sql[] =
     "m.log_size AS \"logSize\", m.marked_for_delete AS \"delete:bool\", "
     "m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS \"catalogItemId\", "
     "m.registry_id AS \"registryId\", m.fog_uuid AS \"iofogUuid\", m.user_id AS \"userId\", "
-    "m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application "
+    "m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application, "
+    "m.created_at AS \"createdAt:iso\", m.updated_at AS \"updatedAt:iso\" "
     "FROM microservices m JOIN applications a ON a.id = m.application_id "
     "WHERE m.application_id = ? ORDER BY m.created_at, m.uuid";
 
@@ -108,10 +109,9 @@ iof_err ctl_app_msvcs_json(struct ctl_call *call, int64_t app_id, json_t **out) 
                        m,
                        "images",
                        "SELECT container_image AS \"containerImage\", fog_type_id AS \"fogTypeId\" "
-                       "FROM catalog_item_images WHERE microservice_uuid = ? OR "
-                       "(catalog_item_id IS NOT NULL AND catalog_item_id = ?) "
+                       "FROM catalog_item_images WHERE microservice_uuid = ? "
                        "ORDER BY fog_type_id",
-                       2,
+                       1,
                        NULL)) ||
             (err = child(call,
                          m,

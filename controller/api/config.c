@@ -24,7 +24,8 @@ static iof_err list_config(struct ctl_call *call) {
 static iof_err get_config(struct ctl_call *call) {
     const char *key = iof_http_param(call->req, "key");
     char nf[200];
-    (void)snprintf(nf, sizeof nf, "Invalid config key '%.150s'", key != NULL ? key : "");
+    /* Classic's text, its spelling included. */
+    (void)snprintf(nf, sizeof nf, "Unkown config key '%.150s'", key != NULL ? key : "");
     const struct ctl_db_value p[] = {CTL_DB_TEXT(key)};
     json_t *row = NULL;
     iof_err err =

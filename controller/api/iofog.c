@@ -1420,7 +1420,8 @@ static iof_err prune(struct ctl_call *call) {
     return command(call, CTL_FLAG_PRUNE);
 }
 
-/* GET hal/hw and hal/usb: the report row, 404 when the node's HAL has not reported yet. */
+/* GET hal/hw and hal/usb: the report row; 200 with an empty body (classic) when the node's HAL
+ * has not reported yet. */
 static iof_err hal_info(struct ctl_call *call, bool usb) {
     const char *uuid = iof_http_param(call->req, "uuid");
     iof_err err = ctl_iofog_find(call, uuid, CTL_IOFOG_READ, NULL);
@@ -1437,11 +1438,12 @@ static iof_err hal_info(struct ctl_call *call, bool usb) {
               " updated_at AS \"updatedAt:iso\" FROM hw_infos WHERE fog_uuid = ?",
         p,
         1,
-        usb ? "No USB info reported for this ioFog node"
-            : "No hardware info reported for this "
-              "ioFog node",
+        NULL,
         &row,
         call->d);
+    if (err == IOF_ENOENT) {
+        return ctl_reply(call, 200, NULL); /* classic: 200 with an empty body */
+    }
     return err != IOF_OK ? err : ctl_reply(call, 200, row);
 }
 

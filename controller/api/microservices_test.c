@@ -91,9 +91,11 @@ static void test_create_with_catalog_item(void **state) {
     assert_string_equal(jstr(a, "iofogUuid"), "fog-arm");
     assert_string_equal(jstr(a, "config"), "{}");
     assert_int_equal(json_integer_value(json_object_get(a, "logSize")), 1);
+    /* Classic lists only the microservice's own images: none for a catalog-based one (the
+     * catalog item's images are what the agent gets, GET /agent/microservices). */
     json_t *images = json_object_get(a, "images");
-    assert_int_equal(json_array_size(images), 2);
-    assert_string_equal(jstr(json_array_get(images, 1), "containerImage"), "iofog/hello-web-arm");
+    assert_true(json_is_array(images));
+    assert_int_equal(json_array_size(images), 0);
     json_decref(a);
     /* A system catalog item is refused; an unknown one is not found. */
     assert_int_equal(api_call(f,

@@ -1,10 +1,11 @@
 /* /api/v3/registries: container registries agents pull from (controller.md §3.5, §5.2).
  *
  * A user sees their own registries and the public ones; passwords are kept for the agents but
- * never returned here. Registries 1 (Docker Hub) and 2 (the agent's local cache) belong to the
- * system and cannot be changed or deleted. A registry still used by a catalog item or a
- * microservice cannot be deleted (409, instead of the classic silent cascade). Every write raises
- * the `registries` change flag on every node of the registry's owner, in the same transaction. */
+ * never returned here: the classic shape's "password" key is always "". Registries 1 (Docker Hub)
+ * and 2 (the agent's local cache) belong to the system and cannot be changed or deleted. A registry
+ * still used by a catalog item or a microservice cannot be deleted (409, instead of the classic
+ * silent cascade). Every write raises the `registries` change flag on every node of the registry's
+ * owner, in the same transaction. */
 #include "controller/api/api.h"
 
 #include "common/json.h"
@@ -17,8 +18,8 @@
 
 static const char SQL_LIST[] =
     "SELECT id, url, is_public AS \"isPublic:bool\", secure AS \"isSecure:bool\", certificate,"
-    " requires_cert AS \"requiresCert:bool\", user_name AS username, user_email AS \"userEmail\","
-    " user_id AS \"userId\" FROM registries"
+    " requires_cert AS \"requiresCert:bool\", user_name AS username, '' AS password,"
+    " user_email AS \"userEmail\", user_id AS \"userId\" FROM registries"
     " WHERE ? <> 0 OR is_public = 1 OR user_id = ? ORDER BY id";
 static const char SQL_FIND[] = "SELECT id, user_id AS \"userId\", requires_cert AS "
                                "\"requiresCert\", certificate FROM registries"

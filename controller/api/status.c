@@ -4,6 +4,11 @@
 
 #include "common/clock.h"
 
+/* versions.ecnViewer: classic answers the version of the ECN Viewer package it ships
+ * (@iofog/ecn-viewer 3.0.2 in Controller 3.0.4). We ship none; this is the release the API is
+ * kept compatible with (login, nodes, applications, microservices, routes, catalog). */
+#define CTL_ECN_VIEWER_VERSION "3.0.2"
+
 static iof_err get_status(struct ctl_call *call) {
     int64_t up_ms = iof_time_mono_ms() - call->srv->started_ms;
     json_t *body = json_pack("{s:s, s:I, s:I, s:{s:s, s:s}}",
@@ -17,7 +22,7 @@ static iof_err get_status(struct ctl_call *call) {
                              "controller",
                              IOFOG_VERSION,
                              "ecnViewer",
-                             "");
+                             CTL_ECN_VIEWER_VERSION);
     return ctl_reply(call, 200, body);
 }
 

@@ -693,7 +693,8 @@ static const char MSVC_COLUMNS[] =
     " m.delete_with_cleanup AS \"deleteWithCleanup:bool\", m.catalog_item_id AS \"catalogItemId\","
     " m.registry_id AS \"registryId\", m.fog_uuid AS \"iofogUuid\", m.user_id AS \"userId\","
     " m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application,"
-    " m.desired_state AS \"desiredState\"" MSVC_FROM;
+    " m.desired_state AS \"desiredState\", m.created_at AS \"createdAt:iso\","
+    " m.updated_at AS \"updatedAt:iso\"" MSVC_FROM;
 
 static const struct {
     const char *key;
@@ -735,8 +736,7 @@ static const struct {
      NULL},
     {"images",
      "SELECT m.uuid AS uuid, c.container_image AS \"containerImage\", c.fog_type_id AS "
-     "fogTypeId" MSVC_FROM " JOIN catalog_item_images c ON c.microservice_uuid = m.uuid"
-     " OR c.catalog_item_id = m.catalog_item_id",
+     "fogTypeId" MSVC_FROM " JOIN catalog_item_images c ON c.microservice_uuid = m.uuid",
      " ORDER BY c.fog_type_id",
      NULL},
 };
