@@ -13,5 +13,6 @@ iof_err agent_cmd_provision(int argc, char **argv, void *ctx);
 iof_err agent_cmd_deprovision(int argc, char **argv, void *ctx);
 iof_err agent_cmd_config(int argc, char **argv, void *ctx);
 iof_err agent_cmd_prune(int argc, char **argv, void *ctx);
+iof_err agent_cmd_logs(int argc, char **argv, void *ctx);
 
 #endif

@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
          "change settings (-a <controller url>, -sf, ...; `config defaults`)",
          agent_cmd_config},
         {"prune", "remove unused Docker images", agent_cmd_prune},
+        {"logs", "a microservice's container log on this node", agent_cmd_logs},
         {"version", "print the Agent version (also --version, -v)", agent_cmd_version},
     };
     return iof_cli_dispatch("iofog-agent",

@@ -236,6 +236,10 @@ static void test_follow_logs_until_deleted(void **state) {
         0);
     assert_non_null(strstr(out, "tick"));
 
+    /* On the node itself, without the Controller. */
+    assert_int_equal(agent_cli(a, out, sizeof out, "logs %s --tail 2", uuid), 0);
+    assert_non_null(strstr(out, "tick"));
+
     /* Deleting the microservice ends the stream. */
     assert_int_equal(
         api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", uuid), 204);
