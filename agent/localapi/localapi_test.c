@@ -895,6 +895,7 @@ static void test_archive_across_restart(void **state) {
 
 static void test_log_and_gps(void **state) {
     struct fx *f = *state;
+    mode_t old_mask = umask(022);
     struct resp r = post(f, "/v2/log", "{\"id\":\"pub\",\"type\":\"info\",\"message\":\"hello\"}");
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "okay");
@@ -927,6 +928,12 @@ static void test_log_and_gps(void **state) {
     (void)snprintf(path, sizeof path, "%s/pub.0.log", f->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size < (1 << 20) / 10);
+    /* Microservice logs are private under the usual umask. */
+    (void)umask(old_mask);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    (void)snprintf(path, sizeof path, "%s/pub.1.log", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
 
     r = post(f, "/v2/gps", "{\"lat\":\"47.5\",\"lon\":\"8.25\"}");
     assert_int_equal(r.status, 200);
