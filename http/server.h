@@ -50,7 +50,8 @@ struct iof_http_config {
     size_t connection_memory;      /* libmicrohttpd's per-connection pool, which holds the
                                       request line and headers (bodies are not kept there);
                                       0: 32 KiB. What a held request costs in memory. */
-    const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
+    const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*", "": no CORS
+                                      headers at all (a server not meant for web pages) */
 
     /* Connection discipline (http/guard.c); zero fields take the defaults. */
     unsigned head_timeout_s;     /* a request head must be complete within this long of the
