@@ -1228,6 +1228,36 @@ static void test_self_route_delivers_once(void **state) {
     close_ws(loop);
 }
 
+static bool host_network_pub(void *ctx, const char *uuid) {
+    (void)ctx;
+    return strcmp(uuid, "pub") == 0;
+}
+
+/* localApiStrict: a caller on the node itself (here 127.0.0.1) is served only for the id of a
+ * host-network microservice ("pub"); without the option it may name any id. */
+static void test_strict_callers(void **state) {
+    struct fx *f = *state;
+    struct resp r = post(f, "/v2/config/get", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    fx_stop(f);
+    f->cfg.strict_callers = true;
+    f->cfg.hooks.host_network = host_network_pub;
+    fx_start(f);
+    r = post(f, "/v2/config/get", "{\"id\":\"pub\"}");
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = post(f, "/v2/config/get", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = post(f, "/v2/messages/next", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = request(f, "GET", "/v2/gps", "application/json", NULL);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+}
+
 int main(void) {
     (void)!iof_log_init_from_env(); /* IOFOG_LOG_LEVEL=debug to trace a failure */
     const struct CMUnitTest tests[] = {
@@ -1250,6 +1280,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_duplicate_keys_last_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latin1_text_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_route_delivers_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_callers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
