@@ -78,7 +78,7 @@ struct agent_engine_caller {
     bool host_network;
 };
 
-static void agent_engine_callers_update(struct agent_engine *e, json_t *list);
+static void callers_update(struct agent_engine *e, json_t *list);
 
 /* One microservice's record. Created by set_desired (under the lock), freed only by the reconcile
  * thread, so that thread may keep a pointer across unlocked Docker calls. Public fields (status to
@@ -169,8 +169,9 @@ struct agent_engine {
     struct msvc **tab;
     size_t ntab;
     size_t captab;
-    unsigned change_gen;                 /* bumped whenever a public status changes */
-    struct agent_engine_caller *callers; /* this agent's containers' addresses (see caller.c) */
+    unsigned change_gen; /* bumped whenever a public status changes */
+    struct agent_engine_caller
+        *callers; /* this agent's containers' addresses ("Local API callers") */
     size_t ncallers;
     int64_t callers_ms; /* mono ms of the last refresh; 0: never */
 
@@ -1113,7 +1114,7 @@ static void run_pass(struct pass *p, struct desired *ds) {
             MOD, "docker_unreachable error=%s", iof_log_quote(q, sizeof q, iof_diag_text(&d, err)));
         return;
     }
-    agent_engine_callers_update(e, list);
+    callers_update(e, list);
     pthread_mutex_lock(&e->mu);
     for (size_t i = 0; i < e->ntab; i++) {
         e->tab[i]->seen = false;
@@ -1559,7 +1560,7 @@ iof_err agent_engine_events_json(struct agent_engine *e, const char *uuid, json_
 
 /* Rebuilds the caller table from a container list (GET /containers/json of this agent's
  * containers): every running container's addresses on every network, and host-network ones. */
-static void agent_engine_callers_update(struct agent_engine *e, json_t *list) {
+static void callers_update(struct agent_engine *e, json_t *list) {
     size_t cap = 0, n = 0;
     struct agent_engine_caller *tab = NULL;
     size_t i;
@@ -1653,7 +1654,7 @@ iof_err agent_engine_caller(struct agent_engine *e, const char *addr, char *uuid
     struct iof_diag d = {{0}};
     if (agent_docker_new(e->docker_url, CALLER_DOCKER_TIMEOUT_MS, &k, &d) == IOF_OK &&
         agent_docker_list(k, agent, &list, &d) == IOF_OK) {
-        agent_engine_callers_update(e, list);
+        callers_update(e, list);
     }
     json_decref(list);
     agent_docker_free(k);
