@@ -2,7 +2,8 @@
  * /v2/commandline, /v2/config, /v2/provision, /v2/deprovision, /v2/status, /v2/info, /v2/version.
  *
  * The token is the first line of <config-dir>/local-api, sent as `Authorization: <token>` (no
- * Bearer, compared case-insensitively as the classic agent does). Answers are JSON; a refused
+ * Bearer). It is compared exactly and in constant time (the classic agent compared it
+ * case-insensitively). Answers are JSON; a refused
  * token gets 401 with a plain-text body like the other Local API errors. Differences from classic:
  * /v2/provision answers its result instead of the classic parsing error, and
  * /v2/commandline failures carry an added "category" key (the error category's name) so the CLI
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_ARGS 64
 
@@ -26,9 +26,20 @@ static iof_err respond_text(struct iof_http_request *req, int status, const char
     return iof_http_respond(req, status, "text/plain", text, strlen(text));
 }
 
+/* Exact comparison whose time does not depend on where the strings differ (only on the
+ * presented length, which is public). */
+static bool token_equal(const char *presented, const char *expected) {
+    size_t plen = strlen(presented), elen = strlen(expected);
+    unsigned char diff = (unsigned char)(plen != elen);
+    for (size_t i = 0; i < plen; i++) {
+        diff |= (unsigned char)(presented[i] ^ expected[i % elen]);
+    }
+    return diff == 0;
+}
+
 static bool authorized(struct agent_daemon *a, struct iof_http_request *req) {
     const char *h = iof_http_header(req, "Authorization");
-    return h != NULL && a->admin_token[0] != '\0' && strcasecmp(h, a->admin_token) == 0;
+    return h != NULL && a->admin_token[0] != '\0' && token_equal(h, a->admin_token);
 }
 
 #define REQUIRE_TOKEN(a, req)                                                                      \

@@ -88,7 +88,7 @@ static iof_err serve_cb(void *ctx, int ready_fd, struct iof_diag *d) {
 static iof_err daemonize(const struct agent_config *c, struct iof_diag *d) {
     char log_path[700], path[700];
     (void)snprintf(log_path, sizeof log_path, "%siofog-agent.log", c->log_directory);
-    (void)mkdir(c->log_directory, 0755);
+    (void)mkdir(c->log_directory, 0700);
     pid_path(c, path, sizeof path);
     iof_err err = iof_daemonize(log_path, path, serve_cb, (void *)(uintptr_t)c, d);
     if (err == IOF_OK) {

@@ -267,6 +267,16 @@ static const struct param params[] = {
      0,
      0,
      NULL},
+    {"ls",
+     "localApiStrict",
+     NULL,
+     "Local API Strict Callers",
+     K_ONOFF,
+     F(local_api_strict),
+     "off",
+     0,
+     0,
+     NULL},
     {"lw",
      "longPollWait",
      NULL,
@@ -320,6 +330,8 @@ const char agent_config_flags_help[] =
     "  -tz <zone>        time zone given to microservices\n"
     "  -lp <port>        Local API port (default 54321)\n"
     "  -lb <address>     Local API address (default 127.0.0.1)\n"
+    "  -ls on|off        Local API: refuse processes of the node itself unless they name a\n"
+    "                    host-network microservice (default off; read at start)\n"
     "  -lw <s>           long-poll wait for changes, 0 for classic polling (default 30)\n"
     "  -at <ms>          resend un-ACKed WebSocket deliveries after this (default 20000;\n"
     "                    read at start)\n";

@@ -58,6 +58,8 @@ struct agent_config {
     /* ours */
     uint16_t local_api_port;
     char local_api_bind[64]; /* "127.0.0.1"; the Docker bridge gateway is added automatically */
+    bool local_api_strict;   /* localApiStrict: callers from the node itself (loopback, host
+                                addresses) only for host-network microservices' ids */
     int long_poll_wait;      /* s for config/changes?wait=, 0: classic polling only */
     int ack_timeout_ms;      /* un-ACKed WebSocket deliveries are sent again after this (classic
                                 20000) */

@@ -318,11 +318,19 @@ agent_daemon_new(const struct agent_config *cfg, struct agent_daemon **out, stru
     return IOF_OK;
 }
 
+/* The data and log directories are the agent's own (message archive, microservice logs): made
+ * 0700, and narrowed to 0700 when they exist with wider access and belong to this user. */
 static iof_err make_dirs(const struct agent_config *c, struct iof_diag *d) {
     const char *dirs[] = {c->disk_directory, c->log_directory};
     for (size_t i = 0; i < 2; i++) {
-        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
+        if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST) {
             return iof_fail(d, IOF_EIO, "cannot create %s: %s", dirs[i], strerror(errno));
+        }
+        struct stat st;
+        if (stat(dirs[i], &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0077) != 0 &&
+            chmod(dirs[i], 0700) != 0) {
+            IOF_WARN(
+                "agent", "directory_mode_unchanged path=%s error=%s", dirs[i], strerror(errno));
         }
     }
     return IOF_OK;
@@ -358,6 +366,7 @@ static iof_err start_server(struct agent_daemon *a,
         .connection_timeout_s = 60,
         .per_ip_connections = 256,
         .plain_errors = true,
+        .cors_origin = "", /* no CORS: web pages in a browser on the node stay out */
     };
     struct iof_http_server *srv = NULL;
     iof_err err = iof_http_server_new(&hc, &srv);
@@ -414,6 +423,17 @@ void agent_daemon_bridge_retry(struct agent_daemon *a, const struct agent_config
     }
 }
 
+/* The Local API's caller check asks the engine, which knows the containers' addresses. */
+static iof_err api_caller(void *ctx, const char *addr, char *uuid, size_t len) {
+    struct agent_daemon *a = ctx;
+    return a->engine != NULL ? agent_engine_caller(a->engine, addr, uuid, len) : IOF_ENOENT;
+}
+
+static bool api_host_network(void *ctx, const char *uuid) {
+    struct agent_daemon *a = ctx;
+    return a->engine != NULL && agent_engine_host_network(a->engine, uuid);
+}
+
 iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     struct agent_config c = a->cfg;
     iof_err err = make_dirs(&c, d);
@@ -448,7 +468,12 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
         .data_dir = c.disk_directory,
         .log_dir = c.log_directory,
         .ack_timeout_ms = (unsigned)c.ack_timeout_ms,
-        .hooks = {.ctx = a, .gps_get = gps_get, .gps_set = gps_set},
+        .strict_callers = c.local_api_strict,
+        .hooks = {.ctx = a,
+                  .gps_get = gps_get,
+                  .gps_set = gps_set,
+                  .caller = api_caller,
+                  .host_network = api_host_network},
     };
     if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {
         return iof_fail(d, err, "cannot create the Local API");

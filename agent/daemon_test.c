@@ -4,6 +4,7 @@
  * refused, deprovisioning, and the CLI's validation messages and exit codes. */
 #include "agent/agent_testutil.h"
 
+#include <ctype.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -149,6 +150,30 @@ static void test_provision_status_and_changes(void **state) {
     struct iof_http_response r;
     assert_int_equal(iof_http_client_request(http, "GET", url, hdr, NULL, 0, &r, NULL), IOF_OK);
     assert_int_equal(r.status, 401);
+    iof_http_response_free(&r);
+
+    /* The token is compared exactly: the right one with one letter's case flipped is refused. */
+    char tok[128] = "";
+    (void)snprintf(path, sizeof path, "%s/local-api", a->dir);
+    FILE *tf = fopen(path, "r");
+    assert_non_null(tf);
+    assert_non_null(fgets(tok, sizeof tok, tf));
+    (void)fclose(tf);
+    tok[strcspn(tok, "\r\n")] = '\0';
+    char good[160], flipped[160];
+    (void)snprintf(good, sizeof good, "Authorization: %s", tok);
+    size_t letter = strcspn(tok, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    assert_true(letter < strlen(tok));
+    tok[letter] = (char)(islower((unsigned char)tok[letter]) ? toupper((unsigned char)tok[letter])
+                                                             : tolower((unsigned char)tok[letter]));
+    (void)snprintf(flipped, sizeof flipped, "Authorization: %s", tok);
+    const char *hgood[] = {good, NULL}, *hflipped[] = {flipped, NULL};
+    assert_int_equal(iof_http_client_request(http, "GET", url, hflipped, NULL, 0, &r, NULL),
+                     IOF_OK);
+    assert_int_equal(r.status, 401);
+    iof_http_response_free(&r);
+    assert_int_equal(iof_http_client_request(http, "GET", url, hgood, NULL, 0, &r, NULL), IOF_OK);
+    assert_int_equal(r.status, 200);
     iof_http_response_free(&r);
     iof_http_client_free(http);
 

@@ -59,7 +59,10 @@ int main(int argc, char **argv) {
     return iof_cli_dispatch("iofog-controller",
                             "The ioFog-compatible Controller: catalog, nodes and applications.\n"
                             "Options for every command: --output json|table, --controller-url URL\n"
-                            "(env IOFOG_CONTROLLER_URL; default http://127.0.0.1:<port>),\n"
+                            "(env IOFOG_CONTROLLER_URL; default http://127.0.0.1:<port>, https\n"
+                            "when the Controller has --tls-cert), --ca-cert FILE (env\n"
+                            "IOFOG_CONTROLLER_CA_CERT; the CA that verifies an https Controller,\n"
+                            "default the system's store),\n"
                             "--token T (env IOFOG_CONTROLLER_TOKEN), a user access token, and\n"
                             "--data-dir DIR (env IOFOG_CONTROLLER_DATA_DIR), where a local\n"
                             "Controller's admin credential is read. Without --token or --data-dir\n"

@@ -132,6 +132,8 @@ struct iof_http_server {
     struct iof_http_config cfg; /* strings point into the owned copies below */
     char *bind_addr;
     char *cors_origin;
+    char *tls_cert_pem;
+    char *tls_key_pem;
     struct iof_http_router router;
     iof_http_handler fallback;
     void *fallback_ctx;

@@ -270,13 +270,16 @@ iof_err iof_http_add_common_headers(struct iof_http_request *req, struct MHD_Res
     char ts[24];
     (void)snprintf(ts, sizeof ts, "%" PRId64, iof_time_now_ms());
     const char *origin = req->srv->cfg.cors_origin;
-    bool ok =
-        MHD_add_response_header(resp, "X-Request-Id", req->id) == MHD_YES &&
-        MHD_add_response_header(resp, "X-Timestamp", ts) == MHD_YES &&
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin) == MHD_YES &&
-        MHD_add_response_header(resp, "Access-Control-Allow-Methods", CORS_METHODS) == MHD_YES &&
-        MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_HEADERS) == MHD_YES &&
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE) == MHD_YES;
+    bool ok = MHD_add_response_header(resp, "X-Request-Id", req->id) == MHD_YES &&
+              MHD_add_response_header(resp, "X-Timestamp", ts) == MHD_YES;
+    if (ok && origin[0] != '\0') { /* "": no CORS headers, browsers keep pages out */
+        ok = MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin) == MHD_YES &&
+             MHD_add_response_header(resp, "Access-Control-Allow-Methods", CORS_METHODS) ==
+                 MHD_YES &&
+             MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_HEADERS) ==
+                 MHD_YES &&
+             MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE) == MHD_YES;
+    }
     for (size_t i = 0; ok && i < req->nheaders; i++) {
         ok = MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value) == MHD_YES;
     }

@@ -32,6 +32,10 @@ static char *dup_or_null(const char *s, bool *failed) {
     return c;
 }
 
+bool iof_http_tls_supported(void) {
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
 iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_http_server **out) {
     struct iof_http_config cfg = config != NULL ? *config : (struct iof_http_config){0};
     struct in_addr probe;
@@ -41,6 +45,12 @@ iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_htt
     if (cfg.cors_origin != NULL && strpbrk(cfg.cors_origin, "\r\n") != NULL) {
         return IOF_EINVAL;
     }
+    if ((cfg.tls_cert_pem == NULL) != (cfg.tls_key_pem == NULL)) {
+        return IOF_EINVAL;
+    }
+    if (cfg.tls_cert_pem != NULL && !iof_http_tls_supported()) {
+        return IOF_EUNSUPPORTED;
+    }
     struct iof_http_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL) {
         return IOF_ENOMEM;
@@ -48,6 +58,8 @@ iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_htt
     bool failed = false;
     srv->bind_addr = dup_or_null(cfg.bind_addr, &failed);
     srv->cors_origin = dup_or_null(cfg.cors_origin != NULL ? cfg.cors_origin : "*", &failed);
+    srv->tls_cert_pem = dup_or_null(cfg.tls_cert_pem, &failed);
+    srv->tls_key_pem = dup_or_null(cfg.tls_key_pem, &failed);
     pthread_condattr_t ca;
     bool cond_ok = pthread_condattr_init(&ca) == 0;
     if (cond_ok) {
@@ -66,11 +78,15 @@ iof_err iof_http_server_new(const struct iof_http_config *config, struct iof_htt
         }
         free(srv->bind_addr);
         free(srv->cors_origin);
+        free(srv->tls_cert_pem);
+        free(srv->tls_key_pem);
         free(srv);
         return IOF_ENOMEM;
     }
     cfg.bind_addr = srv->bind_addr;
     cfg.cors_origin = srv->cors_origin;
+    cfg.tls_cert_pem = srv->tls_cert_pem;
+    cfg.tls_key_pem = srv->tls_key_pem;
     if (cfg.max_body == 0) {
         cfg.max_body = DEFAULT_MAX_BODY;
     }
@@ -265,8 +281,8 @@ static void answer_raw(struct iof_http_request *req, int status, iof_err err, co
     req->answered = true;
     req->raw_answered = true;
     req->status = status;
-    if (ci == NULL) {
-        return;
+    if (ci == NULL || req->srv->cfg.tls_cert_pem != NULL) {
+        return; /* under TLS the socket carries records, not plain bytes: just close */
     }
     char *body = NULL;
     size_t len = 0;
@@ -648,6 +664,15 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
     unsigned pool = srv->cfg.threads > 1 ? srv->cfg.threads : 0;
     struct MHD_OptionItem guard_opts[IOF_HTTP_GUARD_OPTIONS];
     (void)iof_http_guard_fill_options(srv, guard_opts);
+    bool tls = srv->cfg.tls_cert_pem != NULL;
+    if (tls) {
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)srv->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
     srv->daemon = MHD_start_daemon(flags,
                                    srv->cfg.port,
                                    NULL,
@@ -672,6 +697,8 @@ iof_err iof_http_server_start(struct iof_http_server *srv) {
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                    srv->cfg.connection_memory != 0 ? srv->cfg.connection_memory
                                                                    : (size_t)32768,
+                                   MHD_OPTION_ARRAY,
+                                   tls_opts,
                                    MHD_OPTION_END);
     if (srv->daemon == NULL) {
         int why = bind_errno(&sa);
@@ -732,5 +759,10 @@ void iof_http_server_free(struct iof_http_server *srv) {
     free(srv->slots);
     free(srv->bind_addr);
     free(srv->cors_origin);
+    if (srv->tls_key_pem != NULL) {
+        explicit_bzero(srv->tls_key_pem, strlen(srv->tls_key_pem));
+    }
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
     free(srv);
 }

@@ -50,7 +50,8 @@ struct iof_http_config {
     size_t connection_memory;      /* libmicrohttpd's per-connection pool, which holds the
                                       request line and headers (bodies are not kept there);
                                       0: 32 KiB. What a held request costs in memory. */
-    const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*" */
+    const char *cors_origin;       /* Access-Control-Allow-Origin value, NULL: "*", "": no CORS
+                                      headers at all (a server not meant for web pages) */
 
     /* Connection discipline (http/guard.c); zero fields take the defaults. */
     unsigned head_timeout_s;     /* a request head must be complete within this long of the
@@ -66,11 +67,18 @@ struct iof_http_config {
                                     connection_memory at all get libmicrohttpd's own answer. */
     bool plain_errors;           /* the server's own error answers (404, 405, 413, 414, 431, 503,
                                     handler errors) as text/plain "message" instead of JSON */
+
+    const char *tls_cert_pem; /* HTTPS (libmicrohttpd's GnuTLS): the certificate chain as PEM
+                                      text, with tls_key_pem; NULL: plain HTTP. Copied. */
+    const char *tls_key_pem;  /* the private key as PEM text */
 };
 
 /* The hard connection limit given to libmicrohttpd for a max_connections value (0: default):
  * max_connections plus a reserve in which excess connections still get their 503. */
 unsigned iof_http_connection_ceiling(unsigned max_connections);
+
+/* True when this libmicrohttpd can serve HTTPS (MHD_FEATURE_TLS). */
+bool iof_http_tls_supported(void);
 
 /* A request handler. It must do exactly one of:
  *   - answer with one of the iof_http_respond* functions and return IOF_OK;

@@ -13,7 +13,7 @@ packages=(
     # fuzzing and sanitizer runtimes for clang
     clang libclang-rt-14-dev libfuzzer-14-dev
     # servers and tools the tests and the demo start
-    postgresql nats-server docker.io docker-registry busybox-static curl python3 sqlite3 procps iproute2
+    postgresql nats-server docker.io docker-registry busybox-static curl python3 sqlite3 procps iproute2 openssl
     # benchmarks
     wrk
 )

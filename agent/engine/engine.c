@@ -67,6 +67,19 @@ static const char *const status_names[] = {
     "STUCK_IN_RESTART",
 };
 
+#define CALLER_REFRESH_MS        200 /* an unknown caller triggers a container list at most this often */
+#define CALLER_DOCKER_TIMEOUT_MS 2000
+
+/* One address of one of this agent's containers, for the Local API's caller check. A
+ * host-network container has one entry with an empty addr. */
+struct agent_engine_caller {
+    char uuid[AGENT_UUID_MAX];
+    char addr[48];
+    bool host_network;
+};
+
+static void callers_update(struct agent_engine *e, json_t *list);
+
 /* One microservice's record. Created by set_desired (under the lock), freed only by the reconcile
  * thread, so that thread may keep a pointer across unlocked Docker calls. Public fields (status to
  * memory) are written under the lock; the rest belong to the reconcile thread. */
@@ -157,6 +170,10 @@ struct agent_engine {
     size_t ntab;
     size_t captab;
     unsigned change_gen; /* bumped whenever a public status changes */
+    struct agent_engine_caller
+        *callers; /* this agent's containers' addresses ("Local API callers") */
+    size_t ncallers;
+    int64_t callers_ms; /* mono ms of the last refresh; 0: never */
 
     pthread_t reconcile_thread;
     pthread_t events_thread;
@@ -393,6 +410,7 @@ void agent_engine_free(struct agent_engine *e) {
         free(e->tab[i]);
     }
     free(e->tab);
+    free(e->callers);
     pthread_cond_destroy(&e->wake);
     pthread_cond_destroy(&e->done);
     pthread_cond_destroy(&e->ev_cv);
@@ -1096,6 +1114,7 @@ static void run_pass(struct pass *p, struct desired *ds) {
             MOD, "docker_unreachable error=%s", iof_log_quote(q, sizeof q, iof_diag_text(&d, err)));
         return;
     }
+    callers_update(e, list);
     pthread_mutex_lock(&e->mu);
     for (size_t i = 0; i < e->ntab; i++) {
         e->tab[i]->seen = false;
@@ -1535,4 +1554,122 @@ iof_err agent_engine_events_json(struct agent_engine *e, const char *uuid, json_
     }
     *out = evs;
     return IOF_OK;
+}
+
+/* ---- Local API callers ----------------------------------------------------------------------- */
+
+/* Rebuilds the caller table from a container list (GET /containers/json of this agent's
+ * containers): every running container's addresses on every network, and host-network ones. */
+static void callers_update(struct agent_engine *e, json_t *list) {
+    size_t cap = 0, n = 0;
+    struct agent_engine_caller *tab = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) {
+        const char *uuid = json_string_value(
+            json_object_get(json_object_get(c, "Labels"), AGENT_LABEL_MICROSERVICE));
+        const char *state = json_string_value(json_object_get(c, "State"));
+        if (uuid == NULL || strlen(uuid) >= AGENT_UUID_MAX || state == NULL ||
+            strcmp(state, "running") != 0) {
+            continue;
+        }
+        const char *mode =
+            json_string_value(json_object_get(json_object_get(c, "HostConfig"), "NetworkMode"));
+        bool host = mode != NULL && strcmp(mode, "host") == 0;
+        json_t *nets = json_object_get(json_object_get(c, "NetworkSettings"), "Networks");
+        size_t want = host ? 1 : 2 * json_object_size(nets);
+        if (n + want > cap) {
+            size_t ncap = (n + want) * 2 + 4;
+            struct agent_engine_caller *t = realloc(tab, ncap * sizeof *t);
+            if (t == NULL) {
+                free(tab);
+                return; /* out of memory: keep the old table */
+            }
+            tab = t;
+            cap = ncap;
+        }
+        if (host) {
+            struct agent_engine_caller *x = &tab[n++];
+            memset(x, 0, sizeof *x);
+            memcpy(x->uuid, uuid, strlen(uuid) + 1);
+            x->host_network = true;
+            continue;
+        }
+        const char *name;
+        json_t *net;
+        json_object_foreach(nets, name, net) {
+            const char *addrs[] = {
+                json_string_value(json_object_get(net, "IPAddress")),
+                json_string_value(json_object_get(net, "GlobalIPv6Address")),
+            };
+            for (size_t k = 0; k < 2; k++) {
+                if (addrs[k] == NULL || addrs[k][0] == '\0' || strlen(addrs[k]) >= 48) {
+                    continue;
+                }
+                if (n == cap) {
+                    break; /* cap covers one address per network; a second one waits */
+                }
+                struct agent_engine_caller *x = &tab[n++];
+                memset(x, 0, sizeof *x);
+                memcpy(x->uuid, uuid, strlen(uuid) + 1);
+                memcpy(x->addr, addrs[k], strlen(addrs[k]) + 1);
+            }
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    free(e->callers);
+    e->callers = tab;
+    e->ncallers = n;
+    e->callers_ms = iof_time_mono_ms();
+    pthread_mutex_unlock(&e->mu);
+}
+
+static bool caller_find_locked(struct agent_engine *e, const char *addr, char *uuid, size_t len) {
+    for (size_t i = 0; i < e->ncallers; i++) {
+        if (!e->callers[i].host_network && strcmp(e->callers[i].addr, addr) == 0) {
+            (void)snprintf(uuid, len, "%s", e->callers[i].uuid);
+            return true;
+        }
+    }
+    return false;
+}
+
+iof_err agent_engine_caller(struct agent_engine *e, const char *addr, char *uuid, size_t len) {
+    pthread_mutex_lock(&e->mu);
+    bool found = caller_find_locked(e, addr, uuid, len);
+    /* A container that has just started may call before the next pass saw it: ask Docker once,
+     * at most every CALLER_REFRESH_MS whatever the number of unknown callers. */
+    bool refresh = !found && iof_time_mono_ms() - e->callers_ms >= CALLER_REFRESH_MS;
+    char agent[AGENT_UUID_MAX];
+    memcpy(agent, e->agent_uuid, sizeof agent);
+    if (refresh) {
+        e->callers_ms = iof_time_mono_ms();
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (found || !refresh) {
+        return found ? IOF_OK : IOF_ENOENT;
+    }
+    struct agent_docker *k = NULL;
+    json_t *list = NULL;
+    struct iof_diag d = {{0}};
+    if (agent_docker_new(e->docker_url, CALLER_DOCKER_TIMEOUT_MS, &k, &d) == IOF_OK &&
+        agent_docker_list(k, agent, &list, &d) == IOF_OK) {
+        callers_update(e, list);
+    }
+    json_decref(list);
+    agent_docker_free(k);
+    pthread_mutex_lock(&e->mu);
+    found = caller_find_locked(e, addr, uuid, len);
+    pthread_mutex_unlock(&e->mu);
+    return found ? IOF_OK : IOF_ENOENT;
+}
+
+bool agent_engine_host_network(struct agent_engine *e, const char *uuid) {
+    bool host = false;
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->ncallers && !host; i++) {
+        host = e->callers[i].host_network && strcmp(e->callers[i].uuid, uuid) == 0;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return host;
 }

@@ -112,6 +112,19 @@ IOF_NODISCARD iof_err agent_engine_remove_all(struct agent_engine *e);
 /* Removes every image no container uses. */
 IOF_NODISCARD iof_err agent_engine_prune(struct agent_engine *e);
 
+/* The Local API's caller check. Which of this agent's running microservices has the container
+ * address addr (dotted quad or IPv6 text) on one of its networks: its uuid into uuid[len], IOF_OK,
+ * or IOF_ENOENT. The table follows every reconcile pass; an address it does not know makes one
+ * bounded Docker request (at most every 200 ms), so a container that calls the Local API right
+ * after it started is known. May block for that request: not from an engine callback. */
+IOF_NODISCARD iof_err agent_engine_caller(struct agent_engine *e,
+                                          const char *addr,
+                                          char *uuid,
+                                          size_t len);
+
+/* True when uuid is a running host-network microservice of this agent (as of the last pass). */
+bool agent_engine_host_network(struct agent_engine *e, const char *uuid);
+
 /* The default bridge network's gateway, e.g. "172.17.0.1". */
 IOF_NODISCARD iof_err agent_engine_bridge_gateway(struct agent_engine *e, char *buf, size_t len);
 

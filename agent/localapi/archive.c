@@ -163,7 +163,8 @@ static void seg_path(const struct agent_archive *a,
     (void)snprintf(out, size, "%s/%s/%016" PRIx64 ".%s", a->dir, pub, seq, ext);
 }
 
-/* mkdir -p */
+/* mkdir -p; the directories it makes are private (0700): the archive holds the messages of every
+ * microservice of the node. */
 static iof_err make_dirs(const char *path, struct iof_diag *d) {
     char tmp[PATH_MAX];
     size_t n = strlen(path);
@@ -175,7 +176,7 @@ static iof_err make_dirs(const char *path, struct iof_diag *d) {
         if (tmp[i] == '/' || tmp[i] == '\0') {
             char c = tmp[i];
             tmp[i] = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
                 return iof_fail(d, IOF_EIO, "mkdir %s: %s", tmp, strerror(errno));
             }
             tmp[i] = c;
@@ -302,6 +303,10 @@ iof_err agent_archive_open(const struct agent_archive_config *cfg,
     a->next_seq = 1;
     pthread_mutex_init(&a->mu, NULL);
     iof_err err = make_dirs(a->dir, d);
+    /* An archive left readable by an older version: closing its root closes everything in it. */
+    if (err == IOF_OK && chmod(a->dir, 0700) != 0) {
+        err = iof_fail(d, IOF_EIO, "chmod %s: %s", a->dir, strerror(errno));
+    }
     if (err == IOF_OK) {
         err = scan(a, d);
     }
@@ -368,7 +373,7 @@ new_writer(struct agent_archive *a, const char *pub, struct writer **out, struct
     }
     char path[PATH_MAX];
     (void)snprintf(path, sizeof path, "%s/%s", a->dir, pub);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         return iof_fail(d, IOF_EIO, "mkdir %s: %s", path, strerror(errno));
     }
     struct writer *w = calloc(1, sizeof *w);
@@ -382,8 +387,8 @@ new_writer(struct agent_archive *a, const char *pub, struct writer **out, struct
     seg_path(a, pub, w->seq, "seg", seg, sizeof seg);
     seg_path(a, pub, w->seq, "idx", idx, sizeof idx);
     int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
-    w->seg_fd = open(seg, flags, 0644);
-    w->idx_fd = w->seg_fd >= 0 ? open(idx, flags, 0644) : -1;
+    w->seg_fd = open(seg, flags, 0600);
+    w->idx_fd = w->seg_fd >= 0 ? open(idx, flags, 0600) : -1;
     if (w->seg_fd < 0 || w->idx_fd < 0) {
         iof_err err = iof_fail(d, IOF_EIO, "open %s: %s", seg, strerror(errno));
         writer_close(w);

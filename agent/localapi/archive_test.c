@@ -276,10 +276,45 @@ static void test_missing_and_odd_files(void **state) {
     agent_archive_close(a);
 }
 
+static int check_private(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)ftw;
+    if (flag == FTW_D || flag == FTW_DP) {
+        if ((st->st_mode & 0777) != 0700) {
+            fail_msg("directory %s has mode %o", path, (unsigned)(st->st_mode & 0777));
+        }
+    } else if ((st->st_mode & 0777) != 0600) {
+        fail_msg("file %s has mode %o", path, (unsigned)(st->st_mode & 0777));
+    }
+    return 0;
+}
+
+/* Archived messages are private: files 0600 in 0700 directories, also when the archive directory
+ * already existed world-readable and the umask is the usual 022. */
+static void test_files_private(void **state) {
+    struct fx *f = *state;
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    mode_t old = umask(022);
+    struct agent_archive *a = open_archive(f, 0, 0);
+    append(a, "pubA", 1, 100);
+    append(a, "pubB", 2, 100);
+    agent_archive_close(a);
+    (void)umask(old);
+    int files = 0;
+    DIR *dir = opendir(f->dir);
+    assert_non_null(dir);
+    for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
+        files += e->d_name[0] != '.';
+    }
+    (void)closedir(dir);
+    assert_int_equal(files, 2);
+    assert_int_equal(nftw(f->dir, check_private, 16, FTW_PHYS), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_format),
         cmocka_unit_test_setup_teardown(test_query_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_odd_files, setup, teardown),

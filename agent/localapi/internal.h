@@ -61,6 +61,7 @@ struct agent_localapi_conn {
     struct agent_localapi_conn *next;
     struct agent_localapi *api;
     bool control;
+    bool bound;  /* the caller was identified as uuid: it publishes as uuid only */
     uint64_t id; /* 0 until on_open */
     char uuid[LOCALAPI_ID_MAX + 1];
 };
@@ -73,7 +74,12 @@ struct agent_localapi {
     size_t queue_max;
     size_t queue_max_bytes;
     uint64_t archive_max_bytes;
+    bool strict_callers;
     struct agent_localapi_hooks hooks;
+    pthread_mutex_t self_mu; /* the node's own addresses, refreshed at most every second */
+    char (*self_addrs)[48];
+    size_t nself;
+    int64_t self_ms;
     struct iof_ws_hub *hub;
     struct agent_archive *archive; /* NULL without data_dir; has its own lock */
     pthread_mutex_t log_mu;        /* /v2/log files */
@@ -126,11 +132,24 @@ void agent_localapi_qmsg_unref(struct agent_localapi_qmsg *q);
 /* Frees nodes that are neither known nor connected nor holding messages. Caller holds mu. */
 void agent_localapi_gc(struct agent_localapi *api);
 
+/* The caller check of every microservice route (localapi.h "Callers"): true when the request may
+ * act as microservice id (NULL: a route that names none; then any microservice of the node, or
+ * the node itself unless strict, may call). Otherwise answers 403 with a plain text, puts what
+ * the handler should return into *ret and returns false. *bound (may be NULL) tells whether the
+ * caller was identified (a container address, or strict mode): then it may act as id only; false
+ * for the node itself outside strict mode, which keeps the classic trust. */
+bool agent_localapi_caller_ok(struct agent_localapi *api,
+                              struct iof_http_request *req,
+                              const char *id,
+                              bool *bound,
+                              iof_err *ret);
+
 /* The WebSocket routes' work: accepts the upgrade of req for microservice uuid. Returns what the
  * route handler should return. */
 IOF_NODISCARD iof_err agent_localapi_ws_accept(struct agent_localapi *api,
                                                struct iof_http_request *req,
                                                bool control,
+                                               bool bound,
                                                const char *uuid,
                                                struct iof_diag *d);
 

@@ -549,6 +549,7 @@ static void on_open(void *ctx, uint64_t conn_id) {
 static void on_publish(struct agent_localapi *api,
                        uint64_t conn_id,
                        const char *uuid,
+                       bool bound,
                        const uint8_t *data,
                        size_t len) {
     struct iof_diag d = {{0}};
@@ -563,6 +564,10 @@ static void on_publish(struct agent_localapi *api,
     }
     if (err == IOF_OK && repaired > 0) {
         agent_localapi_count_repaired(api, uuid, repaired);
+    }
+    /* An identified caller publishes as itself only (localapi.h "Callers"). */
+    if (err == IOF_OK && bound && (msg->publisher == NULL || strcmp(msg->publisher, uuid) != 0)) {
+        err = iof_fail(&d, IOF_EPERM, "publisher is not the socket's microservice");
     }
     char id[33];
     int64_t ts = 0;
@@ -595,7 +600,7 @@ static void on_message(
         return;
     }
     if (!c->control && data[0] == IOF_MSG_OP_MESSAGE) {
-        on_publish(api, conn_id, c->uuid, data, len);
+        on_publish(api, conn_id, c->uuid, c->bound, data, len);
         return;
     }
     if (data[0] != IOF_MSG_OP_ACK) {
@@ -658,6 +663,7 @@ static const struct iof_ws_handlers ws_handlers = {
 iof_err agent_localapi_ws_accept(struct agent_localapi *api,
                                  struct iof_http_request *req,
                                  bool control,
+                                 bool bound,
                                  const char *uuid,
                                  struct iof_diag *d) {
     struct agent_localapi_conn *c = calloc(1, sizeof *c);
@@ -666,6 +672,7 @@ iof_err agent_localapi_ws_accept(struct agent_localapi *api,
     }
     c->api = api;
     c->control = control;
+    c->bound = bound;
     (void)snprintf(c->uuid, sizeof c->uuid, "%s", uuid);
     pthread_mutex_lock(&api->mu);
     c->next = api->conns;
@@ -830,6 +837,7 @@ iof_err agent_localapi_new(const struct agent_localapi_config *cfg, struct agent
     api->archive_max_bytes =
         cfg->archive_max_bytes != 0 ? cfg->archive_max_bytes : (uint64_t)1 << 30;
     api->hooks = cfg->hooks;
+    api->strict_callers = cfg->strict_callers;
     api->data_dir = dup_or_null(cfg->data_dir);
     api->log_dir = dup_or_null(cfg->log_dir);
     api->edge_resources = strdup("[]");
@@ -838,6 +846,7 @@ iof_err agent_localapi_new(const struct agent_localapi_config *cfg, struct agent
     api->speed_ms = iof_time_mono_ms();
     pthread_mutex_init(&api->mu, NULL);
     pthread_mutex_init(&api->log_mu, NULL);
+    pthread_mutex_init(&api->self_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -926,6 +935,8 @@ void agent_localapi_free(struct agent_localapi *api) {
     pthread_cond_destroy(&api->cv);
     pthread_mutex_destroy(&api->mu);
     pthread_mutex_destroy(&api->log_mu);
+    pthread_mutex_destroy(&api->self_mu);
+    free(api->self_addrs);
     free(api->edge_resources);
     free(api->data_dir);
     free(api->log_dir);

@@ -15,6 +15,15 @@
  *     a message that reached no receiver still gets the classic "okay" answer, with an added
  *     "unroutable": true, and is counted and logged.
  *
+ * Callers (docs/security.md): a request or socket that names microservice X (the "id" of a body,
+ * a message's publisher, a socket path's id) is served only when it comes from X. A caller whose
+ * source address is a container address of microservice Y acts as Y only; any other address that
+ * is not the node's own (loopback or one of its interfaces) gets 403 with a plain message. The
+ * node itself (host-network microservices and local processes, which classic SDKs cannot tell
+ * apart) is served as the classic agent does, unless strict_callers: then only with the id of a
+ * host-network microservice. WebSocket upgrades that carry an Origin other than the Agent's own
+ * (http://<Host>) are refused (403): a web page in a browser on the node is not a microservice.
+ *
  * Differences from the classic agent, on purpose:
  *   - un-ACKed deliveries are a bounded queue per receiver (the classic remembers only the last);
  *     an ACK clears the oldest. A receiver that never ACKs has its message socket closed (4000)
@@ -37,16 +46,23 @@
 #include "iomessage/iomessage.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct agent_localapi;
 
-/* Provided by the daemon; all may be NULL (then GPS lives in memory only). */
+/* Provided by the daemon; all may be NULL (then GPS lives in memory only, and no container
+ * address is known: only the node itself may call). */
 struct agent_localapi_hooks {
     void *ctx;
     iof_err (*gps_get)(void *ctx, char *lat, size_t lat_len, char *lon, size_t lon_len);
     iof_err (*gps_set)(void *ctx, const char *lat, const char *lon);
+    /* The microservice whose container has address addr: uuid into uuid[len], IOF_OK, or
+     * IOF_ENOENT. May block briefly (one Docker request). */
+    iof_err (*caller)(void *ctx, const char *addr, char *uuid, size_t len);
+    /* True when uuid is a host-network microservice of this node. */
+    bool (*host_network)(void *ctx, const char *uuid);
 };
 
 struct agent_localapi_config {
@@ -57,6 +73,8 @@ struct agent_localapi_config {
     size_t queue_max;           /* per-receiver queue / un-ACKed bound, 0: 1000 messages */
     size_t queue_max_bytes;     /* the same in frame bytes, 0: 64 MiB */
     uint64_t archive_max_bytes; /* 0: 1 GiB */
+    bool strict_callers;        /* localApiStrict: the node itself may only act as a host-network
+                                   microservice (see "Callers" above) */
     struct agent_localapi_hooks hooks;
 };
 

@@ -895,6 +895,7 @@ static void test_archive_across_restart(void **state) {
 
 static void test_log_and_gps(void **state) {
     struct fx *f = *state;
+    mode_t old_mask = umask(022);
     struct resp r = post(f, "/v2/log", "{\"id\":\"pub\",\"type\":\"info\",\"message\":\"hello\"}");
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "okay");
@@ -927,6 +928,12 @@ static void test_log_and_gps(void **state) {
     (void)snprintf(path, sizeof path, "%s/pub.0.log", f->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size < (1 << 20) / 10);
+    /* Microservice logs are private under the usual umask. */
+    (void)umask(old_mask);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    (void)snprintf(path, sizeof path, "%s/pub.1.log", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
 
     r = post(f, "/v2/gps", "{\"lat\":\"47.5\",\"lon\":\"8.25\"}");
     assert_int_equal(r.status, 200);
@@ -1221,6 +1228,36 @@ static void test_self_route_delivers_once(void **state) {
     close_ws(loop);
 }
 
+static bool host_network_pub(void *ctx, const char *uuid) {
+    (void)ctx;
+    return strcmp(uuid, "pub") == 0;
+}
+
+/* localApiStrict: a caller on the node itself (here 127.0.0.1) is served only for the id of a
+ * host-network microservice ("pub"); without the option it may name any id. */
+static void test_strict_callers(void **state) {
+    struct fx *f = *state;
+    struct resp r = post(f, "/v2/config/get", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    fx_stop(f);
+    f->cfg.strict_callers = true;
+    f->cfg.hooks.host_network = host_network_pub;
+    fx_start(f);
+    r = post(f, "/v2/config/get", "{\"id\":\"pub\"}");
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = post(f, "/v2/config/get", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = post(f, "/v2/messages/next", "{\"id\":\"recv\"}");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = request(f, "GET", "/v2/gps", "application/json", NULL);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+}
+
 int main(void) {
     (void)!iof_log_init_from_env(); /* IOFOG_LOG_LEVEL=debug to trace a failure */
     const struct CMUnitTest tests[] = {
@@ -1243,6 +1280,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_duplicate_keys_last_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latin1_text_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_route_delivers_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_callers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

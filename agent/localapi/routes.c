@@ -28,6 +28,7 @@
 static const char *status_text(int status) {
     switch (status) {
         case 400: return "400 Bad Request";
+        case 403: return "403 Forbidden";
         case 404: return "404 Not Found";
         case 405: return "405 Method Not Allowed";
         default: return "500 Internal Server Error";
@@ -122,6 +123,10 @@ static iof_err config_get(struct iof_http_request *req, struct iof_diag *d, void
     if (id == NULL) {
         return classic_fail(req, 400, "Incorrect content/data");
     }
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, id, NULL, &refused)) {
+        return refused;
+    }
     pthread_mutex_lock(&api->mu);
     struct agent_localapi_node *n = agent_localapi_find(api, id);
     json_t *config = n != NULL && n->known ? json_string(n->config) : NULL;
@@ -143,6 +148,10 @@ static iof_err messages_next(struct iof_http_request *req, struct iof_diag *d, v
     const char *id = body != NULL ? id_of(body, "id") : NULL;
     if (id == NULL) {
         return classic_fail(req, 400, "Incorrect content/data");
+    }
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, id, NULL, &refused)) {
+        return refused;
     }
     json_t *messages = json_array();
     if (messages == NULL) {
@@ -277,6 +286,10 @@ static iof_err messages_new(struct iof_http_request *req, struct iof_diag *d, vo
     if (!validate_new(req, body, &err)) {
         return err;
     }
+    if (!agent_localapi_caller_ok(
+            api, req, json_string_value(json_object_get(body, "publisher")), NULL, &err)) {
+        return err;
+    }
     struct iof_msg *msg = NULL;
     err = iof_msg_from_json(body, &msg, d);
     if (err == IOF_OK && iof_http_body_repaired(req) > 0) {
@@ -353,6 +366,10 @@ static iof_err messages_query(struct iof_http_request *req, struct iof_diag *d, 
         iof_json_get_int(body, "timeframeend", IOF_JSON_REQUIRED, &end, NULL) != IOF_OK ||
         iof_json_get_array(body, "publishers", IOF_JSON_REQUIRED, &publishers, NULL) != IOF_OK) {
         return classic_fail(req, 400, "Incorrect content/data");
+    }
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, id, NULL, &refused)) {
+        return refused;
     }
     struct query_ctx qc = {.messages = json_array(), .err = IOF_OK};
     if (qc.messages == NULL) {
@@ -441,7 +458,7 @@ static bool append_log(
             (void)rename(from, to);
         }
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, line, len) == (ssize_t)len;
     if (fd >= 0) {
         close(fd);
@@ -462,6 +479,10 @@ static iof_err log_post(struct iof_http_request *req, struct iof_diag *d, void *
     const char *type = body != NULL ? json_string_value(json_object_get(body, "type")) : NULL;
     if (id == NULL || message == NULL) {
         return classic_fail(req, 400, "Log message parsing error, Incorrect content/data");
+    }
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, id, NULL, &refused)) {
+        return refused;
     }
     pthread_mutex_lock(&api->mu);
     struct agent_localapi_node *n = agent_localapi_find(api, id);
@@ -494,6 +515,10 @@ static iof_err log_post(struct iof_http_request *req, struct iof_diag *d, void *
 static iof_err gps_get(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
     struct agent_localapi *api = ctx;
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, NULL, NULL, &refused)) {
+        return refused;
+    }
     if (!json_content(req)) {
         return bad_content_type(req);
     }
@@ -539,6 +564,10 @@ static bool coordinate(const json_t *body, const char *key, char out[64]) {
 static iof_err gps_post(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
     struct agent_localapi *api = ctx;
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, NULL, NULL, &refused)) {
+        return refused;
+    }
     if (!json_content(req)) {
         return bad_content_type(req);
     }
@@ -565,6 +594,10 @@ static iof_err gps_post(struct iof_http_request *req, struct iof_diag *d, void *
 static iof_err edge_resources(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
     struct agent_localapi *api = ctx;
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, NULL, NULL, &refused)) {
+        return refused;
+    }
     pthread_mutex_lock(&api->mu);
     json_t *o = json_pack("{s:s}", "edgeResources", api->edge_resources);
     pthread_mutex_unlock(&api->mu);
@@ -592,6 +625,29 @@ static bool socket_id(const char *path, char out[LOCALAPI_ID_MAX + 1]) {
     return true;
 }
 
+/* A WebSocket upgrade without Origin (SDKs, other programs) or with the Agent's own origin
+ * (http(s)://<the Host it asked for>, which clients that always send one use). Browsers always
+ * send the origin of the page: a page served elsewhere is refused. */
+static bool same_origin(struct iof_http_request *req) {
+    const char *origin = iof_http_header(req, "Origin");
+    if (origin == NULL) {
+        return true;
+    }
+    const char *host = iof_http_header(req, "Host");
+    if (host == NULL || host[0] == '\0') {
+        return false;
+    }
+    const char *rest = NULL;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        rest = origin + 7;
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        rest = origin + 8;
+    } else {
+        return false;
+    }
+    return strcasecmp(rest, host) == 0;
+}
+
 static iof_err socket_route(struct iof_http_request *req,
                             struct iof_diag *d,
                             struct agent_localapi *api,
@@ -603,7 +659,15 @@ static iof_err socket_route(struct iof_http_request *req,
     if (!socket_id(iof_http_path(req), id)) {
         return classic_fail(req, 400, "Incorrect content/data");
     }
-    return agent_localapi_ws_accept(api, req, control, id, d);
+    if (!same_origin(req)) {
+        return classic_fail(req, 403, "Forbidden: cross-origin WebSocket ");
+    }
+    bool bound = true;
+    iof_err refused = IOF_OK;
+    if (!agent_localapi_caller_ok(api, req, id, &bound, &refused)) {
+        return refused;
+    }
+    return agent_localapi_ws_accept(api, req, control, bound, id, d);
 }
 
 static iof_err control_socket(struct iof_http_request *req, struct iof_diag *d, void *ctx) {

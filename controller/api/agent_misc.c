@@ -21,15 +21,23 @@ static iof_err reply_rows(struct ctl_call *call, const char *key, const char *sq
     return err != IOF_OK ? err : ctl_reply(call, 200, json_pack("{s:o}", key, rows));
 }
 
+/* The node's owner's registries with their credentials, and the public registries of others
+ * (and the system ones) without them: another user's username and password never reach this
+ * node (the classic Controller sent them; see docs/compatibility.md). */
 static iof_err get_registries(struct ctl_call *call) {
-    return reply_rows(call,
-                      "registries",
-                      "SELECT r.id, r.url, r.is_public AS \"isPublic:bool\","
-                      " r.secure AS \"isSecure:bool\", r.certificate,"
-                      " r.requires_cert AS \"requiresCert:bool\", r.user_name AS username,"
-                      " r.password, r.user_email AS \"userEmail\", r.user_id AS \"userId\""
-                      " FROM registries r WHERE r.is_public = 1 OR r.user_id ="
-                      " (SELECT user_id FROM fogs WHERE uuid = ?) ORDER BY r.id");
+    return reply_rows(
+        call,
+        "registries",
+        "WITH o AS (SELECT user_id AS uid FROM fogs WHERE uuid = ?)"
+        " SELECT r.id, r.url, r.is_public AS \"isPublic:bool\","
+        " r.secure AS \"isSecure:bool\", r.certificate,"
+        " r.requires_cert AS \"requiresCert:bool\","
+        " CASE WHEN r.user_id IS NULL OR r.user_id = o.uid THEN r.user_name ELSE '' END"
+        " AS username,"
+        " CASE WHEN r.user_id IS NULL OR r.user_id = o.uid THEN r.password ELSE '' END"
+        " AS password,"
+        " r.user_email AS \"userEmail\", r.user_id AS \"userId\""
+        " FROM registries r, o WHERE r.is_public = 1 OR r.user_id = o.uid ORDER BY r.id");
 }
 
 static iof_err get_tunnel(struct ctl_call *call) {

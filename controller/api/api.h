@@ -17,9 +17,11 @@ struct ctl_call {
     struct ctl_server *srv;
     struct iof_http_request *req;
     struct iof_diag *d;
-    int64_t user_id;   /* the authenticated user, or whom the admin acts for; 0 if none */
-    bool admin;        /* the local admin credential was presented: ownership is not checked */
-    char fog_uuid[64]; /* CTL_AUTH_AGENT routes: the node whose agent token was presented */
+    int64_t user_id;     /* the authenticated user, or whom the admin acts for; 0 if none */
+    bool admin;          /* the local admin credential was presented: ownership is not checked */
+    char fog_uuid[64];   /* CTL_AUTH_AGENT routes: the node whose agent token was presented */
+    char token_hash[65]; /* CTL_AUTH_USER routes: digest of the user token presented ("" for the
+                            admin credential); logout revokes this one only */
 };
 
 typedef iof_err (*ctl_handler)(struct ctl_call *call);
@@ -36,6 +38,11 @@ struct ctl_route {
     ctl_handler handler;
     enum ctl_auth auth;
 };
+
+/* Controller-wide settings (PUT /config, PUT /router) belong to the Controller's administrator:
+ * the local admin credential, or the first user (lowest id, the one who signed up first). Anyone
+ * else gets IOF_EPERM (403) with a message in call->d. */
+IOF_NODISCARD iof_err ctl_need_operator(struct ctl_call *call);
 
 /* Registers routes on srv->http; the table must outlive the server (use static tables). */
 IOF_NODISCARD iof_err ctl_api_register(struct ctl_server *srv,

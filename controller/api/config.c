@@ -1,6 +1,7 @@
 /* /api/v3/config: the Controller's key/value settings kept in the database (controller.md §3.11),
  * e.g. default-proxy-host. Not the CLI's `config` command, which edits <data-dir>/controller.json.
- * The table is Controller-wide, as in the classic Controller. */
+ * The table is Controller-wide, as in the classic Controller; only the administrator
+ * (ctl_need_operator) changes it. */
 #include "controller/api/api.h"
 
 #include "common/clock.h"
@@ -36,8 +37,8 @@ static iof_err get_config(struct ctl_call *call) {
 static iof_err put_config(struct ctl_call *call) {
     json_t *body = NULL;
     const char *key = NULL, *value = NULL;
-    iof_err err = ctl_body(call, &body);
-    if (err != IOF_OK ||
+    iof_err err = ctl_need_operator(call);
+    if (err != IOF_OK || (err = ctl_body(call, &body)) != IOF_OK ||
         (err = iof_json_get_string(body, "key", IOF_JSON_REQUIRED, &key, call->d)) ||
         (err = iof_json_get_string(body, "value", IOF_JSON_REQUIRED, &value, call->d))) {
         return err;

@@ -64,11 +64,31 @@ static iof_err authenticate(struct ctl_call *call) {
         call->admin = true;
         return admin_user(call);
     }
+    memcpy(call->token_hash, hash, sizeof hash);
     int64_t now = iof_time_now_ms();
     int64_t ttl_ms = call->srv->cfg.user_token_ttl_s * 1000;
     int64_t max_ms = call->srv->cfg.user_token_max_lifetime_s * 1000;
     return ctl_store_token_use(
         call->srv->store, hash, now, now + ttl_ms, now - max_ms, &call->user_id, call->d);
+}
+
+iof_err ctl_need_operator(struct ctl_call *call) {
+    if (call->admin) {
+        return IOF_OK;
+    }
+    struct ctl_store_user first = {0};
+    iof_err err = ctl_store_user_first(call->srv->store, &first, call->d);
+    bool ok = err == IOF_OK && call->user_id != 0 && first.id == call->user_id;
+    ctl_store_user_clear(&first);
+    if (err != IOF_OK && err != IOF_ENOENT) {
+        return err;
+    }
+    if (!ok) {
+        return iof_fail(call->d,
+                        IOF_EPERM,
+                        "Only the Controller's administrator may change Controller-wide settings");
+    }
+    return IOF_OK;
 }
 
 /* An agent token names its node; every authenticated agent request also records the Controller's

@@ -54,8 +54,8 @@ static iof_err put_router(struct ctl_call *call) {
     json_t *body = NULL;
     const char *host = NULL;
     int64_t messaging = 5672, inter = 56721, edge = 56722;
-    iof_err err = ctl_body(call, &body);
-    if (err != IOF_OK ||
+    iof_err err = ctl_need_operator(call);
+    if (err != IOF_OK || (err = ctl_body(call, &body)) != IOF_OK ||
         (err = iof_json_get_string(body, "host", IOF_JSON_REQUIRED, &host, call->d)) ||
         (err = port_field(call, body, "messagingPort", &messaging)) ||
         (err = port_field(call, body, "interRouterPort", &inter)) ||

@@ -115,7 +115,11 @@ static iof_err need_user(struct ctl_call *call) {
 static iof_err logout(struct ctl_call *call) {
     iof_err err = need_user(call);
     if (err == IOF_OK) {
-        err = ctl_store_tokens_delete_user(call->srv->store, call->user_id, call->d);
+        /* The presented token only: the user's other sessions stay signed in. The admin
+         * credential has no token to revoke. */
+        err = call->token_hash[0] != '\0'
+                  ? ctl_store_token_delete(call->srv->store, call->token_hash, call->d)
+                  : IOF_OK;
     }
     return err != IOF_OK ? err : ctl_reply(call, 204, NULL);
 }

@@ -15,6 +15,12 @@
 static bool output_table;
 static bool output_json; /* --output json given explicitly */
 static char controller_url[512];
+static char ca_cert[512];
+
+const char *ctl_cli_ca_file(void) {
+    const char *env = getenv("IOFOG_CONTROLLER_CA_CERT");
+    return ca_cert[0] != '\0' ? ca_cert : env != NULL && env[0] != '\0' ? env : NULL;
+}
 
 static char flag_token[256];
 static bool data_dir_given;
@@ -92,7 +98,12 @@ resolve_target(const struct ctl_config *cfg, struct cli_target *t, struct iof_di
     if (given[0] != '\0') {
         (void)snprintf(t->base, sizeof t->base, "%s", given);
     } else {
-        (void)snprintf(t->base, sizeof t->base, "http://127.0.0.1:%u", (unsigned)cfg->port);
+        /* The local Controller, over HTTPS when its configuration says it serves HTTPS. */
+        (void)snprintf(t->base,
+                       sizeof t->base,
+                       "%s://127.0.0.1:%u",
+                       cfg->tls_cert[0] != '\0' ? "https" : "http",
+                       (unsigned)cfg->port);
     }
     last_source = t->source;
     return IOF_OK;
@@ -104,7 +115,11 @@ ctl_cli_target_url(const struct ctl_config *cfg, char *out, size_t size, struct 
     if (url != NULL && *url != '\0') {
         return ctl_cli_url_base(url, out, size, d);
     }
-    int n = snprintf(out, size, "http://127.0.0.1:%u", (unsigned)cfg->port);
+    int n = snprintf(out,
+                     size,
+                     "%s://127.0.0.1:%u",
+                     cfg->tls_cert[0] != '\0' ? "https" : "http",
+                     (unsigned)cfg->port);
     return n > 0 && (size_t)n < size ? IOF_OK : iof_fail(d, IOF_E2BIG, "URL too long");
 }
 
@@ -113,6 +128,16 @@ iof_err ctl_cli_take_global_options(int *argc, char **argv) {
     for (int i = 0; i < *argc; i++) {
         const char *v = NULL;
         bool is_output = false, is_url = false, is_token = false;
+        if (strncmp(argv[i], "--ca-cert=", 10) == 0 ||
+            (strcmp(argv[i], "--ca-cert") == 0 && i + 1 < *argc)) {
+            v = argv[i][9] == '=' ? argv[i] + 10 : argv[++i];
+            if (strlen(v) >= sizeof ca_cert) {
+                fprintf(stderr, "iofog-controller: --ca-cert path too long\n");
+                return IOF_EINVAL;
+            }
+            (void)snprintf(ca_cert, sizeof ca_cert, "%s", v);
+            continue;
+        }
         if (strcmp(argv[i], "--data-dir") == 0 || strncmp(argv[i], "--data-dir=", 11) == 0) {
             data_dir_given = true; /* left in argv for the command */
         }
@@ -182,7 +207,8 @@ iof_err ctl_cli_request(const struct ctl_config *cfg,
     (void)snprintf(who, sizeof who, "X-Iofog-User-Id: %ld", user_id);
     /* The user named by -u matters only to the admin credential; a user token acts as its user. */
     const char *headers[] = {auth, user_id > 0 && t.source == CRED_ADMIN ? who : NULL, NULL};
-    struct iof_http_client_opts opts = {.timeout_ms = 30000, .connect_timeout_ms = 3000};
+    struct iof_http_client_opts opts = {
+        .timeout_ms = 30000, .connect_timeout_ms = 3000, .ca_file = ctl_cli_ca_file()};
     struct iof_http_client *c = NULL;
     if ((err = iof_http_client_new(&opts, &c)) != IOF_OK) {
         return iof_fail(d, err, "cannot create an HTTP client");
@@ -452,8 +478,10 @@ iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const c
     (void)snprintf(url, sizeof url, "%s%s", t.base, path);
     (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", t.token);
     const char *headers[] = {auth, NULL};
-    struct iof_http_client_opts opts = {
-        .timeout_ms = 300000, .connect_timeout_ms = 3000, .max_response = (size_t)600 << 20};
+    struct iof_http_client_opts opts = {.timeout_ms = 300000,
+                                        .connect_timeout_ms = 3000,
+                                        .max_response = (size_t)600 << 20,
+                                        .ca_file = ctl_cli_ca_file()};
     struct iof_http_client *c = NULL;
     struct iof_http_response r;
     if ((err = iof_http_client_new(&opts, &c)) != IOF_OK ||
@@ -591,7 +619,8 @@ iof_err ctl_cli_follow(const struct ctl_config *cfg, const char *path) {
     (void)snprintf(url, sizeof url, "%s%s", t.base, path);
     (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", t.token);
     const char *headers[] = {auth, NULL};
-    struct iof_http_client_opts opts = {.timeout_ms = 0, .connect_timeout_ms = 3000};
+    struct iof_http_client_opts opts = {
+        .timeout_ms = 0, .connect_timeout_ms = 3000, .ca_file = ctl_cli_ca_file()};
     struct iof_http_client *c = NULL;
     if ((err = iof_http_client_new(&opts, &c)) != IOF_OK) {
         fprintf(stderr, "iofog-controller: cannot create an HTTP client\n");

@@ -70,9 +70,15 @@ iof_err ctl_cli_download(const struct ctl_config *cfg, const char *path, const c
 
 /* Takes the options every subcommand shares out of argv (shifting the rest down, updating *argc):
  * --output json|table (also --output=...) and --controller-url URL (env IOFOG_CONTROLLER_URL),
- * the Controller to talk to instead of http://127.0.0.1:<port>; a trailing /api/v3 is accepted.
+ * the Controller to talk to instead of http(s)://127.0.0.1:<port>; a trailing /api/v3 is accepted;
+ * --ca-cert FILE (env IOFOG_CONTROLLER_CA_CERT), the PEM CA bundle that verifies an https
+ * Controller instead of the system's store.
  * IOF_EINVAL with a message on stderr for a bad value. Process-wide: the CLI runs one command. */
 IOF_NODISCARD iof_err ctl_cli_take_global_options(int *argc, char **argv);
+
+/* The CA bundle that verifies an https Controller: --ca-cert, else IOFOG_CONTROLLER_CA_CERT, else
+ * NULL (the system's store). */
+const char *ctl_cli_ca_file(void);
 
 /* A column of a table view: its title and either a dotted path into the row ("status.status",
  * "images.0.containerImage") or a render function that writes the cell text into out. */

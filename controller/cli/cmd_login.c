@@ -92,7 +92,8 @@ static iof_err post(const char *base,
     (void)snprintf(url, sizeof url, "%s%s", base, path);
     (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", token != NULL ? token : "");
     const char *headers[] = {token != NULL ? auth : NULL, NULL};
-    struct iof_http_client_opts opts = {.timeout_ms = 30000, .connect_timeout_ms = 3000};
+    struct iof_http_client_opts opts = {
+        .timeout_ms = 30000, .connect_timeout_ms = 3000, .ca_file = ctl_cli_ca_file()};
     struct iof_http_client *c = NULL;
     iof_err err = iof_http_client_new(&opts, &c);
     if (err != IOF_OK) {

@@ -25,7 +25,11 @@ const char ctl_config_flags_help[] =
     "                     (env IOFOG_CONTROLLER_NATS_PID_FILE; file \"natsPidFile\")\n"
     "  --db URL           database: a SQLite file or sqlite:// URL (default\n"
     "                     DIR/controller.sqlite) or postgres://user:pass@host:port/db, which\n"
-    "                     several Controllers may share (env IOFOG_CONTROLLER_DB; file \"db\")\n";
+    "                     several Controllers may share (env IOFOG_CONTROLLER_DB; file \"db\")\n"
+    "  --tls-cert FILE    serve HTTPS with this PEM certificate (chain); with --tls-key\n"
+    "                     (env IOFOG_CONTROLLER_TLS_CERT; file \"tlsCert\")\n"
+    "  --tls-key FILE     the certificate's PEM private key (env IOFOG_CONTROLLER_TLS_KEY;\n"
+    "                     file \"tlsKey\")\n";
 
 void ctl_config_defaults(struct ctl_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -87,7 +91,7 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
     int64_t snap_max = 0, per_addr = 0;
     const char *bind = NULL, *level = NULL, *nats = NULL, *db = NULL;
-    const char *nats_auth = NULL, *nats_pid = NULL;
+    const char *nats_auth = NULL, *nats_pid = NULL, *cert = NULL, *key = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "httpThreads", IOF_JSON_OPTIONAL, &threads, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "userTokenExpirationSeconds", IOF_JSON_OPTIONAL, &ttl, d)) !=
@@ -99,6 +103,8 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_string(j, "natsAuthFile", IOF_JSON_OPTIONAL, &nats_auth, d)) !=
             IOF_OK ||
         (err = iof_json_get_string(j, "natsPidFile", IOF_JSON_OPTIONAL, &nats_pid, d)) != IOF_OK ||
+        (err = iof_json_get_string(j, "tlsCert", IOF_JSON_OPTIONAL, &cert, d)) != IOF_OK ||
+        (err = iof_json_get_string(j, "tlsKey", IOF_JSON_OPTIONAL, &key, d)) != IOF_OK ||
         (err = iof_json_get_int(j, "livenessIntervalMs", IOF_JSON_OPTIONAL, &live, d)) != IOF_OK ||
         (err = iof_json_get_int(
              j, "userTokenMaxLifetimeSeconds", IOF_JSON_OPTIONAL, &max_life, d)) != IOF_OK ||
@@ -173,6 +179,12 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     if (err == IOF_OK && nats_pid != NULL) {
         err = set_text(cfg->nats_pid_file, sizeof cfg->nats_pid_file, nats_pid, "natsPidFile", d);
+    }
+    if (err == IOF_OK && cert != NULL) {
+        err = set_text(cfg->tls_cert, sizeof cfg->tls_cert, cert, "tlsCert", d);
+    }
+    if (err == IOF_OK && key != NULL) {
+        err = set_text(cfg->tls_key, sizeof cfg->tls_key, key, "tlsKey", d);
     }
     if (err == IOF_OK && live != 0) {
         if (live < 50 || live > 600000) {
@@ -266,6 +278,16 @@ iof_err ctl_config_load(struct ctl_config *cfg,
         (err = set_text(cfg->db, sizeof cfg->db, env, "IOFOG_CONTROLLER_DB", d)) != IOF_OK) {
         return err;
     }
+    if ((env = getenv("IOFOG_CONTROLLER_TLS_CERT")) != NULL && *env != '\0' &&
+        (err = set_text(
+             cfg->tls_cert, sizeof cfg->tls_cert, env, "IOFOG_CONTROLLER_TLS_CERT", d)) != IOF_OK) {
+        return err;
+    }
+    if ((env = getenv("IOFOG_CONTROLLER_TLS_KEY")) != NULL && *env != '\0' &&
+        (err = set_text(cfg->tls_key, sizeof cfg->tls_key, env, "IOFOG_CONTROLLER_TLS_KEY", d)) !=
+            IOF_OK) {
+        return err;
+    }
     if ((env = getenv("IOFOG_LOG_LEVEL")) != NULL && *env != '\0' &&
         iof_log_level_parse(env, &cfg->log_level) != IOF_OK) {
         return iof_fail(d, IOF_EINVAL, "IOFOG_LOG_LEVEL: invalid level '%s'", env);
@@ -286,6 +308,10 @@ iof_err ctl_config_load(struct ctl_config *cfg,
             err = set_text(cfg->nats_pid_file, sizeof cfg->nats_pid_file, v, "--nats-pid-file", d);
         } else if ((v = flag_value(argc, argv, &i, "--db")) != NULL) {
             err = set_text(cfg->db, sizeof cfg->db, v, "--db", d);
+        } else if ((v = flag_value(argc, argv, &i, "--tls-cert")) != NULL) {
+            err = set_text(cfg->tls_cert, sizeof cfg->tls_cert, v, "--tls-cert", d);
+        } else if ((v = flag_value(argc, argv, &i, "--tls-key")) != NULL) {
+            err = set_text(cfg->tls_key, sizeof cfg->tls_key, v, "--tls-key", d);
         } else if ((v = flag_value(argc, argv, &i, "--bind")) != NULL) {
             err = set_text(cfg->bind, sizeof cfg->bind, v, "--bind", d);
         } else if ((v = flag_value(argc, argv, &i, "--log-level")) != NULL) {
@@ -307,6 +333,9 @@ iof_err ctl_config_load(struct ctl_config *cfg,
         if (err != IOF_OK) {
             return err;
         }
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        return iof_fail(d, IOF_EINVAL, "--tls-cert and --tls-key go together (HTTPS needs both)");
     }
     return IOF_OK;
 }

@@ -43,8 +43,11 @@ struct ctl_config {
                                           default 2000 */
     uint64_t image_snapshot_max_bytes; /* largest image snapshot upload (whole request body);
                                           file "imageSnapshotMaxBytes"; default 2 GiB */
-    char db[1024]; /* database: --db, IOFOG_CONTROLLER_DB, file "db"; a SQLite path or URL or a
-                      postgres:// URL; empty (default) = <data-dir>/controller.sqlite */
+    char tls_cert[1024];               /* HTTPS: PEM certificate (chain) file: --tls-cert,
+                                          IOFOG_CONTROLLER_TLS_CERT, file "tlsCert"; "" = plain HTTP */
+    char tls_key[1024]; /* its PEM private key: --tls-key, IOFOG_CONTROLLER_TLS_KEY, "tlsKey" */
+    char db[1024];      /* database: --db, IOFOG_CONTROLLER_DB, file "db"; a SQLite path or URL or a
+                           postgres:// URL; empty (default) = <data-dir>/controller.sqlite */
 };
 
 /* The database the configuration names (cfg->db, or the default SQLite file) into out[size]. */
@@ -55,7 +58,8 @@ void ctl_config_defaults(struct ctl_config *cfg);
 
 /* Applies the command-line flags of argv (argv[0] is the command name) on top of defaults, file
  * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, --nats-url
- * URL, --nats-auth-file PATH, --nats-pid-file PATH, --db URL, and the
+ * URL, --nats-auth-file PATH, --nats-pid-file PATH, --db URL, --tls-cert FILE, --tls-key FILE
+ * (both or neither), and the
  * flags named in extra_flags (NULL-terminated, e.g. "--foreground"), which are reported through
  * extra_seen (same order). IOF_EINVAL naming the flag on anything else or a bad value. */
 IOF_NODISCARD iof_err ctl_config_load(struct ctl_config *cfg,

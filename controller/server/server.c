@@ -11,6 +11,7 @@
 #include "controller/domain/nats_auth.h"
 #include "controller/server/login.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,69 @@ static json_t *changes_answer(void *ctx, const char *fog_uuid) {
         IOF_WARN("agent", "changes_unavailable fog=%s error=%s", fog_uuid, d.msg);
     }
     return body;
+}
+
+/* The whole of a PEM file (at most 1 MiB) into *out, a string the caller frees. */
+static iof_err read_pem(const char *path, const char *what, char **out, struct iof_diag *d) {
+    *out = NULL;
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        return iof_fail(d, IOF_EIO, "%s '%s': %s", what, path, strerror(errno));
+    }
+    size_t cap = (size_t)1 << 20;
+    char *buf = malloc(cap + 1);
+    size_t n = buf != NULL ? fread(buf, 1, cap + 1, f) : 0;
+    (void)fclose(f);
+    if (buf == NULL) {
+        return iof_fail(d, IOF_ENOMEM, "out of memory");
+    }
+    if (n == 0 || n > cap) {
+        free(buf);
+        return iof_fail(d, IOF_EINVAL, "%s '%s': empty or larger than 1 MiB", what, path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return IOF_OK;
+}
+
+/* The HTTP server, with TLS when cfg names a certificate and key. */
+static iof_err new_http(const struct ctl_config *cfg, struct ctl_server *srv, struct iof_diag *d) {
+    struct iof_http_config hc = {
+        .bind_addr = cfg->bind,
+        .port = cfg->port,
+        .threads = cfg->http_threads,
+        .max_body = 4 * 1024 * 1024,
+        .connection_timeout_s = 120,
+        .max_connections = cfg->max_connections,
+        .connection_memory = cfg->connection_memory,
+        .per_ip_connections = cfg->max_connections_per_address,
+    };
+    char *cert = NULL, *key = NULL;
+    if (cfg->tls_cert[0] != '\0') {
+        if (!iof_http_tls_supported()) {
+            return iof_fail(d, IOF_EUNSUPPORTED, "this libmicrohttpd has no TLS support");
+        }
+        iof_err rerr = read_pem(cfg->tls_cert, "--tls-cert", &cert, d);
+        if (rerr == IOF_OK) {
+            rerr = read_pem(cfg->tls_key, "--tls-key", &key, d);
+        }
+        if (rerr != IOF_OK) {
+            free(cert);
+            return rerr;
+        }
+        hc.tls_cert_pem = cert;
+        hc.tls_key_pem = key;
+    }
+    iof_err err = iof_http_server_new(&hc, &srv->http);
+    if (key != NULL) {
+        explicit_bzero(key, strlen(key));
+    }
+    free(cert);
+    free(key);
+    if (err != IOF_OK) {
+        return iof_fail(d, err, "invalid listen address '%s'", cfg->bind);
+    }
+    return IOF_OK;
 }
 
 iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, struct iof_diag *d) {
@@ -40,20 +104,7 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
         err = ctl_admin_token_ensure(cfg->data_dir, srv->admin_hash, d);
     }
     if (err == IOF_OK) {
-        struct iof_http_config hc = {
-            .bind_addr = cfg->bind,
-            .port = cfg->port,
-            .threads = cfg->http_threads,
-            .max_body = 4 * 1024 * 1024,
-            .connection_timeout_s = 120,
-            .max_connections = cfg->max_connections,
-            .connection_memory = cfg->connection_memory,
-            .per_ip_connections = cfg->max_connections_per_address,
-        };
-        err = iof_http_server_new(&hc, &srv->http);
-        if (err != IOF_OK) {
-            err = iof_fail(d, err, "invalid listen address '%s'", cfg->bind);
-        }
+        err = new_http(cfg, srv, d);
     }
     if (err == IOF_OK) {
         err = ctl_agent_wait_new(srv->http, changes_answer, srv, &srv->waits);

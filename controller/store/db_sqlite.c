@@ -3,12 +3,18 @@
  * db.c serialises every call on a connection (see db_backend.h), so nothing here locks. */
 #include "controller/store/db_backend.h"
 
+#include "common/log.h"
+
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define STMT_CACHE_SIZE 32
 #define BUSY_TIMEOUT_MS 5000
@@ -386,7 +392,40 @@ static iof_err sq_configure(struct sq_conn *c, bool memory, struct iof_diag *d) 
     return err;
 }
 
+/* The database holds registry passwords, the tunnel key and token digests: it is made (or made
+ * again) mode 0600 before SQLite opens it, whatever the umask and the directory's mode. SQLite
+ * gives the -wal and -shm files it creates the database file's mode; ones left from before are
+ * narrowed too. */
+static iof_err sq_private_files(const char *target, struct iof_diag *d) {
+    if (strcmp(target, ":memory:") == 0 || strncmp(target, "file:", 5) == 0) {
+        return IOF_OK;
+    }
+    int fd = open(target, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return iof_fail(d, IOF_EIO, "sqlite: cannot open '%s': %s", target, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0077) != 0 && fchmod(fd, 0600) != 0) {
+        IOF_WARN("db", "database_mode_unchanged path=%s error=%s", target, strerror(errno));
+    }
+    (void)close(fd);
+    const char *suffix[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        int n = snprintf(path, sizeof path, "%s%s", target, suffix[i]);
+        if (n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && (st.st_mode & 0077) != 0 &&
+            chmod(path, 0600) != 0) {
+            IOF_WARN("db", "database_mode_unchanged path=%s error=%s", path, strerror(errno));
+        }
+    }
+    return IOF_OK;
+}
+
 static iof_err sq_open(const char *target, void **conn, struct iof_diag *d) {
+    iof_err perr = sq_private_files(target, d);
+    if (perr != IOF_OK) {
+        return perr;
+    }
     struct sq_conn *c = calloc(1, sizeof *c);
     if (c == NULL) {
         return iof_fail(d, IOF_ENOMEM, "sqlite: out of memory");

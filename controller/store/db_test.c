@@ -145,6 +145,38 @@ static void test_connection_settings(void **state) {
     ctl_db_close(db);
 }
 
+/* The database and its -wal and -shm are private (0600) whatever the umask and the directory's
+ * mode: a new file, and one left world-readable by an older version. */
+static void test_files_private(void **state) {
+    struct fixture *f = *state;
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    mode_t old = umask(022);
+    struct ctl_db *db = open_ok(f->path);
+    exec_ok(db, "CREATE TABLE secrets (x TEXT)");
+    exec_ok(db, "INSERT INTO secrets VALUES ('registry password')");
+    const char *suffix[] = {"", "-wal", "-shm"};
+    char path[700];
+    struct stat st;
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(path, sizeof path, "%s%s", f->path, suffix[i]);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+    }
+    ctl_db_close(db);
+
+    /* An existing world-readable database is narrowed when opened. */
+    assert_int_equal(chmod(f->path, 0644), 0);
+    db = open_ok(f->path);
+    exec_ok(db, "INSERT INTO secrets VALUES ('again')");
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(path, sizeof path, "%s%s", f->path, suffix[i]);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+    }
+    ctl_db_close(db);
+    (void)umask(old);
+}
+
 struct row_seen {
     int rows;
     int64_t i;
@@ -599,6 +631,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values_and_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),

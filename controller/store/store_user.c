@@ -213,6 +213,13 @@ iof_err ctl_store_token_use(struct ctl_store *store,
     return IOF_OK;
 }
 
+iof_err
+ctl_store_token_delete(struct ctl_store *store, const char *token_hash, struct iof_diag *d) {
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(token_hash)};
+    return ctl_db_exec(
+        store->db, "DELETE FROM access_tokens WHERE token_hash = ?", p, 1, NULL, NULL, NULL, d);
+}
+
 iof_err ctl_store_tokens_delete_user(struct ctl_store *store, int64_t user_id, struct iof_diag *d) {
     const struct ctl_db_value p[] = {CTL_DB_INT(user_id)};
     return ctl_db_exec(store->db, SQL_TOKENS_DELETE, p, 1, NULL, NULL, NULL, d);

@@ -77,7 +77,12 @@ IOF_NODISCARD iof_err ctl_store_token_use(struct ctl_store *store,
                                           int64_t *user_id,
                                           struct iof_diag *d);
 
-/* Deletes every token of a user (logout, password change). */
+/* Deletes one token by its digest (logout); no error when it is already gone. */
+IOF_NODISCARD iof_err ctl_store_token_delete(struct ctl_store *store,
+                                             const char *token_hash,
+                                             struct iof_diag *d);
+
+/* Deletes every token of a user (password change, deletion). */
 IOF_NODISCARD iof_err ctl_store_tokens_delete_user(struct ctl_store *store,
                                                    int64_t user_id,
                                                    struct iof_diag *d);
