@@ -742,13 +742,8 @@ static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec
     journal(p->e, m, "pulling", "pulling image %s", s->image);
     set_status(p->e, m, ST_PULLING, NULL);
     p->pulling = m;
-    iof_err err = agent_docker_pull(p->pull,
-                                    s->ref.repo,
-                                    agent_imageref_pull_tag(&s->ref),
-                                    s->registry_auth,
-                                    on_progress,
-                                    p,
-                                    &d);
+    iof_err err = agent_docker_pull(
+        p->pull, s->ref.repo, iof_imageref_pull_tag(&s->ref), s->registry_auth, on_progress, p, &d);
     p->pulling = NULL;
     if (err == IOF_OK) {
         pthread_mutex_lock(&p->e->mu);
