@@ -148,8 +148,12 @@ static iof_err h_commandline(struct iof_http_request *req, struct iof_diag *d, v
     char *argv[MAX_ARGS];
     int argc = 0;
     char *save = NULL;
-    for (char *t = strtok_r(buf, " ", &save); t != NULL && argc < MAX_ARGS;
-         t = strtok_r(NULL, " ", &save)) {
+    for (char *t = strtok_r(buf, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
+        if (argc == MAX_ARGS) {
+            /* Running the first words alone would do something else than asked. */
+            return iof_fail(
+                d, IOF_EINVAL, "Invalid format for field 'command': more than %d words", MAX_ARGS);
+        }
         argv[argc++] = t;
     }
     struct outcome *o = malloc(sizeof *o);
