@@ -159,8 +159,25 @@ static iof_err h_commandline(struct iof_http_request *req, struct iof_diag *d, v
     char *argv[MAX_ARGS];
     int argc = 0;
     char *save = NULL;
-    for (char *t = strtok_r(buf, " ", &save); t != NULL && argc < MAX_ARGS;
-         t = strtok_r(NULL, " ", &save)) {
+    for (char *t = strtok_r(buf, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
+        if (argc == MAX_ARGS) {
+            /* Running the first words alone would do something else than asked. Answered in the
+             * shape of a failed command, so the CLI prints the text and exits "invalid input". */
+            char msg[96];
+            (void)snprintf(msg,
+                           sizeof msg,
+                           "Invalid format for field 'command': more than %d words\n",
+                           MAX_ARGS);
+            return iof_http_respond_json(req,
+                                         400,
+                                         json_pack("{ssssss}",
+                                                   "response",
+                                                   msg,
+                                                   "error",
+                                                   "Bad request",
+                                                   "category",
+                                                   iof_err_name(IOF_EINVAL)));
+        }
         argv[argc++] = t;
     }
     struct outcome *o = malloc(sizeof *o);

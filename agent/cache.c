@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CACHE_MAX_BYTES (16u << 20)
 
@@ -121,4 +122,10 @@ agent_cache_read(const char *config_dir, const char *name, json_t **out, struct 
     free(text);
     json_decref(doc);
     return err;
+}
+
+iof_err agent_cache_remove(const char *config_dir, const char *name) {
+    char path[800];
+    cache_path(config_dir, name, path, sizeof path);
+    return unlink(path) == 0 || errno == ENOENT ? IOF_OK : IOF_EIO;
 }

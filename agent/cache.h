@@ -24,4 +24,7 @@ IOF_NODISCARD iof_err agent_cache_read(const char *config_dir,
                                        json_t **out,
                                        struct iof_diag *d);
 
+/* Deletes cache <name> (deprovisioning). IOF_OK also when it was absent; IOF_EIO otherwise. */
+IOF_NODISCARD iof_err agent_cache_remove(const char *config_dir, const char *name);
+
 #endif

@@ -136,6 +136,12 @@ iof_err agent_cli_remote(int argc, char **argv, const char *usage, bool quiet_of
     } else if (text != NULL) {
         fprintf(stderr, "%s", text);
         err = category(json_string_value(json_object_get(answer, "category")));
+    } else if (json_is_string(json_object_get(answer, "message"))) {
+        fprintf(stderr,
+                "iofog-agent %s: %s\n",
+                cmd,
+                json_string_value(json_object_get(answer, "message")));
+        err = status == 400 ? IOF_EINVAL : status == 401 ? IOF_EAUTH : IOF_EREMOTE;
     } else {
         fprintf(stderr, "iofog-agent %s: the Agent answered HTTP %ld\n", cmd, status);
         err = status == 401 ? IOF_EAUTH : IOF_EREMOTE;

@@ -162,7 +162,15 @@ static void nats_ensure(struct agent_daemon *a) {
     a->nats = next;
     pthread_rwlock_unlock(&a->nats_lock);
     agent_localapi_set_remote_sink(a->api, to_nats, a);
-    IOF_INFO("agent", "nats_connected url=%s", url);
+    struct agent_nats_counters c;
+    agent_nats_counters(next, &c);
+    if (c.connected) {
+        IOF_INFO("agent", "nats_connected url=%s", url);
+    } else {
+        /* The transport keeps retrying in the background and queues meanwhile; its own
+         * "connected" line says when a server answers. */
+        IOF_WARN("agent", "nats_connect_failed url=%s retrying=true", url);
+    }
 }
 
 /* Tells the transport which receivers live here (the node's route receivers, isConsumer), which
@@ -445,7 +453,10 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
         return local_api_in_use(&c, c.local_api_bind, d);
     }
     const char *docker_url = c.docker_url;
+    char pulled[sizeof c.config_dir + 32];
+    (void)snprintf(pulled, sizeof pulled, "%s/pulled-images.json", c.config_dir);
     struct agent_engine_config ec = {
+        .pulled_file = pulled,
         .docker_url = docker_url,
         .agent_uuid = c.iofog_uuid,
         .host_address = NULL,
@@ -805,9 +816,16 @@ agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct 
     if (err != IOF_OK) {
         return err;
     }
-    /* Classic deprovision stops (does not remove) this agent's containers. */
-    if (agent_engine_stop_all(a->engine) != IOF_OK) {
-        IOF_WARN("agent", "stop_containers_failed");
+    /* This node's containers go with it (classic only stopped them, leaving them to whoever
+     * provisions next), and so do the offline caches: the registries one holds passwords. */
+    if (agent_engine_remove_all(a->engine) != IOF_OK) {
+        IOF_WARN("agent", "remove_containers_failed");
+    }
+    static const char *const caches[] = {"microservices", "registries", "edge_resources"};
+    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+        if (agent_cache_remove(c.config_dir, caches[i]) != IOF_OK) {
+            IOF_WARN("agent", "cache_not_removed name=%s", caches[i]);
+        }
     }
     json_t *none = json_array();
     if (agent_localapi_set_microservices(a->api, none) != IOF_OK) {

@@ -180,10 +180,41 @@ static void test_provision_status_and_changes(void **state) {
     assert_int_equal(agent_daemon_term(a), 0);
 }
 
+/* Bad input to a running daemon is the client's error, said clearly: a GPS coordinate that is no
+ * number (was 500), a command line of more words than the daemon takes (was cut silently). */
+static void test_local_api_refuses_bad_input(void **state) {
+    struct agent_fixture *a = *state;
+    char out[8192];
+    assert_int_equal(agent_daemon_spawn(a), 0);
+    assert_int_equal(agent_local_post(a, "/v2/gps", "{\"lat\":\"abc\",\"lon\":\"8\"}", NULL), 400);
+    assert_int_equal(agent_local_post(a, "/v2/gps", "{\"lat\":\"47.5\",\"lon\":\"nan\"}", NULL),
+                     400);
+    assert_int_equal(agent_local_post(a, "/v2/gps", "{\"lat\":91,\"lon\":8}", NULL), 400);
+    assert_int_equal(agent_local_post(a, "/v2/gps", "{\"lat\":\"47.5\",\"lon\":\"8.25\"}", NULL),
+                     200);
+
+    /* 66 words: "config", 31 x "-d 10", then "-sf 33". Cut at 64 it would set -sf without a
+     * value (or nothing); refused whole, nothing changes. */
+    char cmd[512];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "config");
+    for (int i = 0; i < 31; i++) {
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " -d 10");
+    }
+    (void)snprintf(cmd + n, sizeof cmd - n, " -sf 33");
+    assert_int_not_equal(agent_cli(a, out, sizeof out, "%s", cmd), 0);
+    if (strstr(out, "more than 64 words") == NULL) {
+        fail_msg("CLI output: %s", out);
+    }
+    assert_int_equal(agent_cli(a, out, sizeof out, "info"), 0);
+    assert_null(strstr(out, ": 33"));
+    assert_int_equal(agent_daemon_term(a), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cli_without_daemon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provision_status_and_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_api_refuses_bad_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,12 +163,13 @@ struct iof_http_upload_state; /* upload.c */
 struct iof_http_request {
     struct iof_http_server *srv;
     struct MHD_Connection *conn;
-    const char *method;  /* MHD's, valid for the request */
-    const char *version; /* MHD's, valid for the request */
-    char *uri;           /* raw request target, owned */
-    char *path;          /* raw path, points into path_buf */
-    char *path_buf;      /* owned: path then decoded parameter values */
-    char *query_buf;     /* owned: decoded query names and values */
+    const char *method;    /* MHD's, valid for the request */
+    const char *version;   /* MHD's, valid for the request */
+    char *uri;             /* raw request target, owned */
+    char *path;            /* raw path, points into path_buf */
+    char *path_buf;        /* owned: path then decoded parameter values */
+    char *query_buf;       /* owned: decoded query names and values */
+    const char *nul_query; /* name of the first query argument whose name or value holds %00 */
     struct iof_http_param_kv params[IOF_HTTP_MAX_PARAMS];
     size_t nparams;
     struct iof_http_param_kv query[IOF_HTTP_MAX_QUERY];

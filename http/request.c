@@ -102,8 +102,12 @@ static iof_err parse_query(struct iof_http_request *req, const char *q) {
             if (eq != NULL) {
                 *eq = '\0';
             }
+            bool nul = strstr(p, "%00") != NULL || strstr(val, "%00") != NULL;
             (void)iof_http_url_decode(p, p, strlen(p), true);
             (void)iof_http_url_decode(val, val, strlen(val), true);
+            if (nul && req->nul_query == NULL) {
+                req->nul_query = p;
+            }
             req->query[req->nquery].name = p;
             req->query[req->nquery].value = val;
             req->nquery++;

@@ -322,6 +322,26 @@ static bool answer_preflight(struct iof_http_request *req) {
     return e == IOF_OK;
 }
 
+/* The parameter of the matched route whose raw path segment holds an encoded NUL (%00), or NULL.
+ * Decoded, such a value would be cut short where it is read as a C string, so it is refused. */
+static const char *nul_param(const struct iof_http_route *rt, const char *path) {
+    const char *p = path;
+    for (size_t i = 0; i < rt->nsegments && *p != '\0'; i++) {
+        const char *seg = rt->segments[i];
+        p += *p == '/';
+        bool last = rt->tail && i + 1 == rt->nsegments;
+        const char *end = last ? NULL : strchr(p, '/');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        for (size_t k = 0; k + 3 <= n; k++) {
+            if (p[k] == '%' && p[k + 1] == '0' && p[k + 2] == '0') {
+                return seg[0] == ':' ? seg + 1 : seg;
+            }
+        }
+        p += n;
+    }
+    return NULL;
+}
+
 /* Finds the handler and runs it; returns false when not even an error answer could be queued. */
 static bool dispatch(struct iof_http_request *req) {
     struct iof_http_server *srv = req->srv;
@@ -337,6 +357,19 @@ static bool dispatch(struct iof_http_request *req) {
                                                   allow);
     iof_http_handler h;
     void *ctx;
+    const char *nul_field = req->nul_query;
+    if (m == IOF_HTTP_MATCH_FOUND && nul_field == NULL) {
+        nul_field = nul_param(route, req->path);
+    }
+    if (nul_field != NULL) {
+        req->nparams = 0;
+        char msg[160];
+        (void)snprintf(msg,
+                       sizeof msg,
+                       "Invalid format for field '%.64s': NUL bytes are not allowed",
+                       nul_field);
+        return answer_error(req, IOF_EINVAL, msg);
+    }
     if (m == IOF_HTTP_MATCH_FOUND) {
         h = route->handler;
         ctx = route->ctx;

@@ -16,7 +16,9 @@
  * Errors: a handler that fails returns an iof_err without answering; the server then answers with
  * iof_http_status_for(err) and the body {"name": iof_err_name(err), "message": <diag text>}.
  * The built-in answers (no route 404, wrong method 405 with Allow, body too large 413) use the same
- * body shape.
+ * body shape. A route parameter or query argument holding an encoded NUL (%00) is answered 400
+ * IOF_EINVAL "Invalid format for field '<name>'..." before any handler runs: decoded, it would be
+ * cut short wherever it is read as a C string.
  *
  * Bodies: a normal route gets its body in memory (at most max_body bytes), and is chosen once the
  * whole body is in. An upload route (iof_http_server_route_upload) is chosen as soon as the request

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,6 +329,16 @@ static bool expects_key(const struct conv *c) {
 }
 
 static iof_err on_scalar(struct conv *c, const yaml_event_t *ev) {
+    /* A NUL (the escape "\0") would cut the text short wherever it is read as a C string. */
+    if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL) {
+        const struct frame *f = c->depth > 0 ? &c->stack[c->depth - 1] : NULL;
+        if (f != NULL && f->key != NULL && !expects_key(c)) {
+            char what[160];
+            (void)snprintf(what, sizeof what, "NUL byte in the value of field '%.100s'", f->key);
+            return fail_at(c, &ev->start_mark, IOF_EINVAL, what);
+        }
+        return fail_at(c, &ev->start_mark, IOF_EINVAL, "NUL byte in a string");
+    }
     if (expects_key(c)) {
         if (ev->data.scalar.anchor != NULL) {
             /* remember it as a string so later aliases to it still work */

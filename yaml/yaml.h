@@ -21,6 +21,8 @@
  *   - mapping keys must be scalars (taken as their text, so `1: x` gives the key "1") and unique
  *     in their mapping; a repeated key is an error (JSON objects cannot hold both).
  *   - nesting deeper than max_depth collections is an error.
+ *   - a scalar holding a NUL byte (the escape "\0") is an error naming the key it belongs to, so
+ *     no value is cut short where it is later read as a C string.
  *
  * Multi-document streams (iofogctl files often hold several documents separated by ---):
  * iof_yaml_to_json returns the FIRST document (all of them are still parsed and checked);

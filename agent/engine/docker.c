@@ -321,6 +321,21 @@ agent_docker_image_exists(struct agent_docker *k, const char *ref, bool *out, st
     return err;
 }
 
+iof_err agent_docker_image_id(
+    struct agent_docker *k, const char *ref, char *buf, size_t len, struct iof_diag *d) {
+    long status = 0;
+    json_t *v = NULL;
+    iof_err err = simple(k, "GET", "images", ref, "/json", "cannot inspect image", &v, &status, d);
+    if (err == IOF_OK) {
+        const char *id = json_string_value(json_object_get(v, "Id"));
+        if (id == NULL || snprintf(buf, len, "%s", id) >= (int)len) {
+            err = iof_fail(d, IOF_EPROTO, "image %s has no usable Id", ref);
+        }
+    }
+    json_decref(v);
+    return err;
+}
+
 iof_err agent_docker_image_remove(struct agent_docker *k, const char *ref, struct iof_diag *d) {
     long status = 0;
     iof_err err = simple(k, "DELETE", "images", ref, "", "cannot remove image", NULL, &status, d);
@@ -540,21 +555,6 @@ iof_err agent_docker_pull(struct agent_docker *k,
         }
     }
     free(p);
-    return err;
-}
-
-iof_err agent_docker_prune(struct agent_docker *k, struct iof_diag *d) {
-    char path[256] = "/images/prune?filters=";
-    if (agent_docker_escape("{\"dangling\":[\"false\"]}", path, sizeof path) != IOF_OK) {
-        return IOF_EINTERNAL;
-    }
-    long status = 0;
-    json_t *v = NULL;
-    iof_err err = agent_docker_call(k, "POST", path, NULL, NULL, &status, &v, d);
-    if (err == IOF_OK && status != 200) {
-        err = docker_error(status, v, "cannot prune images", d);
-    }
-    json_decref(v);
     return err;
 }
 

@@ -90,6 +90,10 @@ IOF_NODISCARD iof_err agent_docker_image_exists(struct agent_docker *k,
                                                 bool *out,
                                                 struct iof_diag *d);
 
+/* The image id ("sha256:...") of ref into buf. IOF_ENOENT when there is no such image. */
+IOF_NODISCARD iof_err agent_docker_image_id(
+    struct agent_docker *k, const char *ref, char *buf, size_t len, struct iof_diag *d);
+
 /* DELETE /images/{ref}. A missing image is fine; one in use is IOF_ECONFLICT. */
 IOF_NODISCARD iof_err agent_docker_image_remove(struct agent_docker *k,
                                                 const char *ref,
@@ -115,9 +119,6 @@ IOF_NODISCARD iof_err agent_docker_pull(struct agent_docker *k,
                                         agent_docker_progress_cb cb,
                                         void *ctx,
                                         struct iof_diag *d);
-
-/* Removes every image no container uses (POST /images/prune, dangling=false). */
-IOF_NODISCARD iof_err agent_docker_prune(struct agent_docker *k, struct iof_diag *d);
 
 /* The IPv4 gateway of the default "bridge" network, e.g. "172.17.0.1": GET /networks/bridge, then
  * agent_docker_gateway_of with the host's interfaces (agent_docker_ifaddr). Logs the address and

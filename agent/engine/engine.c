@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MOD "engine"
 
@@ -145,6 +146,7 @@ struct agent_engine {
     char *docker_url;
     char *host_address; /* configured; NULL: the bridge gateway */
     char *time_zone;
+    char *pulled_file; /* NULL: no record kept */
     uint16_t local_api_port;
     void (*on_change)(void *ctx);
     void *ctx;
@@ -330,6 +332,7 @@ iof_err agent_engine_new(const struct agent_engine_config *cfg, struct agent_eng
     e->docker_url = strdup(cfg->docker_url != NULL ? cfg->docker_url : AGENT_DOCKER_URL_DEFAULT);
     e->host_address = dup_or_null(cfg->host_address);
     e->time_zone = dup_or_null(cfg->time_zone);
+    e->pulled_file = dup_or_null(cfg->pulled_file);
     e->local_api_port = cfg->local_api_port;
     e->on_change = cfg->on_change;
     e->ctx = cfg->ctx;
@@ -339,7 +342,8 @@ iof_err agent_engine_new(const struct agent_engine_config *cfg, struct agent_eng
         e->agent_uuid, sizeof e->agent_uuid, "%s", cfg->agent_uuid != NULL ? cfg->agent_uuid : "");
     pthread_condattr_t ca;
     bool ok = e->docker_url != NULL && (cfg->host_address == NULL || e->host_address != NULL) &&
-              (cfg->time_zone == NULL || e->time_zone != NULL);
+              (cfg->time_zone == NULL || e->time_zone != NULL) &&
+              (cfg->pulled_file == NULL || e->pulled_file != NULL);
     ok = ok && pthread_condattr_init(&ca) == 0;
     if (ok) {
         (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -351,6 +355,8 @@ iof_err agent_engine_new(const struct agent_engine_config *cfg, struct agent_eng
         free(e->docker_url);
         free(e->host_address);
         free(e->time_zone);
+        free(e->pulled_file);
+        free(e->pulled_file);
         free(e);
         return IOF_ENOMEM;
     }
@@ -418,6 +424,7 @@ void agent_engine_free(struct agent_engine *e) {
     free(e->docker_url);
     free(e->host_address);
     free(e->time_zone);
+    free(e->pulled_file);
     free(e);
 }
 
@@ -736,6 +743,112 @@ static void sample_stats(struct pass *p, struct msvc *m) {
     json_decref(v);
 }
 
+/* ---- the record of pulled images (reconcile thread only: pulls and prune run there) ---- */
+
+/* The recorded references: a new JSON array (empty when there is no record yet). */
+static json_t *pulled_load(const struct agent_engine *e) {
+    json_t *v = e->pulled_file != NULL ? json_load_file(e->pulled_file, 0, NULL) : NULL;
+    if (!json_is_array(v)) {
+        json_decref(v);
+        v = json_array();
+    }
+    return v;
+}
+
+static void pulled_save(const struct agent_engine *e, const json_t *list) {
+    char tmp[1100];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", e->pulled_file) >= (int)sizeof tmp ||
+        json_dump_file(list, tmp, JSON_COMPACT) != 0 || rename(tmp, e->pulled_file) != 0) {
+        IOF_WARN(MOD, "pulled_record_not_saved file=%s", e->pulled_file);
+        (void)unlink(tmp);
+    }
+}
+
+/* Adds ref to the record unless it is there already. */
+static void pulled_record(const struct agent_engine *e, const char *ref) {
+    if (e->pulled_file == NULL) {
+        return;
+    }
+    json_t *list = pulled_load(e);
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) {
+        if (strcmp(json_string_value(it) != NULL ? json_string_value(it) : "", ref) == 0) {
+            json_decref(list);
+            return;
+        }
+    }
+    if (json_array_append_new(list, json_string(ref)) == 0) {
+        pulled_save(e, list);
+    }
+    json_decref(list);
+}
+
+/* Removes the recorded images no container uses; keeps in the record those still used. */
+static iof_err prune_pulled(const struct agent_engine *e, struct agent_docker *k) {
+    if (e->pulled_file == NULL) {
+        return IOF_OK;
+    }
+    /* The image ids any container (of anyone, in any state) runs: Docker would untag an image
+     * in use that has another tag, so "in use" is checked here, not left to DELETE. */
+    struct iof_diag d = {{0}};
+    long status = 0;
+    json_t *ctrs = NULL;
+    iof_err result =
+        agent_docker_call(k, "GET", "/containers/json?all=1", NULL, NULL, &status, &ctrs, &d);
+    if (result != IOF_OK || status != 200 || !json_is_array(ctrs)) {
+        json_decref(ctrs);
+        IOF_WARN(MOD, "prune_failed error=\"cannot list containers\"");
+        return result != IOF_OK ? result : IOF_EREMOTE;
+    }
+    json_t *list = pulled_load(e);
+    json_t *keep = json_array();
+    result = keep != NULL ? IOF_OK : IOF_ENOMEM;
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) {
+        const char *ref = json_string_value(it);
+        if (ref == NULL || keep == NULL) {
+            continue;
+        }
+        char id[160];
+        iof_err err = agent_docker_image_id(k, ref, id, sizeof id, &d);
+        if (err == IOF_ENOENT) {
+            continue; /* gone already: leaves the record */
+        }
+        bool used = false;
+        size_t j;
+        const json_t *c;
+        json_array_foreach(ctrs, j, c) {
+            const char *cid = json_string_value(json_object_get(c, "ImageID"));
+            used = used || (cid != NULL && strcmp(cid, id) == 0);
+        }
+        if (err == IOF_OK) {
+            err = used ? IOF_ECONFLICT : agent_docker_image_remove(k, ref, &d);
+        }
+        if (err == IOF_OK) {
+            IOF_INFO(MOD, "image_pruned image=%s", ref);
+        } else {
+            if (err != IOF_ECONFLICT) {
+                char q[300];
+                IOF_WARN(MOD,
+                         "prune_failed image=%s error=%s",
+                         ref,
+                         iof_log_quote(q, sizeof q, iof_diag_text(&d, err)));
+                result = err;
+            }
+            (void)json_array_append(keep, it);
+        }
+    }
+    if (keep != NULL && json_array_size(keep) != json_array_size(list)) {
+        pulled_save(e, keep);
+    }
+    json_decref(keep);
+    json_decref(list);
+    json_decref(ctrs);
+    return result;
+}
+
 /* Makes sure the image is present: pull unless from_cache; a failed pull falls back to a local
  * copy. Returns false (status FAILED) when there is no image to run. */
 static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec *s) {
@@ -760,19 +873,15 @@ static bool ensure_image(struct pass *p, struct msvc *m, const struct agent_spec
     journal(p->e, m, "pulling", "pulling image %s", s->image);
     set_status(p->e, m, ST_PULLING, NULL);
     p->pulling = m;
-    iof_err err = agent_docker_pull(p->pull,
-                                    s->ref.repo,
-                                    agent_imageref_pull_tag(&s->ref),
-                                    s->registry_auth,
-                                    on_progress,
-                                    p,
-                                    &d);
+    iof_err err = agent_docker_pull(
+        p->pull, s->ref.repo, iof_imageref_pull_tag(&s->ref), s->registry_auth, on_progress, p, &d);
     p->pulling = NULL;
     if (err == IOF_OK) {
         pthread_mutex_lock(&p->e->mu);
         m->percentage = 100;
         journal_locked(m, "pulled", "image pulled");
         pthread_mutex_unlock(&p->e->mu);
+        pulled_record(p->e, s->image);
         return true;
     }
     if (err == IOF_EBUSY) {
@@ -1187,11 +1296,7 @@ static iof_err
 run_command(struct agent_engine *e, struct agent_docker *k, enum command cmd, const char *uuid) {
     struct iof_diag d = {{0}};
     if (cmd == CMD_PRUNE) {
-        iof_err err = agent_docker_prune(k, &d);
-        if (err != IOF_OK) {
-            log_err("prune_failed", "-", iof_diag_text(&d, err));
-        }
-        return err;
+        return prune_pulled(e, k);
     }
     json_t *list = NULL;
     iof_err err = agent_docker_list(k, uuid, &list, &d);

@@ -45,6 +45,9 @@ struct agent_engine_config {
                                 30 s; 0: 1000 */
     uint16_t local_api_port; /* the Agent's Local API port: when not the classic 54321 (or 0),
                                 containers get env IOFOG_AGENT_PORT=<port> (read by our SDK) */
+    const char *pulled_file; /* where the references of the images this engine pulled are kept
+                                (a JSON array, rewritten atomically): prune removes only those.
+                                NULL: nothing is recorded and prune removes nothing */
 };
 
 /* Creates an engine (no thread yet, no Docker call). cfg strings are copied. *out is freed with
@@ -109,7 +112,9 @@ IOF_NODISCARD iof_err agent_engine_stop_all(struct agent_engine *e);
 /* `iofog-agent stop`/cleanup: like agent_engine_stop_all, and removes the containers. */
 IOF_NODISCARD iof_err agent_engine_remove_all(struct agent_engine *e);
 
-/* Removes every image no container uses. */
+/* Removes the images this engine pulled (see pulled_file) that no container uses; images pulled
+ * or built by anything else on the same Docker Engine are never touched. A reference removed (or
+ * found gone) leaves the record; one still used by a container stays in it. */
 IOF_NODISCARD iof_err agent_engine_prune(struct agent_engine *e);
 
 /* The Local API's caller check. Which of this agent's running microservices has the container

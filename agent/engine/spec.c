@@ -473,9 +473,9 @@ parse_into(struct agent_spec *s, const json_t *item, const json_t *registries, s
     if (s->remove_image) {
         s->remove = true;
     }
-    err = agent_imageref_parse(image, &s->ref, d);
+    err = iof_imageref_parse(image, &s->ref, d);
     if (err == IOF_OK) {
-        err = agent_imageref_format(&s->ref, s->image, sizeof s->image);
+        err = iof_imageref_format(&s->ref, s->image, sizeof s->image);
     }
     if (err != IOF_OK) {
         return err;

@@ -8,7 +8,7 @@
 #ifndef AGENT_ENGINE_SPEC_H
 #define AGENT_ENGINE_SPEC_H
 
-#include "agent/engine/imageref.h"
+#include "common/imageref.h"
 #include "common/error.h"
 
 #include <jansson.h>
@@ -25,8 +25,8 @@
 
 struct agent_spec {
     char uuid[AGENT_UUID_MAX];
-    char image[AGENT_IMAGEREF_MAX]; /* canonical reference, "host:5000/img:tag" */
-    struct agent_imageref ref;
+    char image[IOF_IMAGEREF_MAX]; /* canonical reference, "host:5000/img:tag" */
+    struct iof_imageref ref;
     bool from_cache;      /* registry url "from_cache": never pull */
     char *registry_auth;  /* owned; X-Registry-Auth value for a private registry, else NULL */
     bool desired_running; /* desiredState RUNNING (or absent) */

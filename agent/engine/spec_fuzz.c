@@ -1,7 +1,7 @@
 /* libFuzzer target: microservice descriptors from the Controller (untrusted JSON) through
  * validation and create-body building, and the input as an image reference, whose canonical text
  * must parse back to the same reference. Seeds: agent/fuzz-corpus/spec. */
-#include "agent/engine/imageref.h"
+#include "common/imageref.h"
 #include "agent/engine/spec.h"
 #include "common/json.h"
 
@@ -12,23 +12,23 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void imageref_roundtrip(const uint8_t *data, size_t size) {
-    char text[AGENT_IMAGEREF_MAX + 8];
+    char text[IOF_IMAGEREF_MAX + 8];
     if (size >= sizeof text || memchr(data, '\0', size) != NULL) {
         return;
     }
     memcpy(text, data, size);
     text[size] = '\0';
-    struct agent_imageref a;
-    struct agent_imageref b;
-    if (agent_imageref_parse(text, &a, NULL) != IOF_OK) {
+    struct iof_imageref a;
+    struct iof_imageref b;
+    if (iof_imageref_parse(text, &a, NULL) != IOF_OK) {
         return;
     }
-    char canon[AGENT_IMAGEREF_MAX + 300];
-    if (agent_imageref_format(&a, canon, sizeof canon) != IOF_OK) {
+    char canon[IOF_IMAGEREF_MAX + 300];
+    if (iof_imageref_format(&a, canon, sizeof canon) != IOF_OK) {
         abort();
     }
-    if (strlen(canon) < AGENT_IMAGEREF_MAX &&
-        (agent_imageref_parse(canon, &b, NULL) != IOF_OK || memcmp(&a, &b, sizeof a) != 0)) {
+    if (strlen(canon) < IOF_IMAGEREF_MAX &&
+        (iof_imageref_parse(canon, &b, NULL) != IOF_OK || memcmp(&a, &b, sizeof a) != 0)) {
         abort();
     }
 }

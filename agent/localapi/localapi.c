@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,8 +22,15 @@
 
 /* ---- messages and rings ---- */
 
+/* Bytes of messages freed since the last malloc_trim (frame plus its decoded copy). glibc keeps
+ * freed memory of a drained queue in its heaps (hundreds of MB after a full queue); the timer
+ * thread hands it back to the system once this passes TRIM_AFTER_BYTES. */
+#define TRIM_AFTER_BYTES (8u << 20)
+static atomic_size_t freed_since_trim;
+
 void agent_localapi_qmsg_unref(struct agent_localapi_qmsg *q) {
     if (q != NULL && atomic_fetch_sub(&q->refs, 1) == 1) {
+        atomic_fetch_add(&freed_since_trim, 2 * q->frame_len);
         iof_msg_free(q->msg);
         free(q->frame);
         free(q);
@@ -745,6 +753,7 @@ static void *timer_main(void *arg) {
     struct agent_localapi *api = arg;
     long tick = (long)api->ack_timeout_ms / 4;
     tick = tick < 5 ? 5 : tick > 1000 ? 1000 : tick;
+    int64_t retrim_at = 0;
     pthread_mutex_lock(&api->mu);
     while (!api->stopping) {
         struct timespec ts;
@@ -755,6 +764,18 @@ static void *timer_main(void *arg) {
         (void)pthread_cond_timedwait(&api->cv, &api->mu, &ts);
         if (!api->stopping) {
             redeliver_locked(api, iof_time_mono_ms());
+        }
+        int64_t now = iof_time_mono_ms();
+        bool drained = atomic_load(&freed_since_trim) >= TRIM_AFTER_BYTES;
+        if (drained || (retrim_at != 0 && now >= retrim_at)) {
+            /* Once more a little later: the answer that carried the messages (a /next body
+             * of the queue's size) is freed only after it was sent. */
+            retrim_at = drained ? now + 1500 : 0;
+            atomic_store(&freed_since_trim, 0);
+            pthread_mutex_unlock(&api->mu); /* trimming takes a few ms; nobody waits for it */
+            int released = malloc_trim(0);
+            IOF_DEBUG("localapi", "memory_trim released=%d", released);
+            pthread_mutex_lock(&api->mu);
         }
     }
     pthread_mutex_unlock(&api->mu);

@@ -547,18 +547,28 @@ static iof_err gps_get(struct iof_http_request *req, struct iof_diag *d, void *c
                                   lon));
 }
 
-/* A coordinate as text: strings as they are, numbers printed. */
-static bool coordinate(const json_t *body, const char *key, char out[64]) {
+/* A coordinate as text: strings as they are, numbers printed. Either must read as a decimal number
+ * within -limit..limit (latitude 90, longitude 180); anything else is the client's error. */
+static bool coordinate(const json_t *body, const char *key, double limit, char out[64]) {
     const json_t *v = json_object_get(body, key);
+    double x;
     if (json_is_string(v) && strlen(json_string_value(v)) < 64) {
-        (void)snprintf(out, 64, "%s", json_string_value(v));
-        return true;
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        errno = 0;
+        x = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || isspace((unsigned char)s[0]) ||
+            strpbrk(s, "xXnNiI") != NULL) {
+            return false; /* not a number, or hex, nan, inf */
+        }
+        (void)snprintf(out, 64, "%s", s);
+    } else if (json_is_number(v)) {
+        x = json_number_value(v);
+        (void)snprintf(out, 64, "%.10g", x);
+    } else {
+        return false;
     }
-    if (json_is_number(v)) {
-        (void)snprintf(out, 64, "%.10g", json_number_value(v));
-        return true;
-    }
-    return false;
+    return x >= -limit && x <= limit;
 }
 
 static iof_err gps_post(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
@@ -574,7 +584,7 @@ static iof_err gps_post(struct iof_http_request *req, struct iof_diag *d, void *
     json_t *body = body_object(req);
     char lat[64];
     char lon[64];
-    if (body == NULL || !coordinate(body, "lat", lat) || !coordinate(body, "lon", lon)) {
+    if (body == NULL || !coordinate(body, "lat", 90, lat) || !coordinate(body, "lon", 180, lon)) {
         return classic_fail(req, 400, "Incorrect content/data");
     }
     if (api->hooks.gps_set != NULL) {

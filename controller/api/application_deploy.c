@@ -13,7 +13,10 @@
  *     ends changed, are deleted first; when spec has "microservices", existing ones missing from
  *     it are deleted, the others updated with their new description, new names created; then the
  *     wanted routes that do not exist are created. Classic 3.0.4 called the route delete with
- *     wrong arguments here (controller.md §9.7); we delete by (application, name).
+ *     wrong arguments here (controller.md §9.7); we delete by (application, name). A
+ *     microservice whose deletion still waits for its agent is not "existing" unless wanted
+ *     again: then it is taken back (same uuid, no longer marked) and updated, where classic
+ *     answered 404 "Invalid microservice UUID".
  * Any failure leaves the caller's transaction to roll back, so a deployment is all or nothing. */
 #include "controller/api/application.h"
 
@@ -146,8 +149,9 @@ static iof_err reconcile(struct ctl_call *call,
     const struct ctl_db_value p[] = {CTL_DB_INT(app->id)};
     json_t *old_ms = NULL, *old_routes = NULL, *kept_routes = json_array(), *new_ms = json_array();
     iof_err err = ctl_db_query_json(db,
-                                    "SELECT uuid, name FROM microservices WHERE application_id = ? "
-                                    "ORDER BY created_at, uuid",
+                                    "SELECT uuid, name, marked_for_delete AS pending"
+                                    " FROM microservices WHERE application_id = ?"
+                                    " ORDER BY created_at, uuid",
                                     p,
                                     1,
                                     &old_ms,
@@ -191,9 +195,27 @@ static iof_err reconcile(struct ctl_call *call,
             const char *name = json_string_value(json_object_get(v, "name"));
             const char *uuid = json_string_value(json_object_get(v, "uuid"));
             const json_t *want = find_by(ms, "name", name);
+            bool pending = json_integer_value(json_object_get(v, "pending")) != 0;
             if (want == NULL) {
-                err = ctl_msvc_delete(call, uuid);
+                err = pending ? IOF_OK : ctl_msvc_delete(call, uuid);
             } else {
+                /* Wanted again while its deletion waits for the agent: it is taken back (same
+                 * uuid) and updated, so the agent keeps or recreates its container. */
+                if (pending) {
+                    const struct ctl_db_value id[] = {CTL_DB_TEXT(uuid)};
+                    err = ctl_db_exec(db,
+                                      "UPDATE microservices SET marked_for_delete = 0,"
+                                      " delete_with_cleanup = 0 WHERE uuid = ?",
+                                      id,
+                                      1,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      call->d);
+                    if (err != IOF_OK) {
+                        break;
+                    }
+                }
                 json_t *b = NULL;
                 if ((err = msvc_body(call, app, want, &b)) == IOF_OK) {
                     err = ctl_msvc_update(call, uuid, b);

@@ -14,7 +14,7 @@ static const char msvc_sql[] =
     "m.application_id AS \"applicationId\", m.application_id AS \"flowId\", a.name AS application, "
     "m.created_at AS \"createdAt:iso\", m.updated_at AS \"updatedAt:iso\" "
     "FROM microservices m JOIN applications a ON a.id = m.application_id "
-    "WHERE m.application_id = ? ORDER BY m.created_at, m.uuid";
+    "WHERE m.application_id = ? AND m.marked_for_delete = 0 ORDER BY m.created_at, m.uuid";
 
 /* Runs sql with (uuid) or (uuid, catalog item id) and sets the rows as key of m. */
 static iof_err child(struct ctl_call *call,

@@ -38,6 +38,25 @@ static void expect_error(long status, json_t *a, long want, const char *name, co
     json_decref(a);
 }
 
+static int cmp_names(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The first column of the first row of sql as text into out ("" when none). */
+static void api_sql_text(struct api_fixture *f, const char *sql, char *out, size_t len) {
+    json_t *rows = NULL;
+    struct iof_diag d = {{0}};
+    assert_int_equal(ctl_db_query_json(ctl_store_db(f->store), sql, NULL, 0, &rows, &d), IOF_OK);
+    const char *key;
+    json_t *v;
+    out[0] = '\0';
+    json_object_foreach(json_array_get(rows, 0), key, v) {
+        (void)snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+        break;
+    }
+    json_decref(rows);
+}
+
 static int64_t app_id(struct api_fixture *f, const char *token, const char *name) {
     json_t *a = NULL;
     if (api_callf(f, "GET", token, NULL, &a, "/api/v3/application/%s", name) != 200) {
@@ -597,6 +616,102 @@ static void test_yaml_mapping(void **state) {
     json_decref(one);
 }
 
+/* A PUT body of application "pend" with microservices <prefix>0..<prefix>9 on edge-run. */
+static char *pend_body(char prefix) {
+    size_t cap = 4096;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    size_t n = (size_t)snprintf(s, cap, "{\"microservices\":[");
+    for (int i = 0; i < 10; i++) {
+        n += (size_t)snprintf(s + n,
+                              cap - n,
+                              "%s{\"name\":\"%c%d\",\"agentName\":\"edge-run\","
+                              "\"images\":[{\"containerImage\":\"demo/m\",\"fogTypeId\":1}]}",
+                              i > 0 ? "," : "",
+                              prefix,
+                              i);
+    }
+    (void)snprintf(s + n, cap - n, "],\"routes\":[]}");
+    return s;
+}
+
+/* The names of the application's microservices, sorted and joined with ' '. */
+static void pend_names(struct api_fixture *f, const char *tok, char *out, size_t len) {
+    json_t *a = NULL;
+    assert_int_equal(api_call(f, "GET", "/api/v3/application/pend", tok, NULL, &a), 200);
+    json_t *ms = json_object_get(a, "microservices");
+    const char *names[64];
+    size_t n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(ms, i, m) {
+        if (n < 64) {
+            names[n++] = jstr(m, "name");
+        }
+    }
+    qsort(names, n, sizeof names[0], cmp_names);
+    out[0] = '\0';
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(out);
+        (void)snprintf(out + l, len - l, "%s%s", i > 0 ? " " : "", names[i]);
+    }
+    json_decref(a);
+}
+
+/* With the node RUNNING, deletions wait for the agent: PUT a0-a9, then b0-b9 (a* pending), then
+ * a0-a9 again takes the pending ones back (same uuids) instead of failing, and GET never lists a
+ * pending deletion as a live microservice. */
+static void test_put_while_deletions_pending(void **state) {
+    struct api_fixture *f = *state;
+    char tok[65];
+    assert_int_equal(api_user(f, "pend@example.com", tok), 0);
+    const struct ctl_db_value p[] = {CTL_DB_TEXT(FOG_C)};
+    assert_int_equal(api_sql(f,
+                             "INSERT INTO fogs (uuid, name, user_id, fog_type_id, daemon_status,"
+                             " last_active) VALUES (?, 'edge-run', 1, 1, 'RUNNING', 4102444800000)",
+                             p,
+                             1),
+                     0);
+    assert_int_equal(api_call(f,
+                              "POST",
+                              "/api/v3/application",
+                              tok,
+                              "{\"name\":\"pend\",\"isActivated\":true}",
+                              NULL),
+                     201);
+    char *a_body = pend_body('a'), *b_body = pend_body('b');
+    char names[512], a0[64];
+    assert_int_equal(api_call(f, "PUT", "/api/v3/application/pend", tok, a_body, NULL), 204);
+    api_sql_text(f, "SELECT uuid FROM microservices WHERE name = 'a0'", a0, sizeof a0);
+    assert_int_equal(strlen(a0), 32);
+
+    assert_int_equal(api_call(f, "PUT", "/api/v3/application/pend", tok, b_body, NULL), 204);
+    assert_int_equal(
+        api_count(
+            f, "SELECT count(*) AS n FROM microservices WHERE marked_for_delete = 1", NULL, 0),
+        10);
+    pend_names(f, tok, names, sizeof names);
+    assert_string_equal(names, "b0 b1 b2 b3 b4 b5 b6 b7 b8 b9");
+
+    json_t *a = NULL;
+    long st = api_call(f, "PUT", "/api/v3/application/pend", tok, a_body, &a);
+    if (st != 204) {
+        fail_msg("third PUT: %ld %s", st, a != NULL ? jstr(a, "message") : "");
+    }
+    json_decref(a);
+    pend_names(f, tok, names, sizeof names);
+    assert_string_equal(names, "a0 a1 a2 a3 a4 a5 a6 a7 a8 a9");
+    char again[64];
+    api_sql_text(f, "SELECT uuid FROM microservices WHERE name = 'a0'", again, sizeof again);
+    assert_string_equal(again, a0); /* taken back, not a second row */
+    assert_int_equal(
+        api_count(
+            f, "SELECT count(*) AS n FROM microservices WHERE marked_for_delete = 0", NULL, 0),
+        10);
+    free(a_body);
+    free(b_body);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_list_get, setup, teardown),
@@ -604,6 +719,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_children_flags_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_and_reconcile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_while_deletions_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yaml_upload, setup, teardown),
         cmocka_unit_test(test_yaml_mapping),

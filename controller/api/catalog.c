@@ -11,6 +11,7 @@
 
 #include "common/json.h"
 #include "controller/store/db_json.h"
+#include "controller/domain/validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,11 @@ static iof_err parse_images(struct ctl_call *call, const json_t *arr, struct ite
         if (*image == '\0') {
             return iof_fail(call->d, IOF_EINVAL, "Invalid format for field 'containerImage'");
         }
+        char field[48];
+        (void)snprintf(field, sizeof field, "images[%zu].containerImage", i);
+        if ((err = ctl_image_check(field, image, call->d)) != IOF_OK) {
+            return err;
+        }
         if (fog_type != 1 && fog_type != 2) {
             return iof_fail(call->d,
                             IOF_EINVAL,
@@ -340,7 +346,8 @@ parse_fields(struct ctl_call *call, const json_t *body, bool create, struct item
         (err = iof_json_get_string(
              body, "configExample", IOF_JSON_OPTIONAL, &f->config_example, d)) ||
         (err = iof_json_get_string(body, "publisher", IOF_JSON_OPTIONAL, &f->publisher, d)) ||
-        (err = iof_json_get_string(body, "picture", IOF_JSON_OPTIONAL, &f->picture, d))) {
+        (err = iof_json_get_string(body, "picture", IOF_JSON_OPTIONAL, &f->picture, d)) ||
+        (err = ctl_text_check("name", f->name, d))) {
         return err;
     }
     f->has_registry = json_object_get(body, "registryId") != NULL &&

@@ -289,22 +289,22 @@ static const struct field fields[] = {
     {"description", K_STR, 0, -1},
     {"networkInterface", K_STR, 0, -1},
     {"dockerUrl", K_STR, 0, -1},
-    {"diskLimit", K_INT, 0, -1},
+    {"diskLimit", K_INT, 0, 1048576},
     {"diskDirectory", K_STR, 0, -1},
-    {"memoryLimit", K_INT, 0, -1},
-    {"cpuLimit", K_INT, 0, -1},
-    {"logLimit", K_INT, 0, -1},
+    {"memoryLimit", K_INT, 0, 1048576},
+    {"cpuLimit", K_INT, 0, 100},
+    {"logLimit", K_INT, 0, 100},
     {"logDirectory", K_STR, 0, -1},
-    {"logFileCount", K_INT, 0, -1},
-    {"statusFrequency", K_INT, 0, -1},
-    {"changeFrequency", K_INT, 0, -1},
-    {"deviceScanFrequency", K_INT, 0, -1},
+    {"logFileCount", K_INT, 0, 100},
+    {"statusFrequency", K_INT, 0, INT32_MAX},
+    {"changeFrequency", K_INT, 0, INT32_MAX},
+    {"deviceScanFrequency", K_INT, 0, INT32_MAX},
     {"bluetoothEnabled", K_BOOL, 0, -1},
     {"watchdogEnabled", K_BOOL, 0, -1},
     {"abstractedHardwareEnabled", K_BOOL, 0, -1},
     {"fogType", K_INT, 0, 2},
-    {"dockerPruningFrequency", K_INT, 0, -1},
-    {"availableDiskThreshold", K_INT, 0, -1},
+    {"dockerPruningFrequency", K_INT, 0, INT32_MAX},
+    {"availableDiskThreshold", K_INT, 0, 100},
     {"logLevel", K_STR, 0, -1},
     {"isSystem", K_BOOL, 0, -1},
     {"host", K_STR, 0, -1},
@@ -417,6 +417,8 @@ parse_input(struct ctl_call *call, const json_t *body, bool create, struct fog_i
                 if (err == IOF_OK && present) {
                     if ((double)strlen(s) < fd->min) {
                         err = bad(call, fd->key);
+                    } else if (f == F_NAME || f == F_HOST) {
+                        err = ctl_text_check(fd->key, s, call->d);
                     }
                     in->v[f] = CTL_DB_TEXT(s);
                 }

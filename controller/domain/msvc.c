@@ -209,8 +209,16 @@ static iof_err in_parse(struct ctl_call *call, const json_t *body, struct msvc_i
     }
     in->has_log_size = present(body, "logSize");
     in->log_size = log;
-    if (in->has_log_size && log < 0) {
-        return iof_fail(d, IOF_EINVAL, "Invalid format for field 'logSize'");
+    if (in->has_log_size && (log < 0 || log > CTL_MAX_LOG_SIZE_MB)) {
+        return iof_fail(
+            d, IOF_EINVAL, "Invalid format for field 'logSize': 0 to %d (MB)", CTL_MAX_LOG_SIZE_MB);
+    }
+    if ((err = ctl_list_check("volumeMappings", in->volumes, d)) ||
+        (err = ctl_list_check("ports", in->ports, d)) ||
+        (err = ctl_list_check("extraHosts", in->extra_hosts, d)) ||
+        (err = ctl_list_check("routes", in->routes, d)) ||
+        (err = ctl_list_check("env", in->env, d)) || (err = ctl_list_check("cmd", in->cmd, d))) {
+        return err;
     }
     if (in->name != NULL && (err = ctl_name_check("name", in->name, d)) != IOF_OK) {
         return err;
@@ -360,6 +368,11 @@ static iof_err write_images(struct ctl_call *call, const char *uuid, const json_
             *image == '\0') {
             return bad_item(call, "images", i, "'containerImage' is required");
         }
+        char field[48];
+        (void)snprintf(field, sizeof field, "images[%zu].containerImage", i);
+        if ((err = ctl_image_check(field, image, call->d)) != IOF_OK) {
+            return err;
+        }
         if (iof_json_get_int(it, "fogTypeId", IOF_JSON_REQUIRED, &type, NULL) != IOF_OK ||
             (type != 1 && type != 2)) {
             return bad_item(call, "images", i, "'fogTypeId' must be 1 (x86) or 2 (ARM)");
@@ -465,21 +478,33 @@ iof_err ctl_msvc_volume_insert(
         (strcmp(type, "bind") != 0 && strcmp(type, "volume") != 0)) {
         return bad_item(call, "volumeMappings", i, "'type' must be \"bind\" or \"volume\"");
     }
+    char field[64];
+    iof_err err;
+    (void)snprintf(field, sizeof field, "volumeMappings[%zu].containerDestination", i);
+    if ((err = ctl_abs_path_check(field, cont, call->d)) != IOF_OK) {
+        return err;
+    }
+    (void)snprintf(field, sizeof field, "volumeMappings[%zu].hostDestination", i);
+    err = strcmp(type, "volume") == 0 ? ctl_volume_name_check(field, host, call->d)
+                                      : ctl_abs_path_check(field, host, call->d);
+    if (err != IOF_OK) {
+        return err;
+    }
     const struct ctl_db_value p[] = {CTL_DB_TEXT(uuid),
                                      CTL_DB_TEXT(host),
                                      CTL_DB_TEXT(cont),
                                      CTL_DB_TEXT(mode),
                                      CTL_DB_TEXT(type)};
     json_t *row = NULL;
-    iof_err err = ctl_db_query_json_one(db_of(call),
-                                        "INSERT INTO volume_mappings (microservice_uuid,"
-                                        " host_destination, container_destination, access_mode,"
-                                        " type) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                                        p,
-                                        5,
-                                        "no id returned",
-                                        &row,
-                                        call->d);
+    err = ctl_db_query_json_one(db_of(call),
+                                "INSERT INTO volume_mappings (microservice_uuid,"
+                                " host_destination, container_destination, access_mode,"
+                                " type) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                                p,
+                                5,
+                                "no id returned",
+                                &row,
+                                call->d);
     if (err == IOF_OK && id_out != NULL) {
         *id_out = ctl_msvc_jint(row, "id");
     }
@@ -517,6 +542,11 @@ static iof_err write_env(struct ctl_call *call, const char *uuid, const json_t *
             *key == '\0' ||
             iof_json_get_string(it, "value", IOF_JSON_OPTIONAL, &value, NULL) != IOF_OK) {
             return bad_item(call, "env", i, "{\"key\": string, \"value\": string} expected");
+        }
+        char field[48];
+        (void)snprintf(field, sizeof field, "env[%zu].key", i);
+        if ((err = ctl_env_key_check(field, key, call->d)) != IOF_OK) {
+            return err;
         }
         const struct ctl_db_value p[] = {CTL_DB_TEXT(uuid), CTL_DB_TEXT(key), CTL_DB_TEXT(value)};
         err = ctl_msvc_exec(call,
@@ -572,6 +602,11 @@ static iof_err write_extra_hosts(struct ctl_call *call, const char *uuid, const 
             iof_json_get_string(it, "address", IOF_JSON_REQUIRED, &address, NULL) != IOF_OK ||
             *address == '\0') {
             return bad_item(call, "extraHosts", i, "{\"name\", \"address\"} expected");
+        }
+        char field[48];
+        (void)snprintf(field, sizeof field, "extraHosts[%zu]", i);
+        if ((err = ctl_extra_host_check(field, name, address, call->d)) != IOF_OK) {
+            return err;
         }
         bool tmpl = strncmp(address, "${", 2) == 0;
         const char *type = NULL;

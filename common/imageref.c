@@ -1,5 +1,5 @@
 /* Image reference parsing (see imageref.h), following the grammar of Docker's reference package. */
-#include "agent/engine/imageref.h"
+#include "common/imageref.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -97,15 +97,15 @@ static bool digest_ok(const char *s, size_t n) {
     return true;
 }
 
-iof_err agent_imageref_parse(const char *text, struct agent_imageref *out, struct iof_diag *d) {
+iof_err iof_imageref_parse(const char *text, struct iof_imageref *out, struct iof_diag *d) {
     if (text == NULL || text[0] == '\0') {
         return iof_fail(d, IOF_EINVAL, "image reference is empty");
     }
-    size_t len = strnlen(text, AGENT_IMAGEREF_MAX);
-    if (len >= AGENT_IMAGEREF_MAX) {
+    size_t len = strnlen(text, IOF_IMAGEREF_MAX);
+    if (len >= IOF_IMAGEREF_MAX) {
         return iof_fail(d, IOF_EINVAL, "image reference is too long");
     }
-    struct agent_imageref r;
+    struct iof_imageref r;
     memset(&r, 0, sizeof r);
 
     size_t name_len = len;
@@ -181,7 +181,7 @@ iof_err agent_imageref_parse(const char *text, struct agent_imageref *out, struc
     return IOF_OK;
 }
 
-iof_err agent_imageref_format(const struct agent_imageref *r, char *buf, size_t size) {
+iof_err iof_imageref_format(const struct iof_imageref *r, char *buf, size_t size) {
     int n = snprintf(buf,
                      size,
                      "%s%s%s%s%s",
@@ -196,6 +196,6 @@ iof_err agent_imageref_format(const struct agent_imageref *r, char *buf, size_t 
     return IOF_OK;
 }
 
-const char *agent_imageref_pull_tag(const struct agent_imageref *r) {
+const char *iof_imageref_pull_tag(const struct iof_imageref *r) {
     return r->digest[0] != '\0' ? r->digest : r->tag;
 }

@@ -1,6 +1,6 @@
 /* Unit tests of the image reference parser: hosts with ports, namespaces, tags, digests, and the
  * references Docker rejects. */
-#include "agent/engine/imageref.h"
+#include "common/imageref.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +13,9 @@
 
 static void expect_ref(
     const char *text, const char *host, const char *repo, const char *tag, const char *digest) {
-    struct agent_imageref r;
+    struct iof_imageref r;
     struct iof_diag d = {{0}};
-    iof_err err = agent_imageref_parse(text, &r, &d);
+    iof_err err = iof_imageref_parse(text, &r, &d);
     if (err != IOF_OK) {
         fail_msg("%s: %s", text, d.msg);
     }
@@ -26,9 +26,9 @@ static void expect_ref(
 }
 
 static void expect_bad(const char *text, const char *needle) {
-    struct agent_imageref r;
+    struct iof_imageref r;
     struct iof_diag d = {{0}};
-    assert_int_equal(agent_imageref_parse(text, &r, &d), IOF_EINVAL);
+    assert_int_equal(iof_imageref_parse(text, &r, &d), IOF_EINVAL);
     if (strstr(d.msg, needle) == NULL) {
         fail_msg("%s: '%s' does not mention '%s'", text, d.msg, needle);
     }
@@ -62,11 +62,11 @@ static void test_digests(void **state) {
     char digest[128];
     snprintf(digest, sizeof digest, "sha256:%s", hex);
     expect_ref(text, "", "img", "", digest);
-    struct agent_imageref r;
-    assert_int_equal(agent_imageref_parse(text, &r, NULL), IOF_OK);
-    assert_string_equal(agent_imageref_pull_tag(&r), digest);
+    struct iof_imageref r;
+    assert_int_equal(iof_imageref_parse(text, &r, NULL), IOF_OK);
+    assert_string_equal(iof_imageref_pull_tag(&r), digest);
     char out[256];
-    assert_int_equal(agent_imageref_format(&r, out, sizeof out), IOF_OK);
+    assert_int_equal(iof_imageref_format(&r, out, sizeof out), IOF_OK);
     assert_string_equal(out, text);
 
     snprintf(text, sizeof text, "h:1/img:t@sha256:%s", hex);
@@ -75,13 +75,13 @@ static void test_digests(void **state) {
 
 static void test_format(void **state) {
     (void)state;
-    struct agent_imageref r;
-    assert_int_equal(agent_imageref_parse("host:5000/img", &r, NULL), IOF_OK);
+    struct iof_imageref r;
+    assert_int_equal(iof_imageref_parse("host:5000/img", &r, NULL), IOF_OK);
     char out[64];
-    assert_int_equal(agent_imageref_format(&r, out, sizeof out), IOF_OK);
+    assert_int_equal(iof_imageref_format(&r, out, sizeof out), IOF_OK);
     assert_string_equal(out, "host:5000/img:latest");
-    assert_string_equal(agent_imageref_pull_tag(&r), "latest");
-    assert_int_equal(agent_imageref_format(&r, out, 5), IOF_E2BIG);
+    assert_string_equal(iof_imageref_pull_tag(&r), "latest");
+    assert_int_equal(iof_imageref_format(&r, out, 5), IOF_E2BIG);
 }
 
 static void test_invalid(void **state) {
