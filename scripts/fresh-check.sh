@@ -57,7 +57,11 @@ cleanup() {
             >/dev/null 2>&1 || true
         docker rm -f "$name" >/dev/null 2>&1 || true
     fi
-    docker volume rm -f "$volume" >/dev/null 2>&1 || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do # the container's removal may still hold it for a moment
+        docker volume inspect "$volume" >/dev/null 2>&1 || break
+        docker volume rm -f "$volume" >/dev/null 2>&1 || sleep 1
+    done
+    docker volume inspect "$volume" >/dev/null 2>&1 && echo "fresh-check: could not remove volume $volume" >&2
     rm -rf "$work/src"
     if [ -z "${IOFOG_FRESH_LOGS:-}" ]; then
         [ "$rc" -eq 0 ] && rm -rf "$work" || echo "fresh-check: full logs kept in $logs" >&2
@@ -171,11 +175,15 @@ run_in() {
     secs=$(left)
     [ "$secs" -gt 60 ] || { echo "no time left for $what" >"$logs/$what.log"; return 124; }
     echo "\$ $cmd    (in the container, at most ${secs}s)"
-    set +e
-    docker exec "$name" timeout -k 30 "$secs" bash -c "cd /src/iofog && $cmd" 2>&1 |
-        tee "$logs/$what.log" | sed -u "s/^/[$what] /"
-    local rc=${PIPESTATUS[0]}
-    set -e
+    # In the background and waited for, so that a signal to this script is handled at once.
+    (
+        set +e
+        docker exec "$name" timeout -k 30 "$secs" bash -c "cd /src/iofog && $cmd" 2>&1 |
+            tee "$logs/$what.log" | sed -u "s/^/[$what] /"
+        exit "${PIPESTATUS[0]}"
+    ) &
+    local rc=0
+    wait $! || rc=$?
     return "$rc"
 }
 
