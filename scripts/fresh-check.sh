@@ -166,8 +166,8 @@ docker run -d --name "$name" --hostname fresh-bookworm --init \
     "$image" sleep infinity >/dev/null || die "docker run of $image failed"
 tar -C "$work/src" -c iofog shared | docker exec -i "$name" sh -c 'mkdir -p /src && tar -x -C /src' ||
     die "copying the clone into the container failed"
-# As Debian's own container images do: dpkg skips its fsync calls (a throw-away system; on this
-# shared disk they make the package installation several times slower).
+# A throw-away system: dpkg may skip its fsync calls (force-unsafe-io; on this
+# shared disk they make the installation of the packages several times slower).
 docker exec "$name" sh -c 'echo force-unsafe-io >/etc/dpkg/dpkg.cfg.d/container-unsafe-io' ||
     die "docker exec in $name failed"
 rm -rf "$work/src"
