@@ -246,7 +246,8 @@ if [ "$only" != demo ]; then
         elif [ -z "$summary" ]; then
             results+=("test command: FAILED: exit $rc before any CTest summary; last lines: $(tail -n 3 "$logs/tests.log" | tr '\n' ' ')")
         else
-            results+=("test command: FAILED: exit $rc")
+            failed=$(grep -E '^[[:space:]]+[0-9]+ - [^ ]+ \(' "$logs/tests.log" | awk '{print $3}' | sort -u | paste -sd ' ' - || true)
+            results+=("test command: FAILED: exit $rc; $(tail -n 1 <<<"$summary")${failed:+; failed: $failed}")
         fi
     else
         last=$(tail -n 1 <<<"$summary")
@@ -265,5 +266,9 @@ fi
 
 say "result after $(($(date +%s) - t0)) s"
 printf '  %s\n' "${results[@]}"
-[ "$demo_ok" -eq 1 ] && [ "$tests_ok" -eq 1 ] || die "$(printf '%s; ' "${results[@]}" | grep -o '[^;]*FAILED[^;]*' | head -1)"
+if [ "$demo_ok" -ne 1 ] || [ "$tests_ok" -ne 1 ]; then
+    for r in "${results[@]}"; do
+        case "$r" in *FAILED*) die "$r" ;; esac
+    done
+fi
 echo "fresh-check: passed"
