@@ -33,7 +33,7 @@ for arg in "$@"; do
         start|stop|status) action=$arg ;;
         --no-deps) deps=0 ;;
         --no-build) build_it=0 ;;
-        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
     esac
 done
