@@ -302,8 +302,8 @@ Controller  http://127.0.0.1:$ctl_port/api/v3   (user $email / $password; data $
 Agent       Local API 127.0.0.1:$agent_port       (config $agent_dir)
 Commands    $bin_dir/iofog-controller, $bin_dir/iofog-agent$(
     [ -n "${IOFOG_DEMO_DIR:-}" ] && printf '\n            (with IOFOG_CONTROLLER_DATA_DIR=%s IOFOG_AGENT_CONFIG_DIR=%s)' "$ctl_dir" "$agent_dir")
-Try         iofog-agent status; iofog-controller microservice list
 Viewer      http://127.0.0.1:$viewer_port/        (last messages from the sensor)
+Try         iofog-agent status; iofog-controller microservice list
 Containers:
 $(docker ps --filter "label=iofog-uuid=$node" --format '  {{.Names}}  {{.Image}}  {{.Status}}')
 Stop it all: scripts/demo.sh stop
