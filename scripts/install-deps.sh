@@ -14,6 +14,8 @@ packages=(
     clang libclang-rt-14-dev libfuzzer-14-dev
     # servers and tools the tests and the demo start
     postgresql nats-server docker.io docker-registry busybox-static curl python3 sqlite3 procps iproute2 openssl
+    # scripts/fresh-check.sh (a minimal bookworm root file system for CI's first-run check)
+    debootstrap
     # benchmarks
     wrk
 )

@@ -15,11 +15,12 @@ shift
 # Tests call this in every setup: an image of that name with the same command is reused, so the
 # engine does not fill up with untagged copies.
 busybox=${IOFOG_BUSYBOX:-/bin/busybox}
-if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
-    if ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
-        echo "test-image: $busybox is not a static binary (install busybox-static)" >&2
-        exit 1
-    fi
+# ldd (libc-bin, always present; `file` is not) exits 1 on a static binary, so its output is taken
+# whole before it is looked at: in a pipeline, pipefail would turn that exit into a failure.
+ldd_out=$(ldd "$busybox" 2>&1 || true)
+if [ ! -x "$busybox" ] || ! grep -qE 'not a dynamic executable|statically linked' <<<"$ldd_out"; then
+    echo "test-image: $busybox is not a static binary (install busybox-static)" >&2
+    exit 1
 fi
 
 if [ $# -eq 0 ]; then
