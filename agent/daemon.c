@@ -1,6 +1,7 @@
 /* The Agent daemon's lifecycle and the operations the CLI asks for: provision, deprovision,
  * configure, stop. The sync and status threads live in sync.c and status.c. */
 #include "agent/daemon_internal.h"
+#include "agent/metrics.h"
 #include "agent/snapshot.h"
 
 #include "agent/cache.h"
@@ -380,6 +381,9 @@ static iof_err start_server(struct agent_daemon *a,
     iof_err err = iof_http_server_new(&hc, &srv);
     if (err == IOF_OK) {
         err = agent_admin_register(a, srv);
+    }
+    if (err == IOF_OK) {
+        err = agent_metrics_register(a, srv);
     }
     if (err == IOF_OK) {
         err = agent_localapi_register(a->api, srv);

@@ -137,6 +137,8 @@ struct iof_http_server {
     struct iof_http_router router;
     iof_http_handler fallback;
     void *fallback_ctx;
+    iof_http_observer observer;
+    void *observer_ctx;
     struct MHD_Daemon *daemon;
     uint16_t port;
     bool started;
@@ -191,6 +193,8 @@ struct iof_http_request {
     char id[IOF_HTTP_REQUEST_ID_MAX + 1];
     char remote[64];
     int64_t start_ms;
+    int64_t start_us; /* monotonic, for the observer */
+    int route_index;  /* matched route, -1: none */
 
     /* hold state, guarded by srv->mu */
     enum iof_http_hold_state hold;

@@ -159,6 +159,36 @@ void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler 
     srv->fallback_ctx = ctx;
 }
 
+void iof_http_server_set_observer(struct iof_http_server *srv, iof_http_observer fn, void *ctx) {
+    srv->observer = fn;
+    srv->observer_ctx = ctx;
+}
+
+size_t iof_http_server_route_count(const struct iof_http_server *srv) {
+    return srv->router.count;
+}
+
+const char *iof_http_server_route_method(const struct iof_http_server *srv, size_t i) {
+    return i < srv->router.count ? srv->router.routes[i].method : NULL;
+}
+
+const char *iof_http_server_route_pattern(const struct iof_http_server *srv, size_t i) {
+    return i < srv->router.count ? srv->router.routes[i].pattern : NULL;
+}
+
+size_t iof_http_server_held(struct iof_http_server *srv) {
+    pthread_mutex_lock(&srv->mu);
+    size_t n = srv->held_live;
+    pthread_mutex_unlock(&srv->mu);
+    return n;
+}
+
+static int64_t mono_us(void) {
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- MHD callbacks ---- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -177,6 +207,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     req->method = "";
     req->path = req->uri;
     req->start_ms = iof_time_mono_ms();
+    req->start_us = srv->observer != NULL ? mono_us() : 0;
+    req->route_index = -1;
     iof_buf_init(&req->body, srv->cfg.max_body);
     return req;
 }
@@ -193,6 +225,9 @@ static void on_completed(void *cls,
     }
     iof_http_hold_forget(req);
     iof_http_upgrade_abandon(req);
+    if (req->answered && srv->observer != NULL) {
+        srv->observer(srv->observer_ctx, req->route_index, req->status, mono_us() - req->start_us);
+    }
     if (!req->answered && req->started) {
         char path[256];
         IOF_DEBUG("http",
@@ -373,6 +408,7 @@ static bool dispatch(struct iof_http_request *req) {
     if (m == IOF_HTTP_MATCH_FOUND) {
         h = route->handler;
         ctx = route->ctx;
+        req->route_index = (int)(route - srv->router.routes);
     } else if (srv->fallback != NULL) {
         req->nparams = 0;
         h = srv->fallback;
@@ -543,6 +579,7 @@ on_headers(struct iof_http_request *req, const char *method, const char *version
                                   allow) == IOF_HTTP_MATCH_FOUND &&
             route->upload) {
             req->upload_route = route;
+            req->route_index = (int)(route - req->srv->router.routes);
         }
     }
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");

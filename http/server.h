@@ -192,6 +192,25 @@ IOF_NODISCARD iof_err iof_http_upload_keep(struct iof_http_request *req,
  * go to h instead of the built-in 404/405. NULL h restores the built-in answers. */
 void iof_http_server_set_fallback(struct iof_http_server *srv, iof_http_handler h, void *ctx);
 
+/* ---- Observation (metrics) -------------------------------------------------------------------
+ * Called once per answered request when its connection is done with it, on a server thread, with
+ * the index of the route that matched (0-based, in the order routes were added; -1: none, e.g. the
+ * built-in 404 or a preflight), the status answered and the time from the request's arrival to
+ * completion (held time included). It must not block and should only count (atomics). Set before
+ * start; NULL turns it off. */
+typedef void (*iof_http_observer)(void *ctx, int route, int status, int64_t elapsed_us);
+void iof_http_server_set_observer(struct iof_http_server *srv, iof_http_observer fn, void *ctx);
+
+/* The routes added so far, and one's method and pattern (borrowed; valid until free; NULL when i
+ * is out of range). Stable once the server is started. */
+size_t iof_http_server_route_count(const struct iof_http_server *srv);
+const char *iof_http_server_route_method(const struct iof_http_server *srv, size_t i);
+const char *iof_http_server_route_pattern(const struct iof_http_server *srv, size_t i);
+
+/* Requests held right now (iof_http_hold), for gauges. Takes the server's lock: not for hot
+ * paths. */
+size_t iof_http_server_held(struct iof_http_server *srv);
+
 /* Binds and starts the polling threads. IOF_EBUSY when another socket already listens on the
  * address and port (the listener sets SO_REUSEADDR, never SO_REUSEPORT, so a second server on a
  * port in use fails here instead of sharing it); IOF_EIO (with a logged reason) when binding fails

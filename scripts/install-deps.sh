@@ -18,6 +18,8 @@ packages=(
     debootstrap
     # benchmarks
     wrk
+    # packaging checks (scripts/package.sh, packaging/check.sh; systemd-analyze comes with systemd)
+    lintian systemd
 )
 
 case "${1:-}" in

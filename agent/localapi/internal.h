@@ -98,6 +98,7 @@ struct agent_localapi {
     agent_localapi_remote_fn sink;
     void *sink_ctx;
     uint64_t processed;
+    uint64_t delivered; /* copies queued for local receivers */
     uint64_t dropped;
     uint64_t unroutable;
     uint64_t remote_failed; /* refused by the remote sink (transport down or queue full) */

@@ -310,6 +310,7 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
         }
     }
     bool none = reached == 0 && nremote == 0;
+    api->delivered += reached; /* under the lock already held for routing */
     uint64_t unroutable_count = 0;
     if (none) {
         unroutable_count = ++api->unroutable;
@@ -796,6 +797,16 @@ void agent_localapi_count_repaired(struct agent_localapi *api, const char *publi
                  n,
                  count);
     }
+}
+
+void agent_localapi_counters(struct agent_localapi *api, struct agent_localapi_counters *out) {
+    pthread_mutex_lock(&api->mu);
+    out->published = api->processed;
+    out->delivered = api->delivered;
+    out->dropped = api->dropped;
+    out->unroutable = api->unroutable;
+    out->remote_failed = api->remote_failed;
+    pthread_mutex_unlock(&api->mu);
 }
 
 iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out) {

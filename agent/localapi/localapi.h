@@ -114,6 +114,19 @@ IOF_NODISCARD iof_err agent_localapi_set_edge_resources(struct agent_localapi *a
  * as the classic agent keeps them). IOF_ENOMEM. */
 IOF_NODISCARD iof_err agent_localapi_stats(struct agent_localapi *api, json_t **out);
 
+/* The message counters, read without side effects (for GET /metrics): messages published by the
+ * node's microservices, copies delivered to receivers on this node (queued for their sockets),
+ * dropped (queue and un-ACKed overflow), unroutable (no receiver) and refused by the remote sink.
+ */
+struct agent_localapi_counters {
+    uint64_t published;
+    uint64_t delivered;
+    uint64_t dropped;
+    uint64_t unroutable;
+    uint64_t remote_failed;
+};
+void agent_localapi_counters(struct agent_localapi *api, struct agent_localapi_counters *out);
+
 /* Receivers on other nodes are handed to fn when set (cross-node transport); fn runs on the
  * publishing thread without the module's lock and must not block for long; msg is borrowed for
  * the call. Until a sink is set they count as unroutable. fn NULL removes the sink. */

@@ -13,9 +13,11 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LABEL "iofog-controller config"
@@ -200,9 +202,18 @@ static iof_err apply(const struct config_opts *o, json_t *file, struct iof_diag 
     return err == IOF_ENOMEM ? iof_fail(d, err, "out of memory") : err;
 }
 
-/* Writes value to path through a temporary file and a rename (mode 0600). */
-static iof_err write_file(const char *path, const json_t *value, struct iof_diag *d) {
-    char tmp[1200];
+/* Writes value to path through a temporary file and a rename (mode 0600 for a new file). A
+ * symbolic link is followed, so the file it names is replaced, not the link (the Debian package
+ * links <data-dir>/controller.json to the conffile in /etc), and a replaced file keeps its mode and
+ * owner (the service user must still read it). */
+static iof_err write_file(const char *link, const json_t *value, struct iof_diag *d) {
+    char path[PATH_MAX];
+    if (realpath(link, path) == NULL) {
+        (void)snprintf(path, sizeof path, "%s", link);
+    }
+    struct stat old;
+    bool had = stat(path, &old) == 0;
+    char tmp[PATH_MAX + 8];
     (void)snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (text == NULL) {
@@ -214,7 +225,10 @@ static iof_err write_file(const char *path, const json_t *value, struct iof_diag
         err = iof_fail(d, IOF_EIO, "cannot write %s: %s", tmp, strerror(errno));
     } else {
         size_t len = strlen(text);
-        bool ok = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+        bool ok = !had || (fchmod(fd, old.st_mode & 07777) == 0 &&
+                           (fchown(fd, old.st_uid, old.st_gid) == 0 || geteuid() != 0));
+        ok =
+            ok && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
         if (!ok || rename(tmp, path) != 0) {
             err = iof_fail(d, IOF_EIO, "cannot write %s: %s", path, strerror(errno));

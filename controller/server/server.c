@@ -151,6 +151,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     if (err == IOF_OK) {
         err = ctl_api_register_agent_uploads(srv, d);
     }
+    if (err == IOF_OK && (err = ctl_metrics_new(srv->http, srv->store, &srv->metrics)) != IOF_OK) {
+        err = iof_fail(d, err, "cannot set up /metrics");
+    }
     if (err != IOF_OK) {
         ctl_server_free(srv);
         return err;
@@ -216,6 +219,7 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_agent_wait_free(srv->waits);
     ctl_logs_free(srv->logs);           /* after the server: no handler can reach it any more */
     ctl_nats_auth_stop(srv->nats_auth); /* nothing can kick it any more */
+    ctl_metrics_free(srv->metrics);     /* after the HTTP server: its observer counts into them */
     if (srv->store != NULL) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), NULL, NULL);
     }

@@ -5,6 +5,7 @@
 
 #include "controller/server/auth.h"
 #include "controller/server/config.h"
+#include "controller/server/metrics.h"
 #include "controller/store/store.h"
 #include "http/server.h"
 
@@ -20,6 +21,7 @@ struct ctl_server {
     char admin_hash[CTL_TOKEN_HASH_LEN + 1];  /* digest of <data-dir>/admin-token */
     struct ctl_route_ctx *routes;             /* one per registered route, owned */
     struct ctl_agent_wait *waits;             /* held long-polls of agents */
+    struct ctl_metrics *metrics;              /* GET /metrics counters, owned */
     struct ctl_liveness *liveness;            /* the node liveness job */
     struct ctl_logs *logs;                    /* log streams from nodes to users */
     struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
