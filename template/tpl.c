@@ -417,6 +417,7 @@ static iof_err lex(const char *s, size_t n, struct toks *out, struct iof_diag *d
 struct ev {
     struct tpl_run *r;
     const struct tok *t;
+    size_t nt; /* number of tokens; the last is T_END */
     size_t i;
     size_t depth;
     bool dry;
@@ -424,8 +425,9 @@ struct ev {
 
 enum special { SP_NONE, SP_EMPTY, SP_BLANK };
 
+/* Never reads past the closing T_END, whatever a failed parse left in i. */
 static const struct tok *peek(const struct ev *e) {
-    return &e->t[e->i];
+    return &e->t[e->i < e->nt ? e->i : e->nt - 1];
 }
 
 static iof_err syntax(struct ev *e, const char *what) {
@@ -553,10 +555,13 @@ static iof_err primary(struct ev *e, json_t **out, enum special *sp) {
                     e->i++;
                     enum special s2;
                     err = value(e, &key, &s2);
-                    if (err == IOF_OK && peek(e)->k != T_RBR) {
-                        err = syntax(e, "expected ]");
+                    if (err == IOF_OK) {
+                        if (peek(e)->k == T_RBR) {
+                            e->i++;
+                        } else {
+                            err = syntax(e, "expected ]");
+                        }
                     }
-                    e->i++;
                 }
                 if (err == IOF_OK && !e->dry) {
                     json_t *next = tpl_property(cur, key);
@@ -788,7 +793,7 @@ static iof_err value(struct ev *e, json_t **out, enum special *sp) {
 /* Evaluates a whole token array as one value (nothing may follow). */
 static iof_err
 eval_all(struct tpl_run *r, const struct toks *t, size_t from, bool dry, json_t **out) {
-    struct ev e = {.r = r, .t = t->v, .i = from, .dry = dry};
+    struct ev e = {.r = r, .t = t->v, .nt = t->n, .i = from, .dry = dry};
     enum special sp;
     json_t *v = NULL;
     iof_err err = value(&e, &v, &sp);
@@ -1139,7 +1144,7 @@ static iof_err parse_for(struct parser *p, struct node *n, const char *rest, siz
     }
     n->expr_from = 2;
     /* the collection is one primary; options follow: limit:v offset:v reversed */
-    struct ev e = {.r = p->r, .t = t, .i = 2, .dry = true};
+    struct ev e = {.r = p->r, .t = t, .nt = n->expr.n, .i = 2, .dry = true};
     json_t *v = NULL;
     enum special sp;
     if ((err = primary(&e, &v, &sp)) != IOF_OK) {
@@ -1437,7 +1442,7 @@ static json_t *enumerable(json_t *v) {
 
 static iof_err render_for(struct tpl_run *r, const struct node *n, struct emitter *em) {
     json_t *coll = NULL;
-    struct ev e = {.r = r, .t = n->expr.v, .i = n->expr_from};
+    struct ev e = {.r = r, .t = n->expr.v, .nt = n->expr.n, .i = n->expr_from};
     enum special sp;
     iof_err err = primary(&e, &coll, &sp);
     double off = 0, lim = INFINITY;

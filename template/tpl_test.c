@@ -161,6 +161,10 @@ static void test_errors_and_limits(void **state) {
     assert_non_null(strstr(render(&e, "{{ a | }}"), "ERR 1"));
     /* an error in a branch that never runs is still found (parse before render) */
     assert_non_null(strstr(render(&e, "{% if false %}{{ a[ }}{% endif %}"), "ERR 1"));
+    /* unclosed brackets deep in a condition or an index: an error, never a read past the end */
+    assert_non_null(strstr(render(&e, "{{ si[rlfefe.m[rlf.m[rlfe-mo| fendr}}"), "ERR 1"));
+    assert_non_null(strstr(render(&e, "{% if 0 and o[n[ %}x{% endif %}"), "ERR 1"));
+    assert_non_null(strstr(render(&e, "{{ a[b }}"), "expected ]"));
 
     e.limits.max_iterations = 100;
     assert_non_null(strstr(render(&e, "{% for i in (1..1000) %}x{% endfor %}"), "iteration limit"));
