@@ -240,7 +240,10 @@ static inline const char *prom_check_sample(struct prom_check_state *st, int ln,
     }
     /* duplicates */
     char key[1200];
-    (void)snprintf(key, sizeof key, "%s{%s%s%s}", name, labels, has_le ? "le=" : "", le);
+    int kn = snprintf(key, sizeof key, "%s{%s%s%s}", name, labels, has_le ? "le=" : "", le);
+    if (kn < 0 || (size_t)kn >= sizeof key) {
+        return prom_fail(st, ln, "series name and labels too long to check");
+    }
     for (size_t i = 0; i < st->nseries; i++) {
         if (strcmp(st->series[i], key) == 0) {
             return prom_fail(st, ln, "duplicate series");
