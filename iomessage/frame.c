@@ -53,22 +53,34 @@ iof_err iof_msg_frame_parse(
 
 iof_err iof_msg_receipt_encode(
     const char *id, int64_t timestamp, uint8_t *out, size_t size, size_t *out_len) {
+    return iof_msg_receipt_encode_width(id, timestamp, 8, out, size, out_len);
+}
+
+iof_err iof_msg_receipt_encode_width(const char *id,
+                                     int64_t timestamp,
+                                     unsigned ts_width,
+                                     uint8_t *out,
+                                     size_t size,
+                                     size_t *out_len) {
     size_t n = strlen(id);
-    if (n > 255) {
+    if (n > 255 || (ts_width != 6 && ts_width != 8)) {
         return IOF_EINVAL;
     }
-    if (size < 3 + n + 8) {
+    uint64_t ts = (uint64_t)timestamp;
+    if (ts_width == 6 && (timestamp < 0 || ts >> 48 != 0)) {
+        return IOF_EINVAL;
+    }
+    if (size < 3 + n + ts_width) {
         return IOF_E2BIG;
     }
     out[0] = IOF_MSG_OP_RECEIPT;
     out[1] = (uint8_t)n;
-    out[2] = 8;
+    out[2] = (uint8_t)ts_width;
     memcpy(out + 3, id, n);
-    uint64_t ts = (uint64_t)timestamp;
-    for (int i = 0; i < 8; i++) {
-        out[3 + n + (size_t)i] = (uint8_t)(ts >> (56 - 8 * i));
+    for (unsigned i = 0; i < ts_width; i++) {
+        out[3 + n + i] = (uint8_t)(ts >> (8 * (ts_width - 1 - i)));
     }
-    *out_len = 3 + n + 8;
+    *out_len = 3 + n + ts_width;
     return IOF_OK;
 }
 

@@ -143,6 +143,17 @@ IOF_NODISCARD iof_err iof_msg_frame_parse(
 IOF_NODISCARD iof_err iof_msg_receipt_encode(
     const char *id, int64_t timestamp, uint8_t *out, size_t size, size_t *out_len);
 
+/* The same frame with the timestamp in ts_width bytes (6 or 8): 6 for clients that cannot read a
+ * wider number (the Node.js SDK on Node.js 10 and later reads it with Buffer.readUIntBE, which
+ * throws beyond 6 bytes). IOF_EINVAL for another width, or a timestamp outside 0..2^48-1 with 6;
+ * out must hold 3 + strlen(id) + ts_width bytes (IOF_E2BIG otherwise). */
+IOF_NODISCARD iof_err iof_msg_receipt_encode_width(const char *id,
+                                                   int64_t timestamp,
+                                                   unsigned ts_width,
+                                                   uint8_t *out,
+                                                   size_t size,
+                                                   size_t *out_len);
+
 /* Parses a receipt frame. id_out receives the id NUL-terminated (id_size >= 256 always fits).
  * A timestamp width of 0..8 bytes is accepted. */
 IOF_NODISCARD iof_err iof_msg_receipt_parse(const uint8_t *frame,

@@ -177,6 +177,35 @@ static void test_receipt_vector(void **state) {
     free(want);
 }
 
+/* 6-byte receipt timestamps (for the Node.js SDK): the spec's example in 6 bytes, parsed back;
+ * other widths and timestamps beyond 48 bits refused. */
+static void test_receipt_width(void **state) {
+    (void)state;
+    uint8_t got[64];
+    size_t got_len = 0;
+    assert_int_equal(
+        iof_msg_receipt_encode_width("f9y43trfdsSDF", 1452214777495, 6, got, sizeof got, &got_len),
+        IOF_OK);
+    static const uint8_t want[] = {0x0e, 0x0d, 0x06, 0x66, 0x39, 0x79, 0x34, 0x33,
+                                   0x74, 0x72, 0x66, 0x64, 0x73, 0x53, 0x44, 0x46,
+                                   0x01, 0x52, 0x1e, 0xbe, 0xf6, 0x97};
+    assert_int_equal(got_len, sizeof want);
+    assert_memory_equal(got, want, sizeof want);
+    char id[256];
+    int64_t ts = 0;
+    assert_int_equal(iof_msg_receipt_parse(got, got_len, id, sizeof id, &ts, NULL), IOF_OK);
+    assert_string_equal(id, "f9y43trfdsSDF");
+    assert_int_equal(ts, 1452214777495);
+    assert_int_equal(iof_msg_receipt_encode_width("a", 1, 7, got, sizeof got, &got_len),
+                     IOF_EINVAL);
+    assert_int_equal(
+        iof_msg_receipt_encode_width("a", INT64_C(1) << 48, 6, got, sizeof got, &got_len),
+        IOF_EINVAL);
+    assert_int_equal(iof_msg_receipt_encode_width("a", -1, 6, got, sizeof got, &got_len),
+                     IOF_EINVAL);
+    assert_int_equal(iof_msg_receipt_encode_width("a", 1, 6, got, 3 + 1 + 5, &got_len), IOF_E2BIG);
+}
+
 static void test_invalid_vectors(void **state) {
     (void)state;
     const json_t *list = json_object_get(vectors, "invalid");
@@ -363,6 +392,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_receipt_vector),
+        cmocka_unit_test(test_receipt_width),
         cmocka_unit_test(test_invalid_vectors),
         cmocka_unit_test(test_every_truncation_rejected),
         cmocka_unit_test(test_numbers_round_trip),

@@ -21,6 +21,11 @@ packages=(
     # packaging checks (scripts/package.sh, packaging/check.sh; systemd-analyze comes with systemd)
     lintian systemd
 )
+# The Node.js SDK test (sdk/node_e2e_test.c) copies this machine's node into an image and installs
+# the SDK with npm; Debian's packages when there are none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 
 case "${1:-}" in
     -h|--help)

@@ -62,6 +62,7 @@ struct agent_localapi_conn {
     struct agent_localapi *api;
     bool control;
     bool bound;  /* the caller was identified as uuid: it publishes as uuid only */
+    bool ts6;    /* receipts carry 6-byte timestamps (localapi.h "Receipts") */
     uint64_t id; /* 0 until on_open */
     char uuid[LOCALAPI_ID_MAX + 1];
 };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <malloc.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define CTL_SIGNAL   1u
@@ -559,6 +560,7 @@ static void on_publish(struct agent_localapi *api,
                        uint64_t conn_id,
                        const char *uuid,
                        bool bound,
+                       bool ts6,
                        const uint8_t *data,
                        size_t len) {
     struct iof_diag d = {{0}};
@@ -596,7 +598,8 @@ static void on_publish(struct agent_localapi *api,
     }
     uint8_t receipt[3 + 32 + 8];
     size_t rlen = 0;
-    if (iof_msg_receipt_encode(id, ts, receipt, sizeof receipt, &rlen) == IOF_OK) {
+    if (iof_msg_receipt_encode_width(id, ts, ts6 ? 6 : 8, receipt, sizeof receipt, &rlen) ==
+        IOF_OK) {
         (void)!iof_ws_send(api->hub, conn_id, IOF_WS_BINARY, receipt, rlen);
     }
 }
@@ -609,7 +612,7 @@ static void on_message(
         return;
     }
     if (!c->control && data[0] == IOF_MSG_OP_MESSAGE) {
-        on_publish(api, conn_id, c->uuid, c->bound, data, len);
+        on_publish(api, conn_id, c->uuid, c->bound, c->ts6, data, len);
         return;
     }
     if (data[0] != IOF_MSG_OP_ACK) {
@@ -669,6 +672,22 @@ static void on_ping(void *ctx, uint64_t conn_id, const uint8_t *data, size_t len
 static const struct iof_ws_handlers ws_handlers = {
     .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_ping = on_ping};
 
+/* The upgrade offers permessage-deflate (localapi.h "Receipts"); the offer itself is not taken
+ * up. */
+static bool offers_deflate(struct iof_http_request *req) {
+    const char *ext = iof_http_header(req, "Sec-WebSocket-Extensions");
+    if (ext == NULL) {
+        return false;
+    }
+    static const char token[] = "permessage-deflate";
+    for (const char *p = ext; *p != '\0'; p++) {
+        if (strncasecmp(p, token, sizeof token - 1) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 iof_err agent_localapi_ws_accept(struct agent_localapi *api,
                                  struct iof_http_request *req,
                                  bool control,
@@ -682,6 +701,7 @@ iof_err agent_localapi_ws_accept(struct agent_localapi *api,
     c->api = api;
     c->control = control;
     c->bound = bound;
+    c->ts6 = !control && offers_deflate(req);
     (void)snprintf(c->uuid, sizeof c->uuid, "%s", uuid);
     pthread_mutex_lock(&api->mu);
     c->next = api->conns;

@@ -35,6 +35,11 @@
  *     open and ignored.
  *   - /v2/messages/query on a publisher without messages answers an empty list, not 500.
  *   - /v2/restblue answers as the classic agent does when the RESTblue container is unreachable.
+ *   - Receipts: a message socket whose upgrade offers permessage-deflate (the Node.js `ws` client
+ *     of the classic Node.js SDK; the Go, Java, Python and C SDKs offer no extension) gets its
+ *     receipt timestamps in 6 bytes, not the classic 8: the Node.js SDK reads them with
+ *     Buffer.readUIntBE, which throws beyond 6 bytes on Node.js 10 and later and ended the
+ *     microservice at its first receipt. Other clients get the classic 8 (the Go SDK needs 8).
  *
  * Threads: every function may be called from any thread; HTTP handlers, hub handlers, the
  * redelivery timer and the daemon's calls share one lock. The remote sink is called without it. */

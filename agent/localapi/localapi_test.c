@@ -515,6 +515,51 @@ static void test_replaced_socket(void **state) {
     close_ws(m2);
 }
 
+/* The Node.js SDK's socket (its `ws` client offers permessage-deflate) gets receipts with 6-byte
+ * timestamps, which Buffer.readUIntBE reads; a socket without the offer keeps the classic 8. */
+static void test_receipt_width_node_client(void **state) {
+    struct fx *f = *state;
+    static const char *const node_hdr[] = {
+        "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits", NULL};
+    struct iof_ws_client_opts o = {.headers = node_hdr};
+    struct iof_ws_client *node = NULL;
+    struct iof_diag d = {{0}};
+    assert_int_equal(iof_ws_client_connect(
+                         "127.0.0.1", f->port, "/v2/message/socket/id/pub", WAIT_MS, &o, &node, &d),
+                     IOF_OK);
+    struct iof_ws_client *plain = ws_open(f, "message", "other");
+    struct iof_ws_client *sockets[] = {node, plain};
+    const char *publishers[] = {"pub", "other"};
+    static const size_t widths[] = {6, 8};
+    for (int k = 0; k < 2; k++) {
+        struct iof_msg msg = {.version = 4,
+                              .publisher = publishers[k],
+                              .infotype = "text",
+                              .infoformat = "utf-8",
+                              .contentdata = (const uint8_t *)"x",
+                              .contentdata_len = 1};
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+        assert_int_equal(iof_msg_frame_encode(&msg, &frame, &frame_len, NULL), IOF_OK);
+        int64_t before = iof_time_now_ms();
+        assert_int_equal(iof_ws_client_send(sockets[k], IOF_WS_BINARY, frame, frame_len), IOF_OK);
+        free(frame);
+        struct iof_ws_msg m = {0};
+        assert_int_equal(ws_recv(sockets[k], WAIT_MS, &m), IOF_OK);
+        assert_int_equal(m.len, 3 + 32 + widths[k]);
+        assert_int_equal(m.data[0], 0x0E);
+        assert_int_equal(m.data[2], widths[k]);
+        char id[64];
+        int64_t ts = 0;
+        assert_int_equal(iof_msg_receipt_parse(m.data, m.len, id, sizeof id, &ts, NULL), IOF_OK);
+        assert_true(ts >= before && ts <= iof_time_now_ms());
+        iof_ws_msg_free(&m);
+        send_ack(sockets[k]);
+    }
+    close_ws(node);
+    close_ws(plain);
+}
+
 static void test_publish_over_socket(void **state) {
     struct fx *f = *state;
     struct iof_ws_client *pub = ws_open(f, "message", "pub");
@@ -1267,6 +1312,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_control_redelivery, setup_fast_ack, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_over_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_width_node_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_ack_redelivery, setup_fast_ack, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_small_queue, teardown),
         cmocka_unit_test_setup_teardown(test_queue_byte_bound, setup_small_queue_bytes, teardown),
