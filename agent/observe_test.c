@@ -14,8 +14,9 @@
 
 #include <cmocka.h>
 
-#define IMAGE_TALK "iofog-agent-e2e/talk:1"
-#define IMAGE_GONE "iofog-agent-e2e/never-built:1"
+#define IMAGE_TALK  "iofog-agent-e2e/talk:1"
+#define IMAGE_GONE  "iofog-agent-e2e/never-built:1"
+#define IMAGE_CRASH "iofog-agent-e2e/crash:1"
 
 struct ctx {
     struct agent_fixture *a;
@@ -25,7 +26,9 @@ static int setup(void **state) {
     if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
         system("bash scripts/test-image.sh " IMAGE_TALK " /bin/sh -c 'trap \"exit 0\" TERM; i=0; "
                "while :; do echo \"tick $i\"; i=$((i+1)); sleep 0.3 & wait $!; done' >/dev/null") !=
-            0) {
+            0 ||
+        system("bash scripts/test-image.sh " IMAGE_CRASH
+               " /bin/sh -c 'echo bye; sleep 0.3; exit 3' >/dev/null") != 0) {
         fprintf(stderr, "no Docker Engine or no test image\n");
         return -1;
     }
@@ -398,6 +401,53 @@ static void test_ws_logs_until_deleted(void **state) {
     iof_ws_client_free(w);
 }
 
+/* A container that keeps exiting: the Agent counts its restarts, the Controller stores them and
+ * the CLI's table shows them. */
+static void test_restarts_column(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char uuid[64];
+    add_msvc(a, "crasher", IMAGE_CRASH, uuid);
+    json_int_t restarts = -1;
+    int64_t t0 = iof_time_mono_ms();
+    while (restarts < 2 && iof_time_mono_ms() - t0 < 30000) {
+        json_t *ans = NULL;
+        if (api_callf(a->ctl, "GET", a->user, NULL, &ans, "/api/v3/microservices/%s", uuid) ==
+            200) {
+            const json_t *r = json_object_get(json_object_get(ans, "status"), "restarts");
+            restarts = json_is_integer(r) ? json_integer_value(r) : -1;
+        }
+        json_decref(ans);
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+    }
+    printf("restarts reported: %lld after %lld ms\n",
+           (long long)restarts,
+           (long long)(iof_time_mono_ms() - t0));
+    assert_true(restarts >= 2);
+
+    char out[8192];
+    assert_int_equal(
+        cli_run(a->ctl, true, out, sizeof out, "microservice", "list", "--output", "table", NULL),
+        0);
+    assert_non_null(strstr(out, "RESTARTS"));
+    const char *row = strstr(out, "crasher");
+    assert_non_null(row);
+    const char *eol = strchr(row, '\n');
+    size_t len = eol != NULL ? (size_t)(eol - row) : strlen(row);
+    while (len > 0 && row[len - 1] == ' ') {
+        len--;
+    }
+    size_t start = len;
+    while (start > 0 && row[start - 1] != ' ') {
+        start--;
+    }
+    long shown = strtol(row + start, NULL, 10);
+    printf("table row: %.*s\n", (int)len, row);
+    assert_true(shown >= 2);
+    assert_int_equal(
+        api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", uuid), 204);
+}
+
 static void test_agent_log(void **state) {
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
@@ -461,6 +511,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_follow_logs_until_deleted),
         cmocka_unit_test(test_ws_logs_until_deleted),
+        cmocka_unit_test(test_restarts_column),
         cmocka_unit_test(test_agent_log),
         cmocka_unit_test(test_events_of_a_missing_image),
     };
