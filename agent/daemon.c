@@ -661,8 +661,7 @@ void agent_daemon_free(struct agent_daemon *a) {
     if (a->threads_started) {
         pthread_join(a->sync_thread, NULL);
     }
-    agent_status_free(a->status); /* joins the status thread */
-    a->status = NULL;
+    agent_status_stop(a->status); /* joins the status thread */
     agent_snapshot_free(a->snapshot);
     a->snapshot = NULL;
     agent_logs_free(a->logs); /* cancel_io is set: every stream ends within about a second */
@@ -681,6 +680,8 @@ void agent_daemon_free(struct agent_daemon *a) {
     }
     agent_engine_free(a->engine);
     agent_localapi_free(a->api);
+    /* after the HTTP servers (admin routes) and the engine (its change callback) */
+    agent_status_free(a->status);
     json_decref(a->microservices);
     json_decref(a->registries);
     json_decref(a->edge_resources);

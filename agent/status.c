@@ -318,7 +318,7 @@ void agent_status_wake(struct agent_status *s) {
     wake(s, false);
 }
 
-void agent_status_free(struct agent_status *s) {
+void agent_status_stop(struct agent_status *s) {
     if (s == NULL) {
         return;
     }
@@ -328,7 +328,15 @@ void agent_status_free(struct agent_status *s) {
     pthread_mutex_unlock(&s->mu);
     if (s->started) {
         pthread_join(s->thread, NULL);
+        s->started = false;
     }
+}
+
+void agent_status_free(struct agent_status *s) {
+    if (s == NULL) {
+        return;
+    }
+    agent_status_stop(s);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -58,7 +58,11 @@ json_t *agent_status_report(struct agent_status *s);
 /* `iofog-agent status` lines as a flat object. New reference. Thread-safe. */
 json_t *agent_status_lines(struct agent_status *s);
 
-/* Stops and joins the thread and frees s. NULL is a no-op. */
+/* Stops and joins the thread (idempotent). The other calls stay valid until agent_status_free. */
+void agent_status_stop(struct agent_status *s);
+
+/* Stops the thread if still running and frees s, once no other thread can call into it (the
+ * engine's change callback, the admin routes). NULL is a no-op. */
 void agent_status_free(struct agent_status *s);
 
 #endif
