@@ -196,9 +196,11 @@ json_t *agent_status_lines(struct agent_status *s) {
 /* Waits until a report is due, reading the settings again after every wake. Returns false when
  * stopping; *c gets the settings of the round. */
 static bool wait_due(struct agent_status *s, int64_t last, struct agent_config *c) {
-    uint64_t seen = 0;
-    bool first = true;
     for (;;) {
+        /* A wake after this point makes the loop read the settings again instead of waiting. */
+        pthread_mutex_lock(&s->mu);
+        uint64_t seen = s->wakes;
+        pthread_mutex_unlock(&s->mu);
         /* the daemon's lock is taken by facts(): never while holding s->mu */
         struct agent_status_facts f;
         s->deps.facts(s->deps.ctx, &f);
@@ -209,10 +211,6 @@ static bool wait_due(struct agent_status *s, int64_t last, struct agent_config *
         if (s->stopping) {
             pthread_mutex_unlock(&s->mu);
             return false;
-        }
-        if (first) {
-            seen = s->wakes;
-            first = false;
         }
         int64_t now = iof_time_mono_ms();
         int64_t due = s->soon ? last + MIN_INTERVAL_MS : last + interval;
@@ -230,7 +228,6 @@ static bool wait_due(struct agent_status *s, int64_t last, struct agent_config *
             ts.tv_nsec = (long)(ns % 1000000000);
             (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         }
-        seen = s->wakes;
         pthread_mutex_unlock(&s->mu);
     }
 }
