@@ -1,5 +1,4 @@
-/* The token-protected admin routes of the Local API (agent.md §1.3), used by the iofog-agent CLI:
- * /v2/commandline, /v2/config, /v2/provision, /v2/deprovision, /v2/status, /v2/info, /v2/version.
+/* The token-protected admin routes of the Local API; see admin.h.
  *
  * The token is the first line of <config-dir>/local-api, sent as `Authorization: <token>` (no
  * Bearer). It is compared exactly and in constant time (the classic agent compared it
@@ -8,9 +7,8 @@
  * /v2/provision answers its result instead of the classic parsing error, and
  * /v2/commandline failures carry an added "category" key (the error category's name) so the CLI
  * can choose its exit code. */
-#include "agent/daemon_internal.h"
+#include "agent/admin.h"
 
-#include "agent/engine/engine.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "http/server.h"
@@ -37,9 +35,9 @@ static bool token_equal(const char *presented, const char *expected) {
     return diff == 0;
 }
 
-static bool authorized(struct agent_daemon *a, struct iof_http_request *req) {
+static bool authorized(const struct agent_admin_ops *ops, struct iof_http_request *req) {
     const char *h = iof_http_header(req, "Authorization");
-    return h != NULL && a->admin_token[0] != '\0' && token_equal(h, a->admin_token);
+    return h != NULL && ops->token[0] != '\0' && token_equal(h, ops->token);
 }
 
 #define REQUIRE_TOKEN(a, req)                                                                      \
@@ -76,18 +74,19 @@ static void append_lines(struct outcome *o, json_t *obj) {
     }
 }
 
-static void run_command(struct agent_daemon *a, int argc, char **argv, struct outcome *o) {
+static void
+run_command(const struct agent_admin_ops *ops, int argc, char **argv, struct outcome *o) {
     struct iof_diag d = {{0}};
     o->err = IOF_OK;
     o->text[0] = '\0';
     const char *cmd = argc > 0 ? argv[0] : "";
     if (strcmp(cmd, "status") == 0) {
-        json_t *s = agent_status_lines(a);
+        json_t *s = ops->status_lines(ops->ctx);
         append_lines(o, s);
         json_decref(s);
     } else if (strcmp(cmd, "info") == 0) {
         struct agent_config c;
-        agent_daemon_config(a, &c);
+        ops->config(ops->ctx, &c);
         json_t *s = agent_config_info_json(&c);
         append_lines(o, s);
         json_decref(s);
@@ -97,19 +96,19 @@ static void run_command(struct agent_daemon *a, int argc, char **argv, struct ou
         json_t *res = NULL;
         if (argc != 2) {
             o->err = iof_fail(&d, IOF_EINVAL, "usage: provision <provisioning key>");
-        } else if ((o->err = agent_daemon_provision(a, argv[1], &res, &d)) == IOF_OK) {
+        } else if ((o->err = ops->provision(ops->ctx, argv[1], &res, &d)) == IOF_OK) {
             append(
                 o, "Provisioned: iofog uuid %s\n", json_string_value(json_object_get(res, "uuid")));
             json_decref(res);
         }
     } else if (strcmp(cmd, "deprovision") == 0) {
-        if ((o->err = agent_daemon_deprovision(a, true, &d)) == IOF_OK) {
+        if ((o->err = ops->deprovision(ops->ctx, &d)) == IOF_OK) {
             append(o, "Deprovisioned\n");
         }
     } else if (strcmp(cmd, "config") == 0) {
         json_t *msgs = NULL;
-        if ((o->err = agent_daemon_configure(
-                 a, argc - 1, (const char *const *)argv + 1, &msgs, &d)) == IOF_OK) {
+        if ((o->err = ops->configure(
+                 ops->ctx, argc - 1, (const char *const *)argv + 1, &msgs, &d)) == IOF_OK) {
             const char *k;
             json_t *v;
             json_object_foreach(msgs, k, v) {
@@ -124,14 +123,14 @@ static void run_command(struct agent_daemon *a, int argc, char **argv, struct ou
             json_decref(msgs);
         }
     } else if (strcmp(cmd, "prune") == 0) {
-        if ((o->err = agent_engine_prune(a->engine)) == IOF_OK) {
+        if ((o->err = ops->prune(ops->ctx)) == IOF_OK) {
             append(o, "Images pruned\n");
         } else {
             (void)iof_fail(&d, o->err, "image prune failed");
         }
     } else if (strcmp(cmd, "stop") == 0) {
         append(o, "Stopping the Agent and removing its microservices\n");
-        agent_daemon_request_stop(a, true);
+        ops->request_stop(ops->ctx);
     } else {
         o->err = iof_fail(&d, IOF_EINVAL, "unknown command '%s'", cmd);
     }
@@ -141,8 +140,8 @@ static void run_command(struct agent_daemon *a, int argc, char **argv, struct ou
 }
 
 static iof_err h_commandline(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     json_t *body = NULL;
     iof_err err = iof_http_body_json(req, &body, d);
     if (err != IOF_OK) {
@@ -184,7 +183,7 @@ static iof_err h_commandline(struct iof_http_request *req, struct iof_diag *d, v
     if (o == NULL) {
         return IOF_ENOMEM;
     }
-    run_command(a, argc, argv, o);
+    run_command(ops, argc, argv, o);
     json_t *r = o->err == IOF_OK ? json_pack("{ss}", "response", o->text)
                                  : json_pack("{ssssss}",
                                              "response",
@@ -224,8 +223,8 @@ static const char *const long_names[][2] = {
 };
 
 static iof_err h_config(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     json_t *body = NULL;
     iof_err err = iof_http_body_json(req, &body, d);
     if (err != IOF_OK) {
@@ -256,7 +255,7 @@ static iof_err h_config(struct iof_http_request *req, struct iof_diag *d, void *
     }
     if (argc > 0) {
         json_t *msgs = NULL;
-        err = agent_daemon_configure(a, argc, argv, &msgs, d);
+        err = ops->configure(ops->ctx, argc, argv, &msgs, d);
         if (err != IOF_OK) {
             json_decref(errors);
             return err;
@@ -268,8 +267,8 @@ static iof_err h_config(struct iof_http_request *req, struct iof_diag *d, void *
 }
 
 static iof_err h_provision(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     json_t *body = NULL;
     iof_err err = iof_http_body_json(req, &body, d);
     if (err != IOF_OK) {
@@ -278,7 +277,7 @@ static iof_err h_provision(struct iof_http_request *req, struct iof_diag *d, voi
     const char *key = json_string_value(json_object_get(body, "provisioning-key"));
     json_t *res = NULL;
     struct iof_diag pd = {{0}};
-    err = agent_daemon_provision(a, key, &res, &pd);
+    err = ops->provision(ops->ctx, key, &res, &pd);
     if (err != IOF_OK) {
         return iof_http_respond_json(
             req, 500, json_pack("{ssss}", "status", "failed", "errorMessage", pd.msg));
@@ -288,10 +287,10 @@ static iof_err h_provision(struct iof_http_request *req, struct iof_diag *d, voi
 
 static iof_err h_deprovision(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     struct iof_diag pd = {{0}};
-    iof_err err = agent_daemon_deprovision(a, true, &pd);
+    iof_err err = ops->deprovision(ops->ctx, &pd);
     return iof_http_respond_json(req,
                                  200,
                                  json_pack("{ssss}",
@@ -303,28 +302,28 @@ static iof_err h_deprovision(struct iof_http_request *req, struct iof_diag *d, v
 
 static iof_err h_status(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
-    return iof_http_respond_json(req, 200, agent_status_lines(a));
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
+    return iof_http_respond_json(req, 200, ops->status_lines(ops->ctx));
 }
 
 static iof_err h_info(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     struct agent_config c;
-    agent_daemon_config(a, &c);
+    ops->config(ops->ctx, &c);
     return iof_http_respond_json(req, 200, agent_config_info_json(&c));
 }
 
 static iof_err h_version(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
-    struct agent_daemon *a = ctx;
-    REQUIRE_TOKEN(a, req);
+    const struct agent_admin_ops *ops = ctx;
+    REQUIRE_TOKEN(ops, req);
     return iof_http_respond_json(req, 200, json_pack("{ss}", "version", IOFOG_VERSION));
 }
 
-iof_err agent_admin_register(struct agent_daemon *a, struct iof_http_server *srv) {
+iof_err agent_admin_register(struct agent_admin_ops *ops, struct iof_http_server *srv) {
     static const struct {
         const char *method, *path;
         iof_http_handler h;
@@ -338,7 +337,8 @@ iof_err agent_admin_register(struct agent_daemon *a, struct iof_http_server *srv
         {"GET", "/v2/version", h_version},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        iof_err err = iof_http_server_route(srv, routes[i].method, routes[i].path, routes[i].h, a);
+        iof_err err =
+            iof_http_server_route(srv, routes[i].method, routes[i].path, routes[i].h, ops);
         if (err != IOF_OK) {
             return err;
         }

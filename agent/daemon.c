@@ -1,7 +1,7 @@
 /* The Agent daemon's lifecycle and the operations the CLI asks for: provision, deprovision,
  * configure, stop. The sync and status threads live in sync.c and status.c. */
 #include "agent/daemon_internal.h"
-#include "agent/metrics.h"
+#include "agent/hostinfo.h"
 #include "agent/snapshot.h"
 
 #include "agent/cache.h"
@@ -29,12 +29,31 @@ void agent_daemon_config(struct agent_daemon *a, struct agent_config *out) {
     pthread_mutex_unlock(&a->mu);
 }
 
-static void on_engine_change(void *ctx) {
+/* The status module's view of the daemon (status.h). */
+static void status_facts(void *ctx, struct agent_status_facts *out) {
     struct agent_daemon *a = ctx;
     pthread_mutex_lock(&a->mu);
-    a->status_soon = true;
-    pthread_cond_broadcast(&a->cv);
+    out->cfg = a->cfg;
+    out->start_ms = a->start_ms;
+    out->last_command_ms = a->last_command_ms;
+    out->registries = a->registries != NULL ? json_array_size(a->registries) : 0;
+    out->link = a->link;
+    memcpy(out->link_error, a->link_error, sizeof out->link_error);
     pthread_mutex_unlock(&a->mu);
+}
+
+/* Wakes the status thread to read the settings again (after a->mu was released). */
+static void status_wake(struct agent_daemon *a) {
+    if (a->status != NULL) {
+        agent_status_wake(a->status);
+    }
+}
+
+static void on_engine_change(void *ctx) {
+    struct agent_daemon *a = ctx;
+    if (a->status != NULL) {
+        agent_status_soon(a->status);
+    }
 }
 
 static iof_err gps_get(void *ctx, char *lat, size_t lat_len, char *lon, size_t lon_len) {
@@ -290,7 +309,9 @@ void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url) {
     IOF_INFO("agent", "nats url=%s", url[0] != '\0' ? url : "-");
 }
 
-json_t *agent_daemon_nats_stats(struct agent_daemon *a) {
+/* The transport's counters for `status` and /metrics (a new object), NULL without one. */
+static json_t *nats_stats(void *ctx) {
+    struct agent_daemon *a = ctx;
     json_t *out = NULL;
     pthread_rwlock_rdlock(&a->nats_lock);
     if (a->nats != NULL && agent_nats_stats(a->nats, &out) != IOF_OK) {
@@ -380,10 +401,10 @@ static iof_err start_server(struct agent_daemon *a,
     struct iof_http_server *srv = NULL;
     iof_err err = iof_http_server_new(&hc, &srv);
     if (err == IOF_OK) {
-        err = agent_admin_register(a, srv);
+        err = agent_admin_register(&a->admin_ops, srv);
     }
     if (err == IOF_OK) {
-        err = agent_metrics_register(a, srv);
+        err = agent_metrics_register(&a->metrics_src, srv);
     }
     if (err == IOF_OK) {
         err = agent_localapi_register(a->api, srv);
@@ -417,7 +438,11 @@ static iof_err start_bridge(struct agent_daemon *a, struct iof_diag *d) {
     return IOF_OK;
 }
 
-void agent_daemon_bridge_retry(struct agent_daemon *a, const struct agent_config *c) {
+/* The status thread's each_round: when the bridge gateway was unknown at start (the Docker
+ * Engine did not answer yet), looks for it again and, once found, serves the Local API there too
+ * (c: the settings). */
+static void bridge_retry(void *ctx, const struct agent_config *c) {
+    struct agent_daemon *a = ctx;
     if (a->http_bridge != NULL || a->bridge_gateway[0] != '\0' ||
         strcmp(c->local_api_bind, "127.0.0.1") != 0) {
         return; /* serving there, or tried once with a known address, or not wanted */
@@ -444,6 +469,43 @@ static iof_err api_caller(void *ctx, const char *addr, char *uuid, size_t len) {
 static bool api_host_network(void *ctx, const char *uuid) {
     struct agent_daemon *a = ctx;
     return a->engine != NULL && agent_engine_host_network(a->engine, uuid);
+}
+
+/* The admin routes' operations (admin.h). */
+static json_t *admin_status_lines(void *ctx) {
+    struct agent_daemon *a = ctx;
+    return agent_status_lines(a->status);
+}
+
+static void admin_config(void *ctx, struct agent_config *out) {
+    agent_daemon_config(ctx, out);
+}
+
+static iof_err admin_provision(void *ctx, const char *key, json_t **result, struct iof_diag *d) {
+    return agent_daemon_provision(ctx, key, result, d);
+}
+
+static iof_err admin_deprovision(void *ctx, struct iof_diag *d) {
+    return agent_daemon_deprovision(ctx, true, d);
+}
+
+static iof_err admin_configure(
+    void *ctx, int argc, const char *const *argv, json_t **messages, struct iof_diag *d) {
+    return agent_daemon_configure(ctx, argc, argv, messages, d);
+}
+
+static iof_err admin_prune(void *ctx) {
+    struct agent_daemon *a = ctx;
+    return agent_engine_prune(a->engine);
+}
+
+/* `stop`: exits through the signal agent_daemon_wait takes, removing our containers. */
+static void admin_request_stop(void *ctx) {
+    struct agent_daemon *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    a->remove_on_exit = true;
+    pthread_mutex_unlock(&a->mu);
+    kill(getpid(), SIGTERM);
 }
 
 iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
@@ -493,6 +555,31 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     if ((err = agent_localapi_new(&lc, &a->api)) != IOF_OK) {
         return iof_fail(d, err, "cannot create the Local API");
     }
+    struct agent_status_deps sd = {.engine = a->engine,
+                                   .api = a->api,
+                                   .cancel_io = &a->cancel_io,
+                                   .ctx = a,
+                                   .facts = status_facts,
+                                   .nats_stats = nats_stats,
+                                   .each_round = bridge_retry};
+    if ((err = agent_status_new(&sd, &a->status)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create the status reporter");
+    }
+    struct agent_snapshot_deps nd = {.ctx = a, .config = admin_config, .cancel = &a->cancel_io};
+    if ((err = agent_snapshot_new(&nd, &a->snapshot)) != IOF_OK) {
+        return iof_fail(d, err, "cannot create the image snapshot service");
+    }
+    a->admin_ops = (struct agent_admin_ops){.ctx = a,
+                                            .token = a->admin_token,
+                                            .status_lines = admin_status_lines,
+                                            .config = admin_config,
+                                            .provision = admin_provision,
+                                            .deprovision = admin_deprovision,
+                                            .configure = admin_configure,
+                                            .prune = admin_prune,
+                                            .request_stop = admin_request_stop};
+    a->metrics_src = (struct agent_metrics_sources){
+        .engine = a->engine, .api = a->api, .ctx = a, .nats_stats = nats_stats};
     if (c.nats_url[0] != '\0') {
         agent_daemon_set_nats_url(a, c.nats_url);
     }
@@ -532,7 +619,7 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
     if (pthread_create(&a->sync_thread, NULL, agent_sync_main, a) != 0) {
         return iof_fail(d, IOF_EINTERNAL, "cannot start the sync thread");
     }
-    if (pthread_create(&a->status_thread, NULL, agent_status_main, a) != 0) {
+    if (agent_status_start(a->status) != IOF_OK) {
         pthread_mutex_lock(&a->mu);
         a->stopping = true;
         pthread_cond_broadcast(&a->cv);
@@ -561,13 +648,6 @@ void agent_daemon_wait(struct agent_daemon *a) {
     IOF_INFO("agent", "stopping signal=%d", sig);
 }
 
-void agent_daemon_request_stop(struct agent_daemon *a, bool remove_containers) {
-    pthread_mutex_lock(&a->mu);
-    a->remove_on_exit = remove_containers;
-    pthread_mutex_unlock(&a->mu);
-    kill(getpid(), SIGTERM);
-}
-
 void agent_daemon_free(struct agent_daemon *a) {
     if (a == NULL) {
         return;
@@ -580,9 +660,10 @@ void agent_daemon_free(struct agent_daemon *a) {
     pthread_mutex_unlock(&a->mu);
     if (a->threads_started) {
         pthread_join(a->sync_thread, NULL);
-        pthread_join(a->status_thread, NULL);
     }
-    agent_snapshot_join(a);
+    agent_status_stop(a->status); /* joins the status thread */
+    agent_snapshot_free(a->snapshot);
+    a->snapshot = NULL;
     agent_logs_free(a->logs); /* cancel_io is set: every stream ends within about a second */
     a->logs = NULL;
     if (a->api != NULL) {
@@ -599,6 +680,8 @@ void agent_daemon_free(struct agent_daemon *a) {
     }
     agent_engine_free(a->engine);
     agent_localapi_free(a->api);
+    /* after the HTTP servers (admin routes) and the engine (its change callback) */
+    agent_status_free(a->status);
     json_decref(a->microservices);
     json_decref(a->registries);
     json_decref(a->edge_resources);
@@ -650,9 +733,9 @@ void agent_daemon_apply(struct agent_daemon *a,
     json_t *regs = a->registries != NULL ? json_incref(a->registries) : json_array();
     char config_dir[512];
     memcpy(config_dir, a->cfg.config_dir, sizeof config_dir);
-    a->status_soon = true;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    on_engine_change(a); /* report the new state soon */
 
     struct iof_diag d = {{0}};
     if ((microservices != NULL || registries != NULL) && ms != NULL &&
@@ -752,6 +835,7 @@ iof_err agent_daemon_provision(struct agent_daemon *a,
     }
     pthread_mutex_unlock(&a->mu);
     if (err == IOF_OK) {
+        status_wake(a);
         nats_close(a); /* reconnects with the new credential when messages cross nodes */
     }
     if (err == IOF_OK && agent_engine_set_agent_uuid(a->engine, uuid) != IOF_OK) {
@@ -820,6 +904,7 @@ agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct 
     if (err != IOF_OK) {
         return err;
     }
+    status_wake(a);
     /* This node's containers go with it (classic only stopped them, leaving them to whoever
      * provisions next), and so do the offline caches: the registries one holds passwords. */
     if (agent_engine_remove_all(a->engine) != IOF_OK) {
@@ -867,6 +952,7 @@ iof_err agent_daemon_configure(struct agent_daemon *a,
         json_decref(msgs);
         return err;
     }
+    status_wake(a); /* statusFrequency may have changed */
     /* Tell the Controller now rather than after the sync thread's long-poll returns. */
     struct agent_upstream *u = NULL;
     if (c.iofog_uuid[0] != '\0' && agent_upstream_new(10000, c.controller_cert, &u) == IOF_OK) {

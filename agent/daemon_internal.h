@@ -1,10 +1,16 @@
-/* What the daemon's files (daemon.c, sync.c, status.c, admin.c) share; not for other modules. */
+/* What the daemon's files (daemon.c and its sync thread, sync.c) share; not for other modules.
+ * The modules the daemon drives (admin, status, snapshot, metrics, logs) do not include it: the
+ * daemon hands each what it needs through that module's own header (callbacks and pointers), so
+ * no module depends back on the daemon (scripts/check-include-cycles.py, test
+ * agent_include_cycles). */
 #ifndef AGENT_DAEMON_INTERNAL_H
 #define AGENT_DAEMON_INTERNAL_H
 
+#include "agent/admin.h"
 #include "agent/config.h"
 #include "agent/daemon.h"
-#include "agent/hostinfo.h"
+#include "agent/metrics.h"
+#include "agent/status.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -15,14 +21,12 @@
 struct agent_engine;
 struct agent_localapi;
 struct agent_nats;
+struct agent_snapshot;
 struct iof_http_server;
-
-/* Connection to the Controller as `status` reports it. */
-enum agent_link { LINK_NOT_PROVISIONED, LINK_OK, LINK_NOT_CONNECTED, LINK_BROKEN_CERT };
 
 struct agent_daemon {
     pthread_mutex_t mu; /* guards everything below that is not marked otherwise */
-    pthread_cond_t cv;  /* sync and status threads wait on it */
+    pthread_cond_t cv;  /* the sync thread waits on it */
     struct agent_config cfg;
     enum agent_link link;
     char link_error[200];
@@ -30,48 +34,35 @@ struct agent_daemon {
     atomic_bool cancel_io; /* set at shutdown: ends the sync and status threads' requests */
     bool remove_on_exit;   /* `stop` command: remove our containers before exiting */
     bool resync;           /* provisioned or told to fetch everything again */
-    bool status_soon;      /* a microservice status changed: report now */
     int64_t start_ms;
     int64_t last_command_ms; /* last change received from the Controller */
-    int64_t last_status_ms;  /* last status report accepted */
     json_t *microservices;   /* last desired set (Controller or cache) */
     json_t *registries;
     json_t *edge_resources;
-    struct agent_hostinfo_state host; /* status thread only */
-    pthread_t snapshot_thread;        /* snapshot.c; valid while snapshot_started */
-    struct agent_logs *logs;          /* log streams to the Controller (logs.h) */
-    bool snapshot_started, snapshot_running, snapshot_again;
+    struct agent_logs *logs; /* log streams to the Controller (logs.h) */
 
     pthread_rwlock_t nats_lock; /* guards nats: the Local API sends through it from its threads */
     struct agent_nats *nats;    /* NULL without a NATS URL */
 
     /* set before the threads start, read-only afterwards; bridge_gateway and http_bridge when
-     * still unset then: written by the status thread only (agent_daemon_bridge_retry), freed after
-     * it was joined */
+     * still unset then: written by the status thread only (bridge_retry in daemon.c, its each_round
+     * callback), freed after it was joined */
     char admin_token[64];
     char bridge_gateway[64];
     struct agent_engine *engine;
     struct agent_localapi *api;
     struct iof_http_server *http;
     struct iof_http_server *http_bridge;
-    pthread_t sync_thread, status_thread;
+    struct agent_status *status;              /* status reports and texts (status.h) */
+    struct agent_snapshot *snapshot;          /* image snapshots (snapshot.h) */
+    struct agent_admin_ops admin_ops;         /* handed to the admin routes (admin.h) */
+    struct agent_metrics_sources metrics_src; /* handed to GET /metrics (metrics.h) */
+    pthread_t sync_thread;
     bool threads_started;
 };
 
 /* Sync thread (sync.c). */
 void *agent_sync_main(void *arg);
-/* Status thread: when the bridge gateway was unknown at start (the Docker Engine did not answer
- * yet), looks for it again and, once found, serves the Local API there too (c: the settings). */
-void agent_daemon_bridge_retry(struct agent_daemon *a, const struct agent_config *c);
-/* Status thread (status.c). */
-void *agent_status_main(void *arg);
-/* Adds the token-protected admin routes (admin.c). */
-IOF_NODISCARD iof_err agent_admin_register(struct agent_daemon *a, struct iof_http_server *srv);
-
-/* The status report body (status.c): PUT /agent/status. New reference. */
-json_t *agent_status_report(struct agent_daemon *a);
-/* `iofog-agent status` lines as a flat object (status.c). New reference. */
-json_t *agent_status_lines(struct agent_daemon *a);
 
 /* Operations behind the admin routes and the sync thread (daemon.c). */
 IOF_NODISCARD iof_err agent_daemon_provision(struct agent_daemon *a,
@@ -87,8 +78,6 @@ IOF_NODISCARD iof_err agent_daemon_configure(struct agent_daemon *a,
                                              const char *const *argv,
                                              json_t **messages,
                                              struct iof_diag *d);
-void agent_daemon_request_stop(struct agent_daemon *a, bool remove_containers);
-
 /* Applies a new desired state (sync.c and start): engine, Local API, caches. Each argument may be
  * NULL (unchanged); borrowed. */
 void agent_daemon_apply(struct agent_daemon *a,
@@ -100,9 +89,6 @@ void agent_daemon_apply(struct agent_daemon *a,
 /* Connects the cross-node transport to url (from the Controller's agent config), replacing a
  * previous one; "" disconnects. Saves the URL in config.json. */
 void agent_daemon_set_nats_url(struct agent_daemon *a, const char *url);
-
-/* The transport's counters for `status` (a new object), NULL without a transport. */
-json_t *agent_daemon_nats_stats(struct agent_daemon *a);
 
 /* Copies the configuration under the lock. */
 void agent_daemon_config(struct agent_daemon *a, struct agent_config *out);

@@ -1,7 +1,6 @@
 /* GET /metrics on the Agent; see metrics.h. */
 #include "agent/metrics.h"
 
-#include "agent/daemon_internal.h"
 #include "agent/engine/engine.h"
 #include "agent/localapi/localapi.h"
 #include "common/buf.h"
@@ -28,11 +27,11 @@ static const char *const STATUSES[] = {"QUEUED",
                                        "STUCK_IN_RESTART"};
 #define NSTATUS (sizeof STATUSES / sizeof STATUSES[0])
 
-static iof_err write_microservices(struct agent_daemon *a, struct iof_buf *b) {
+static iof_err write_microservices(const struct agent_metrics_sources *src, struct iof_buf *b) {
     size_t counts[NSTATUS] = {0};
     json_t *arr = NULL;
-    if (a->engine != NULL) {
-        iof_err err = agent_engine_status_json(a->engine, &arr);
+    if (src->engine != NULL) {
+        iof_err err = agent_engine_status_json(src->engine, &arr);
         if (err != IOF_OK) {
             return err;
         }
@@ -60,10 +59,10 @@ static iof_err write_microservices(struct agent_daemon *a, struct iof_buf *b) {
     return err;
 }
 
-static iof_err write_messages(struct agent_daemon *a, struct iof_buf *b) {
+static iof_err write_messages(const struct agent_metrics_sources *src, struct iof_buf *b) {
     struct agent_localapi_counters c = {0};
-    if (a->api != NULL) {
-        agent_localapi_counters(a->api, &c);
+    if (src->api != NULL) {
+        agent_localapi_counters(src->api, &c);
     }
     return iof_buf_printf(
         b,
@@ -99,8 +98,8 @@ static unsigned long long num(const json_t *o, const char *key) {
     return v > 0 ? (unsigned long long)v : 0;
 }
 
-static iof_err write_nats(struct agent_daemon *a, struct iof_buf *b) {
-    json_t *s = agent_daemon_nats_stats(a); /* NULL without a NATS URL */
+static iof_err write_nats(const struct agent_metrics_sources *src, struct iof_buf *b) {
+    json_t *s = src->nats_stats(src->ctx); /* NULL without a NATS URL */
     iof_err err = iof_buf_printf(
         b,
         "# HELP iofog_agent_nats_configured 1 when a NATS server is configured for this node.\n"
@@ -148,15 +147,15 @@ static iof_err write_nats(struct agent_daemon *a, struct iof_buf *b) {
 
 static iof_err handle(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     (void)d;
-    struct agent_daemon *a = ctx;
+    const struct agent_metrics_sources *src = ctx;
     struct iof_buf b;
     iof_buf_init(&b, MAX_BODY);
-    iof_err err = write_microservices(a, &b);
+    iof_err err = write_microservices(src, &b);
     if (err == IOF_OK) {
-        err = write_messages(a, &b);
+        err = write_messages(src, &b);
     }
     if (err == IOF_OK) {
-        err = write_nats(a, &b);
+        err = write_nats(src, &b);
     }
     if (err == IOF_OK) {
         err = iof_buf_printf(&b,
@@ -172,6 +171,6 @@ static iof_err handle(struct iof_http_request *req, struct iof_diag *d, void *ct
     return err;
 }
 
-iof_err agent_metrics_register(struct agent_daemon *a, struct iof_http_server *srv) {
-    return iof_http_server_route(srv, "GET", "/metrics", handle, a);
+iof_err agent_metrics_register(struct agent_metrics_sources *src, struct iof_http_server *srv) {
+    return iof_http_server_route(srv, "GET", "/metrics", handle, src);
 }

@@ -1,7 +1,8 @@
 /* Operating a node from the Controller, against the real Controller, Agent and Docker Engine: a
  * microservice's log followed through the Controller (the Agent sends it outward over its own
  * connection) with each line arriving within a second of being printed and the stream ending
- * when the microservice is deleted; the Agent's own log; and the events of a microservice whose
+ * when the microservice is deleted, also as a WebSocket for browsers (token in the query, text
+ * frames of whole lines); the Agent's own log; and the events of a microservice whose
  * image is missing, with the reason, also after its node went offline. */
 #include "agent/agent_testutil.h"
 #include "controller/cli/cli_testutil.h"
@@ -13,8 +14,9 @@
 
 #include <cmocka.h>
 
-#define IMAGE_TALK "iofog-agent-e2e/talk:1"
-#define IMAGE_GONE "iofog-agent-e2e/never-built:1"
+#define IMAGE_TALK  "iofog-agent-e2e/talk:1"
+#define IMAGE_GONE  "iofog-agent-e2e/never-built:1"
+#define IMAGE_CRASH "iofog-agent-e2e/crash:1"
 
 struct ctx {
     struct agent_fixture *a;
@@ -24,7 +26,9 @@ static int setup(void **state) {
     if (system("bash scripts/dockerd.sh start >/dev/null 2>&1") != 0 ||
         system("bash scripts/test-image.sh " IMAGE_TALK " /bin/sh -c 'trap \"exit 0\" TERM; i=0; "
                "while :; do echo \"tick $i\"; i=$((i+1)); sleep 0.3 & wait $!; done' >/dev/null") !=
-            0) {
+            0 ||
+        system("bash scripts/test-image.sh " IMAGE_CRASH
+               " /bin/sh -c 'echo bye; sleep 0.3; exit 3' >/dev/null") != 0) {
         fprintf(stderr, "no Docker Engine or no test image\n");
         return -1;
     }
@@ -258,6 +262,192 @@ static void test_follow_logs_until_deleted(void **state) {
     pthread_mutex_destroy(&once.mu);
 }
 
+/* Docker timestamp of a line "2026-...Z tick N" -> its delay until now; -1 if not such a line. */
+static int64_t line_delay(const char *line, size_t len, int64_t now) {
+    char stamp[40] = "";
+    const char *sp = memchr(line, ' ', len);
+    if (sp == NULL || sp - line >= (ptrdiff_t)sizeof stamp || !memmem(line, len, "tick", 4)) {
+        return -1;
+    }
+    memcpy(stamp, line, (size_t)(sp - line));
+    int64_t ts = 0;
+    return iof_time_parse_iso8601(stamp, &ts) == IOF_OK ? now - ts : -1;
+}
+
+static iof_err ws_follow(struct agent_fixture *a,
+                         const char *uuid,
+                         const char *token,
+                         const char *const *headers,
+                         struct iof_ws_client **out,
+                         struct iof_diag *d) {
+    char path[512];
+    (void)snprintf(path,
+                   sizeof path,
+                   "/api/v3/microservices/%s/logs?follow=true&tail=1%s%s",
+                   uuid,
+                   token != NULL ? "&token=" : "",
+                   token != NULL ? token : "");
+    struct iof_ws_client_opts o = {.headers = headers};
+    return iof_ws_client_connect("127.0.0.1", a->ctl->port, path, 5000, &o, out, d);
+}
+
+/* A browser's WebSocket: the token as a query parameter, text frames of whole lines, a clean
+ * close when the microservice is deleted, and a client that leaves frees its session. */
+static void test_ws_logs_until_deleted(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char uuid[64];
+    add_msvc(a, "wstalker", IMAGE_TALK, uuid);
+    assert_int_equal(wait_status(a, uuid, "RUNNING", 15000), 0);
+
+    /* A wrong token, another user's token, and a query token without an upgrade are refused. */
+    struct iof_ws_client *w = NULL;
+    struct iof_diag d = {{0}};
+    assert_int_equal(ws_follow(a, uuid, "not-a-token", NULL, &w, &d), IOF_EREMOTE);
+    assert_non_null(strstr(d.msg, "401"));
+    char other[65];
+    assert_int_equal(api_user(a->ctl, "ws-other@example.com", other), 0);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(ws_follow(a, uuid, other, NULL, &w, &d), IOF_EREMOTE);
+    assert_non_null(strstr(d.msg, "404"));
+    char plain[256];
+    (void)snprintf(plain, sizeof plain, "/api/v3/microservices/%s/logs?token=%s", uuid, a->user);
+    assert_int_equal(api_call(a->ctl, "GET", plain, NULL, NULL, NULL), 401);
+
+    /* Clients that leave: more than the per-node limit (8) one after the other. */
+    for (int i = 0; i < 10; i++) {
+        memset(&d, 0, sizeof d);
+        assert_int_equal(ws_follow(a, uuid, a->user, NULL, &w, &d), IOF_OK);
+        struct iof_ws_msg m = {0};
+        assert_int_equal(iof_ws_client_recv(w, 5000, &m), IOF_OK);
+        assert_int_equal(m.opcode, IOF_WS_TEXT);
+        /* not "-- too many log streams are open --": the earlier sessions were released */
+        if (strstr((const char *)m.data, "tick") == NULL) {
+            fprintf(stderr, "follower %d got: %s\n", i, (const char *)m.data);
+        }
+        assert_non_null(strstr((const char *)m.data, "tick"));
+        iof_ws_msg_free(&m);
+        assert_int_equal(iof_ws_client_close(w, 1000, NULL), IOF_OK);
+        iof_ws_client_free(w);
+        w = NULL;
+        nanosleep(&(struct timespec){.tv_nsec = 400 * 1000 * 1000}, NULL); /* sweeper: 250 ms */
+    }
+
+    /* The Authorization header works too, as for every route. */
+    char auth[128];
+    (void)snprintf(auth, sizeof auth, "%s", a->user);
+    const char *headers[] = {"Authorization", auth, NULL};
+    int64_t t0 = iof_time_now_ms();
+    memset(&d, 0, sizeof d);
+    assert_int_equal(ws_follow(a, uuid, NULL, headers, &w, &d), IOF_OK);
+    int lines = 0, frames = 0;
+    int64_t first = -1, worst = 0;
+    int64_t m0 = iof_time_mono_ms();
+    while (lines < 8 && iof_time_mono_ms() - m0 < 15000) {
+        struct iof_ws_msg m = {0};
+        if (iof_ws_client_recv(w, 200, &m) != IOF_OK) {
+            continue;
+        }
+        int64_t now = iof_time_now_ms();
+        assert_int_equal(m.opcode, IOF_WS_TEXT);
+        assert_true(m.len > 0 && m.data[m.len - 1] == '\n'); /* whole lines only */
+        first = first < 0 ? now - t0 : first;
+        frames++;
+        for (const char *p = (const char *)m.data; *p != '\0';) {
+            const char *nl = strchr(p, '\n');
+            int64_t delay = line_delay(p, (size_t)(nl - p), now);
+            if (delay >= 0 && lines > 0) { /* the first line may be from before (tail) */
+                worst = delay > worst ? delay : worst;
+            }
+            lines += delay >= 0;
+            p = nl + 1;
+        }
+        iof_ws_msg_free(&m);
+    }
+    printf("log WebSocket: first frame %lld ms after connecting; %d lines in %d frames; worst "
+           "line delay %lld ms\n",
+           (long long)first,
+           lines,
+           frames,
+           (long long)worst);
+    assert_true(lines >= 8);
+    assert_true(worst < 1000);
+
+    /* Deleting the microservice ends it: a last line saying why, then a clean close. */
+    assert_int_equal(
+        api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", uuid), 204);
+    m0 = iof_time_mono_ms();
+    bool noted = false;
+    uint16_t status = 0;
+    while (status == 0 && iof_time_mono_ms() - m0 < 20000) {
+        struct iof_ws_msg m = {0};
+        if (iof_ws_client_recv(w, 200, &m) != IOF_OK) {
+            continue;
+        }
+        if (m.opcode == IOF_WS_CLOSE) {
+            status = m.status;
+        } else {
+            noted = noted || strstr((const char *)m.data,
+                                    "-- the container stopped or was "
+                                    "removed --") != NULL;
+        }
+        iof_ws_msg_free(&m);
+    }
+    printf("log WebSocket closed (%u) %lld ms after the delete\n",
+           (unsigned)status,
+           (long long)(iof_time_mono_ms() - m0));
+    assert_true(noted);
+    assert_int_equal(status, 1000);
+    iof_ws_client_free(w);
+}
+
+/* A container that keeps exiting: the Agent counts its restarts, the Controller stores them and
+ * the CLI's table shows them. */
+static void test_restarts_column(void **state) {
+    struct ctx *c = *state;
+    struct agent_fixture *a = c->a;
+    char uuid[64];
+    add_msvc(a, "crasher", IMAGE_CRASH, uuid);
+    json_int_t restarts = -1;
+    int64_t t0 = iof_time_mono_ms();
+    while (restarts < 2 && iof_time_mono_ms() - t0 < 30000) {
+        json_t *ans = NULL;
+        if (api_callf(a->ctl, "GET", a->user, NULL, &ans, "/api/v3/microservices/%s", uuid) ==
+            200) {
+            const json_t *r = json_object_get(json_object_get(ans, "status"), "restarts");
+            restarts = json_is_integer(r) ? json_integer_value(r) : -1;
+        }
+        json_decref(ans);
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+    }
+    printf("restarts reported: %lld after %lld ms\n",
+           (long long)restarts,
+           (long long)(iof_time_mono_ms() - t0));
+    assert_true(restarts >= 2);
+
+    char out[8192];
+    assert_int_equal(
+        cli_run(a->ctl, true, out, sizeof out, "microservice", "list", "--output", "table", NULL),
+        0);
+    assert_non_null(strstr(out, "RESTARTS"));
+    const char *row = strstr(out, "crasher");
+    assert_non_null(row);
+    const char *eol = strchr(row, '\n');
+    size_t len = eol != NULL ? (size_t)(eol - row) : strlen(row);
+    while (len > 0 && row[len - 1] == ' ') {
+        len--;
+    }
+    size_t start = len;
+    while (start > 0 && row[start - 1] != ' ') {
+        start--;
+    }
+    long shown = strtol(row + start, NULL, 10);
+    printf("table row: %.*s\n", (int)len, row);
+    assert_true(shown >= 2);
+    assert_int_equal(
+        api_callf(a->ctl, "DELETE", a->user, NULL, NULL, "/api/v3/microservices/%s", uuid), 204);
+}
+
 static void test_agent_log(void **state) {
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
@@ -320,6 +510,8 @@ static void test_events_of_a_missing_image(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_follow_logs_until_deleted),
+        cmocka_unit_test(test_ws_logs_until_deleted),
+        cmocka_unit_test(test_restarts_column),
         cmocka_unit_test(test_agent_log),
         cmocka_unit_test(test_events_of_a_missing_image),
     };

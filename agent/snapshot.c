@@ -5,13 +5,14 @@
  * that a big image never holds up the sync of configuration changes. */
 #include "agent/snapshot.h"
 
-#include "agent/daemon_internal.h"
 #include "agent/engine/docker.h"
 #include "agent/upstream.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +24,43 @@
  * after a successful upload cannot keep it busy forever. */
 #define MAX_PER_RUN 16
 
+struct agent_snapshot {
+    struct agent_snapshot_deps deps;
+    pthread_mutex_t mu; /* guards the fields below */
+    bool stopping;
+    pthread_t thread; /* valid while started */
+    bool started, running, again;
+};
+
+/* Shutdown asked, by the daemon (cancel) or by agent_snapshot_free. */
+static bool stopping(struct agent_snapshot *s) {
+    pthread_mutex_lock(&s->mu);
+    bool stop = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return stop || atomic_load(s->deps.cancel);
+}
+
 struct gz_sink {
-    struct agent_daemon *a;
+    struct agent_snapshot *s;
     gzFile gz;
     uint64_t in_bytes;
     bool write_failed;
 };
 
 static bool on_tar_chunk(void *ctx, const char *data, size_t len) {
-    struct gz_sink *s = ctx;
-    pthread_mutex_lock(&s->a->mu);
-    bool stopping = s->a->stopping;
-    pthread_mutex_unlock(&s->a->mu);
-    if (stopping) {
+    struct gz_sink *g = ctx;
+    if (stopping(g->s)) {
         return false;
     }
     while (len > 0) {
         unsigned part = len > (1u << 20) ? 1u << 20 : (unsigned)len;
-        if (gzwrite(s->gz, data, part) != (int)part) {
-            s->write_failed = true;
+        if (gzwrite(g->gz, data, part) != (int)part) {
+            g->write_failed = true;
             return false;
         }
         data += part;
         len -= part;
-        s->in_bytes += part;
+        g->in_bytes += part;
     }
     return true;
 }
@@ -79,7 +93,7 @@ static iof_err container_image(
 }
 
 /* Exports the image of uuid's container into a new file under dir; *path gets its name. */
-static iof_err export_image(struct agent_daemon *a,
+static iof_err export_image(struct agent_snapshot *s,
                             struct agent_docker *k,
                             const char *dir,
                             const char *uuid,
@@ -108,7 +122,7 @@ static iof_err export_image(struct agent_daemon *a,
         (void)unlink(path);
         return iof_fail(d, IOF_ENOMEM, "cannot start gzip");
     }
-    struct gz_sink sink = {.a = a, .gz = gz};
+    struct gz_sink sink = {.s = s, .gz = gz};
     err = agent_docker_image_save(k, ref, on_tar_chunk, &sink, d);
     int zrc = gzclose(gz);
     if (err == IOF_OK && zrc != Z_OK) {
@@ -146,7 +160,7 @@ static iof_err next_request(struct agent_upstream *u,
 }
 
 /* Exports the image of uuid's container and uploads it. */
-static iof_err serve_one(struct agent_daemon *a,
+static iof_err serve_one(struct agent_snapshot *s,
                          struct agent_upstream *u,
                          struct agent_docker *k,
                          const struct agent_config *c,
@@ -155,7 +169,7 @@ static iof_err serve_one(struct agent_daemon *a,
     int64_t t0 = iof_time_mono_ms();
     char path[600];
     uint64_t tar_bytes = 0;
-    iof_err err = export_image(a, k, c->config_dir, uuid, path, sizeof path, &tar_bytes, d);
+    iof_err err = export_image(s, k, c->config_dir, uuid, path, sizeof path, &tar_bytes, d);
     if (err != IOF_OK) {
         return err;
     }
@@ -185,14 +199,14 @@ static iof_err serve_one(struct agent_daemon *a,
     return err;
 }
 
-static void serve_all(struct agent_daemon *a) {
+static void serve_all(struct agent_snapshot *s) {
     struct agent_config c;
-    agent_daemon_config(a, &c);
+    s->deps.config(s->deps.ctx, &c);
     struct agent_upstream *u = NULL;
     struct agent_docker *k = NULL;
     struct iof_diag d = {{0}};
     /* No whole-request limit: an image of some hundred MB takes a while to upload. */
-    if (agent_upstream_new_cancellable(0, c.controller_cert, &a->cancel_io, &u) != IOF_OK ||
+    if (agent_upstream_new_cancellable(0, c.controller_cert, s->deps.cancel, &u) != IOF_OK ||
         agent_docker_new(c.docker_url, 0, &k, &d) != IOF_OK) {
         IOF_ERROR("agent", "image_snapshot_failed reason=\"cannot create clients\"");
         agent_upstream_free(u);
@@ -209,7 +223,7 @@ static void serve_all(struct agent_daemon *a) {
             IOF_ERROR("agent", "image_snapshot_failed reason=\"%s\"", iof_diag_text(&d, err));
             break;
         }
-        err = serve_one(a, u, k, &c, uuid, &d);
+        err = serve_one(s, u, k, &c, uuid, &d);
         if (err != IOF_OK) {
             /* It stays pending in the Controller, which would name it again at once: the run
              * ends here rather than trying it over and over. */
@@ -225,63 +239,79 @@ static void serve_all(struct agent_daemon *a) {
 }
 
 static void *snapshot_main(void *arg) {
-    struct agent_daemon *a = arg;
+    struct agent_snapshot *s = arg;
     for (;;) {
-        serve_all(a);
-        pthread_mutex_lock(&a->mu);
-        bool again = a->snapshot_again && !a->stopping;
-        a->snapshot_again = false;
+        serve_all(s);
+        pthread_mutex_lock(&s->mu);
+        bool again = s->again && !s->stopping && !atomic_load(s->deps.cancel);
+        s->again = false;
         if (!again) {
-            a->snapshot_running = false;
+            s->running = false;
         }
-        pthread_mutex_unlock(&a->mu);
+        pthread_mutex_unlock(&s->mu);
         if (!again) {
             return NULL;
         }
     }
 }
 
-void agent_snapshot_request(struct agent_daemon *a) {
-    pthread_mutex_lock(&a->mu);
-    if (a->stopping) {
-        pthread_mutex_unlock(&a->mu);
+iof_err agent_snapshot_new(const struct agent_snapshot_deps *deps, struct agent_snapshot **out) {
+    struct agent_snapshot *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return IOF_ENOMEM;
+    }
+    s->deps = *deps;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    return IOF_OK;
+}
+
+void agent_snapshot_request(struct agent_snapshot *s) {
+    if (stopping(s)) {
         return;
     }
-    if (a->snapshot_running) {
-        a->snapshot_again = true; /* the running thread looks once more before it ends */
-        pthread_mutex_unlock(&a->mu);
+    pthread_mutex_lock(&s->mu);
+    if (s->running) {
+        s->again = true; /* the running thread looks once more before it ends */
+        pthread_mutex_unlock(&s->mu);
         return;
     }
-    bool join = a->snapshot_started;
-    pthread_t old = a->snapshot_thread;
-    a->snapshot_running = true;
-    a->snapshot_started = false;
-    pthread_mutex_unlock(&a->mu);
+    bool join = s->started;
+    pthread_t old = s->thread;
+    s->running = true;
+    s->started = false;
+    pthread_mutex_unlock(&s->mu);
     if (join) {
-        pthread_join(old, NULL); /* finished: it cleared snapshot_running as its last step */
+        pthread_join(old, NULL); /* finished: it cleared running as its last step */
     }
     pthread_t t;
-    bool ok = pthread_create(&t, NULL, snapshot_main, a) == 0;
-    pthread_mutex_lock(&a->mu);
+    bool ok = pthread_create(&t, NULL, snapshot_main, s) == 0;
+    pthread_mutex_lock(&s->mu);
     if (ok) {
-        a->snapshot_thread = t;
-        a->snapshot_started = true;
+        s->thread = t;
+        s->started = true;
     } else {
-        a->snapshot_running = false;
+        s->running = false;
     }
-    pthread_mutex_unlock(&a->mu);
+    pthread_mutex_unlock(&s->mu);
     if (!ok) {
         IOF_ERROR("agent", "image_snapshot_failed reason=\"cannot start a thread\"");
     }
 }
 
-void agent_snapshot_join(struct agent_daemon *a) {
-    pthread_mutex_lock(&a->mu);
-    bool join = a->snapshot_started;
-    a->snapshot_started = false;
-    pthread_t t = a->snapshot_thread;
-    pthread_mutex_unlock(&a->mu);
+void agent_snapshot_free(struct agent_snapshot *s) {
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    bool join = s->started;
+    s->started = false;
+    pthread_t t = s->thread;
+    pthread_mutex_unlock(&s->mu);
     if (join) {
         pthread_join(t, NULL);
     }
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }

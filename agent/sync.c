@@ -105,6 +105,9 @@ static iof_err pull_config(struct agent_daemon *a,
     const char *nats = json_string_value(json_object_get(answer, "natsUrl"));
     bool nats_changed = nats != NULL && strcmp(nats, a->cfg.nats_url) != 0;
     pthread_mutex_unlock(&a->mu);
+    if (changed && err == IOF_OK) {
+        agent_status_wake(a->status); /* statusFrequency may have changed */
+    }
     if (nats_changed) {
         agent_daemon_set_nats_url(a, nats);
     }
@@ -270,7 +273,7 @@ static iof_err process_changes(struct agent_daemon *a,
         json_decref(answer);
     }
     if (flag(changes, "isImageSnapshot")) {
-        agent_snapshot_request(a);
+        agent_snapshot_request(a->snapshot);
     }
     if (flag(changes, "logs") && a->logs != NULL) {
         serve_logs(a, u, c);

@@ -297,6 +297,34 @@ static void test_long_url_and_headers(void **state) {
     stop(f);
 }
 
+/* The limit of the above (docs/compatibility.md, "Heads beyond the connection memory"): a head
+ * that does not fit in connection_memory at all is answered by libmicrohttpd 0.9.75 itself, with
+ * the right status but its compiled-in HTML body, before any callback of ours can answer. This
+ * pins where our JSON answer ends; a libmicrohttpd that lets us answer makes it fail. */
+static void test_head_beyond_pool_answered_by_libmicrohttpd(void **state) {
+    (void)state;
+    struct iof_http_config cfg = {.bind_addr = "127.0.0.1", .connection_memory = 8192};
+    struct fixture *f = start(&cfg);
+    char *req = malloc(20000);
+    struct raw_resp *r = malloc(sizeof *r);
+    size_t sizes[] = {5000, 12000}; /* over half the pool: ours; over the pool: libmicrohttpd's */
+    for (size_t i = 0; i < 2; i++) {
+        strcpy(req, "GET /ok?x=");
+        memset(req + 10, 'a', sizes[i]);
+        strcpy(req + 10 + sizes[i], " HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_true(raw_request(f->port, req, r));
+        assert_int_equal(r->status, 414);
+        if (i == 0) {
+            assert_json_error(r, "PayloadTooLargeError");
+        } else {
+            assert_non_null(strstr(r->body, "<html>"));
+        }
+    }
+    free(req);
+    free(r);
+    stop(f);
+}
+
 /* plain_errors: the server's own answers are text/plain. */
 static void test_plain_errors(void **state) {
     (void)state;
@@ -348,6 +376,7 @@ int main(void) {
         cmocka_unit_test(test_per_address_cap),
         cmocka_unit_test(test_total_cap_answers_503),
         cmocka_unit_test(test_long_url_and_headers),
+        cmocka_unit_test(test_head_beyond_pool_answered_by_libmicrohttpd),
         cmocka_unit_test(test_plain_errors),
         cmocka_unit_test(test_chunked_over_limit_answered_early),
     };

@@ -9,6 +9,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -105,6 +106,7 @@ struct msvc {
     bool rebuild_pending; /* set by set_desired when rebuild turns true */
     double cpu;
     uint64_t mem;
+    int restarts; /* container restarted after it exited (see agent_engine_status_json) */
     /* reconcile thread only */
     char hash[17]; /* hash of the spec the crash/retry history belongs to */
     int64_t crashes[CRASH_LIMIT];
@@ -544,7 +546,7 @@ iof_err agent_engine_status_json(struct agent_engine *e, json_t **out) {
         double cpu = round(m->cpu * 100.0) / 100.0;
         json_int_t mem = m->mem > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)m->mem;
         int64_t up = m->start_ms > 0 && now > m->start_ms ? now - m->start_ms : 0;
-        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:f, s:I, s:s}",
+        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:f, s:I, s:s, s:i}",
                               "id",
                               m->uuid,
                               "status",
@@ -562,7 +564,9 @@ iof_err agent_engine_status_json(struct agent_engine *e, json_t **out) {
                               "memoryUsage",
                               mem,
                               "errorMessage",
-                              m->error);
+                              m->error,
+                              "restarts",
+                              m->restarts);
         if (o != NULL && m->event_seq != m->event_sent) {
             /* the journal changed since the last report: send it whole (it is small) */
             json_t *evs = json_array();
@@ -1035,6 +1039,10 @@ static void handle_exit(struct pass *p, struct msvc *m, const char *id, int64_t 
         fail(p, m, iof_diag_text(&d, err));
         return;
     }
+    pthread_mutex_lock(&p->e->mu);
+    m->restarts = m->restarts < INT_MAX ? m->restarts + 1 : INT_MAX;
+    p->e->change_gen++;
+    pthread_mutex_unlock(&p->e->mu);
     note_running(p, m, id);
 }
 

@@ -81,7 +81,9 @@ IOF_NODISCARD iof_err agent_engine_set_desired(struct agent_engine *e,
 #define AGENT_ENGINE_EVENTS 20
 
 /* microserviceStatus array for PUT /api/v3/agent/status: [{id,status,percentage,containerId,
- * startTime,operatingDuration,cpuUsage,memoryUsage,errorMessage}], new reference owned by caller.
+ * startTime,operatingDuration,cpuUsage,memoryUsage,errorMessage,restarts}], new reference owned by
+ * caller. restarts (ours): how often the engine restarted the container after it exited, since the
+ * Agent started or the microservice came to this node.
  * A microservice whose journal changed since it was last reported also carries "events"
  * ([{time (ms), type, message, count}], oldest first) and "eventsSeq"; pass the array to
  * agent_engine_events_sent once the Controller accepted it. */

@@ -106,7 +106,31 @@ static void test_agent_view_status_and_lifecycle(void **state) {
     assert_string_equal(jstr(status, "status"), "PULLING");
     assert_true(json_number_value(json_object_get(status, "percentage")) == 37);
     assert_string_equal(jstr(status, "errorMessage"), "slow registry");
+    /* a classic agent's report has no restart count: 0 */
+    assert_int_equal(json_integer_value(json_object_get(status, "restarts")), 0);
+    assert_true(json_is_integer(json_object_get(status, "restarts")));
     json_decref(a);
+
+    /* ours reports it (a negative one is taken as 0); the application view shows it too */
+    const long long sent[][2] = {{3, 3}, {-5, 0}};
+    for (size_t i = 0; i < 2; i++) {
+        (void)snprintf(report,
+                       sizeof report,
+                       "{\"microserviceStatus\":\"[{\\\"id\\\":\\\"%s\\\",\\\"status\\\":"
+                       "\\\"RUNNING\\\",\\\"restarts\\\":%lld}]\"}",
+                       e->msvc,
+                       sent[i][0]);
+        assert_int_equal(api_call(f, "PUT", "/api/v3/agent/status", e->agent, report, NULL), 204);
+        assert_int_equal(
+            api_callf(f, "GET", e->user, NULL, &a, "/api/v3/microservices/%s", e->msvc), 200);
+        status = json_object_get(a, "status");
+        assert_int_equal(json_integer_value(json_object_get(status, "restarts")), sent[i][1]);
+        json_decref(a);
+        assert_int_equal(api_call(f, "GET", "/api/v3/application/demo", e->user, NULL, &a), 200);
+        status = json_object_get(json_array_get(json_object_get(a, "microservices"), 0), "status");
+        assert_int_equal(json_integer_value(json_object_get(status, "restarts")), sent[i][1]);
+        json_decref(a);
+    }
     assert_int_equal(api_callf(f, "GET", e->user, NULL, &a, "/api/v3/iofog/%s", e->node), 200);
     assert_string_equal(jstr(a, "daemonStatus"), "RUNNING");
     json_decref(a);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,13 +53,15 @@ static const struct {
 
 static const char SQL_MSVC_STATUS[] =
     "INSERT INTO microservice_statuses (microservice_uuid, status, container_id, start_time,"
-    " operating_duration, cpu_usage, memory_usage, percentage, error_message, updated_at)"
-    " SELECT uuid, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM microservices WHERE uuid = ? AND fog_uuid = ?"
+    " operating_duration, cpu_usage, memory_usage, percentage, error_message, updated_at,"
+    " restarts)"
+    " SELECT uuid, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM microservices WHERE uuid = ? AND fog_uuid = ?"
     " ON CONFLICT (microservice_uuid) DO UPDATE SET status = excluded.status,"
     " container_id = excluded.container_id, start_time = excluded.start_time,"
     " operating_duration = excluded.operating_duration, cpu_usage = excluded.cpu_usage,"
     " memory_usage = excluded.memory_usage, percentage = excluded.percentage,"
-    " error_message = excluded.error_message, updated_at = excluded.updated_at";
+    " error_message = excluded.error_message, updated_at = excluded.updated_at,"
+    " restarts = excluded.restarts";
 static const char SQL_MSVC_EVENTS[] =
     "UPDATE microservice_statuses SET events = ? WHERE microservice_uuid = ?"
     " AND microservice_uuid IN (SELECT uuid FROM microservices WHERE fog_uuid = ?)";
@@ -257,6 +260,9 @@ static iof_err update_microservices(struct ctl_call *call, struct ctl_db *db, co
         }
         const char *cid = json_string_value(json_object_get(s, "containerId"));
         const char *msg = json_string_value(json_object_get(s, "errorMessage"));
+        /* ours: container restarts (classic agents send none) */
+        int64_t restarts = num_int(s, "restarts");
+        restarts = restarts < 0 ? 0 : restarts > INT32_MAX ? INT32_MAX : restarts;
         const struct ctl_db_value p[] = {
             CTL_DB_TEXT(status),
             CTL_DB_TEXT(cid != NULL ? cid : ""),
@@ -267,10 +273,11 @@ static iof_err update_microservices(struct ctl_call *call, struct ctl_db *db, co
             CTL_DB_REAL(num_real(s, "percentage")),
             CTL_DB_TEXT(msg != NULL ? msg : ""),
             CTL_DB_INT(now),
+            CTL_DB_INT(restarts),
             CTL_DB_TEXT(id),
             CTL_DB_TEXT(call->fog_uuid),
         };
-        if ((err = ctl_db_exec(db, SQL_MSVC_STATUS, p, 11, NULL, NULL, NULL, call->d)) != IOF_OK) {
+        if ((err = ctl_db_exec(db, SQL_MSVC_STATUS, p, 12, NULL, NULL, NULL, call->d)) != IOF_OK) {
             break;
         }
         const json_t *events = json_object_get(s, "events");

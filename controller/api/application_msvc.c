@@ -59,14 +59,14 @@ static iof_err status(struct ctl_call *call, json_t *m) {
         "SELECT status, operating_duration AS \"operatingDuration\", start_time AS \"startTime\", "
         "cpu_usage AS \"cpuUsage\", memory_usage AS \"memoryUsage\", container_id AS "
         "\"containerId\", "
-        "percentage, error_message AS \"errorMessage\" FROM microservice_statuses "
+        "percentage, error_message AS \"errorMessage\", restarts FROM microservice_statuses "
         "WHERE microservice_uuid = ?";
     const struct ctl_db_value p[] = {CTL_DB_TEXT(json_string_value(json_object_get(m, "uuid")))};
     json_t *st = NULL;
     iof_err err =
         ctl_db_query_json_one(ctl_store_db(call->srv->store), sql, p, 1, "", &st, call->d);
     if (err == IOF_ENOENT) {
-        st = json_pack("{s:s, s:i, s:i, s:f, s:i, s:s, s:f, s:s}",
+        st = json_pack("{s:s, s:i, s:i, s:f, s:i, s:s, s:f, s:s, s:i}",
                        "status",
                        "QUEUED",
                        "operatingDuration",
@@ -82,7 +82,9 @@ static iof_err status(struct ctl_call *call, json_t *m) {
                        "percentage",
                        0.0,
                        "errorMessage",
-                       "");
+                       "",
+                       "restarts",
+                       0);
         err = IOF_OK;
     }
     if (err != IOF_OK) {

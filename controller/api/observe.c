@@ -4,7 +4,9 @@
  * Logs through the Agent's own connection (controller/domain/logs.h):
  *   GET    /api/v3/microservices/:uuid/logs?tail=N&since=T&follow=true   a microservice's container
  *   GET    /api/v3/iofog/:uuid/logs?tail=N&follow=true                    the node's Agent
- * answered as text/plain, chunked, while the node's Agent sends the lines with
+ * answered as text/plain, chunked, or, with "Upgrade: websocket" (a browser; the token may come as
+ * the query parameter "token"), as a WebSocket of text frames (logs_ws.h), while the node's Agent
+ * sends the lines with
  *   GET    /api/v3/agent/logs          the sessions waiting for this node (claims them)
  *   POST   /api/v3/agent/logs/:id      a chunk of log bytes (204; 429 + Retry-After: slow down;
  *                                      404: the session is over, stop)
@@ -12,6 +14,7 @@
  * Only the owner of the microservice or node (or the admin credential) may read. */
 #include "controller/api/api.h"
 #include "controller/api/iofog.h"
+#include "controller/api/logs_ws.h"
 #include "controller/domain/agent_wait.h"
 #include "controller/domain/logs.h"
 #include "controller/domain/msvc_internal.h"
@@ -73,6 +76,10 @@ static iof_err log_params(struct ctl_call *call, struct ctl_log_request *r) {
 
 /* Opens the stream for r and tells the node's Agent. */
 static iof_err start_stream(struct ctl_call *call, struct ctl_log_request *r) {
+    if (ctl_logs_ws_wanted(call->req)) {
+        return ctl_logs_ws_accept(
+            call->srv->logs_ws, call->req, call->srv->logs, call->srv->waits, r, call->d);
+    }
     struct iof_http_stream *stream = NULL;
     iof_err err = iof_http_respond_stream(
         call->req, 200, "text/plain; charset=utf-8", STREAM_BUFFER, &stream);

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "controller/store/store_user.h"
+#include "ws/handshake.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,19 @@ static iof_err admin_user(struct ctl_call *call) {
     return err;
 }
 
+/* The user's token: the Authorization header, else, on a WebSocket upgrade only, the query
+ * parameter "token", as classic takes it (a browser's WebSocket cannot set headers). */
+static const char *presented_token(struct ctl_call *call, size_t *len) {
+    const char *h = iof_http_header(call->req, "Authorization");
+    if (h == NULL && iof_ws_header_has_token(iof_http_header(call->req, "Upgrade"), "websocket")) {
+        h = iof_http_query(call->req, "token");
+    }
+    return ctl_auth_header_token(h, len);
+}
+
 static iof_err authenticate(struct ctl_call *call) {
     size_t len = 0;
-    const char *tok = ctl_auth_header_token(iof_http_header(call->req, "Authorization"), &len);
+    const char *tok = presented_token(call, &len);
     if (tok == NULL || len > 256) {
         return IOF_EAUTH;
     }

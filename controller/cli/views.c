@@ -43,6 +43,17 @@ static void msvc_image(const json_t *row, char *out, size_t size) {
     }
 }
 
+/* Container restarts the node's Agent reported (0 from Agents that do not count them); "-" when
+ * the status carries none (an older Controller). */
+static void msvc_restarts(const json_t *row, char *out, size_t size) {
+    const json_t *r = json_object_get(json_object_get(row, "status"), "restarts");
+    if (json_is_integer(r)) {
+        (void)snprintf(out, size, "%lld", (long long)json_integer_value(r));
+    } else {
+        (void)snprintf(out, size, "-");
+    }
+}
+
 void ctl_cli_view_microservices(const struct ctl_config *cfg) {
     static const struct ctl_cli_column cols[] = {
         {"NAME", "name", NULL},
@@ -51,6 +62,7 @@ void ctl_cli_view_microservices(const struct ctl_config *cfg) {
         {"NODE", NULL, msvc_node},
         {"STATUS", "status.status", NULL},
         {"IMAGE", NULL, msvc_image},
+        {"RESTARTS", NULL, msvc_restarts},
     };
     if (!ctl_cli_output_table()) {
         return;

@@ -22,8 +22,24 @@ struct session {
     bool claimed;
     int64_t opened_ms;
     uint64_t bytes;
-    struct iof_http_stream *stream;
+    const struct ctl_log_sink_ops *ops;
+    void *sink;
 };
+
+/* A streamed HTTP response as a sink. */
+static iof_err stream_write(void *ctx, const void *data, size_t len) {
+    return iof_http_stream_write(ctx, data, len);
+}
+
+static bool stream_gone(void *ctx) {
+    return iof_http_stream_gone(ctx);
+}
+
+static void stream_end(void *ctx) {
+    iof_http_stream_end(ctx);
+}
+
+static const struct ctl_log_sink_ops stream_ops = {stream_write, stream_gone, stream_end};
 
 struct ctl_logs {
     pthread_mutex_t mu;
@@ -42,12 +58,12 @@ static void session_close(struct session *s, const char *note) {
         int n = snprintf(line, sizeof line, "-- %s --\n", note);
         /* best effort: a full buffer or a departed client just loses the note */
         if (n > 0 &&
-            iof_http_stream_write(
-                s->stream, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) != IOF_OK) {
+            s->ops->write(s->sink, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) !=
+                IOF_OK) {
             IOF_DEBUG("logs", "log_stream_note_lost id=%s", s->id);
         }
     }
-    iof_http_stream_end(s->stream);
+    s->ops->end(s->sink);
     free(s);
 }
 
@@ -58,7 +74,7 @@ static struct session *take_expired_locked(struct ctl_logs *l, int64_t now) {
         struct session *s = *p;
         bool unclaimed = !s->claimed && now - s->opened_ms > l->lim.claim_ms;
         bool too_long = now - s->opened_ms > l->lim.max_duration_ms;
-        if (unclaimed || too_long || iof_http_stream_gone(s->stream)) {
+        if (unclaimed || too_long || s->ops->gone(s->sink)) {
             *p = s->next;
             l->count--;
             s->next = done;
@@ -160,16 +176,23 @@ void ctl_logs_free(struct ctl_logs *l) {
 
 iof_err
 ctl_logs_open(struct ctl_logs *l, const struct ctl_log_request *r, struct iof_http_stream *stream) {
+    return ctl_logs_open_sink(l, r, &stream_ops, stream);
+}
+
+iof_err ctl_logs_open_sink(struct ctl_logs *l,
+                           const struct ctl_log_request *r,
+                           const struct ctl_log_sink_ops *ops,
+                           void *ctx) {
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        iof_http_stream_end(stream);
+        ops->end(ctx);
         return IOF_ENOMEM;
     }
     const char *msvc = r->msvc_uuid != NULL ? r->msvc_uuid : "";
     if (strlen(r->fog_uuid) >= sizeof s->fog_uuid || strlen(msvc) >= sizeof s->msvc_uuid ||
         iof_random_string(s->id, sizeof s->id - 1, "0123456789abcdef") != IOF_OK) {
         free(s);
-        iof_http_stream_end(stream);
+        ops->end(ctx);
         return IOF_EINVAL;
     }
     (void)snprintf(s->fog_uuid, sizeof s->fog_uuid, "%s", r->fog_uuid);
@@ -178,7 +201,8 @@ ctl_logs_open(struct ctl_logs *l, const struct ctl_log_request *r, struct iof_ht
     s->since_s = r->since_s;
     s->follow = r->follow;
     s->opened_ms = iof_time_mono_ms();
-    s->stream = stream;
+    s->ops = ops;
+    s->sink = ctx;
     pthread_mutex_lock(&l->mu);
     size_t per_node = 0;
     for (struct session *o = l->list; o != NULL; o = o->next) {
@@ -271,7 +295,7 @@ iof_err ctl_logs_write(
         err = IOF_E2BIG;
         note = "size limit of this log stream reached";
     } else {
-        err = iof_http_stream_write(s->stream, data, len);
+        err = s->ops->write(s->sink, data, len);
         if (err == IOF_OK) {
             s->bytes += len;
         } else if (err == IOF_E2BIG) {

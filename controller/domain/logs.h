@@ -50,6 +50,26 @@ IOF_NODISCARD iof_err ctl_logs_open(struct ctl_logs *l,
                                     const struct ctl_log_request *r,
                                     struct iof_http_stream *stream);
 
+/* Where a session's bytes go when it is not a streamed response (a WebSocket). Called from any
+ * thread, one call at a time per session, never with a lock of the caller's that the callee
+ * could wait on. */
+struct ctl_log_sink_ops {
+    /* All of data or nothing: IOF_OK; IOF_EBUSY the reader is slower (the Agent retries);
+     * IOF_EIO the reader has gone. */
+    iof_err (*write)(void *ctx, const void *data, size_t len);
+    /* The reader has gone (checked by the sweeper every 250 ms). */
+    bool (*gone)(void *ctx);
+    /* The last call: no more bytes; ctx is the sink's to release. */
+    void (*end)(void *ctx);
+};
+
+/* As ctl_logs_open, into a sink (ops is borrowed for the session's life, ctx is handed over: end
+ * is called in every case, also on failure). */
+IOF_NODISCARD iof_err ctl_logs_open_sink(struct ctl_logs *l,
+                                         const struct ctl_log_request *r,
+                                         const struct ctl_log_sink_ops *ops,
+                                         void *ctx);
+
 /* Whether the node has sessions it has not claimed yet. */
 bool ctl_logs_pending(struct ctl_logs *l, const char *fog_uuid);
 

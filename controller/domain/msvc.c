@@ -781,7 +781,8 @@ static const char MSVC_STATUS[] =
     " c.start_time AS \"startTime\", c.cpu_usage AS \"cpuUsage\", c.memory_usage AS "
     "\"memoryUsage\","
     " c.container_id AS \"containerId\", c.percentage, c.error_message AS "
-    "\"errorMessage\"" MSVC_FROM " JOIN microservice_statuses c ON c.microservice_uuid = m.uuid";
+    "\"errorMessage\", c.restarts" MSVC_FROM
+    " JOIN microservice_statuses c ON c.microservice_uuid = m.uuid";
 
 static iof_err select_rows(struct ctl_call *call,
                            const char *head,

@@ -7,6 +7,7 @@
 #include "controller/api/api.h"
 #include "controller/domain/changes.h"
 #include "controller/domain/liveness.h"
+#include "controller/api/logs_ws.h"
 #include "controller/domain/logs.h"
 #include "controller/domain/nats_auth.h"
 #include "controller/server/login.h"
@@ -115,6 +116,9 @@ iof_err ctl_server_new(const struct ctl_config *cfg, struct ctl_server **out, st
     if (err == IOF_OK && ctl_logs_new(NULL, &srv->logs) != IOF_OK) {
         err = iof_fail(d, IOF_ENOMEM, "cannot start the log stream registry");
     }
+    if (err == IOF_OK && ctl_logs_ws_new(&srv->logs_ws) != IOF_OK) {
+        err = iof_fail(d, IOF_EIO, "cannot start the log WebSocket hub");
+    }
     if (err == IOF_OK) {
         ctl_db_set_tx_hook(ctl_store_db(srv->store), ctl_changes_tx_hook, srv);
         err = ctl_login_new(srv, &srv->login);
@@ -213,11 +217,13 @@ void ctl_server_free(struct ctl_server *srv) {
     ctl_liveness_stop(srv->liveness);
     ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */
+    ctl_logs_ws_stop(srv->logs_ws);              /* closes log WebSockets (1001) */
     iof_http_server_stop(srv->http);             /* answers what is still held with 503 */
     ctl_login_free(srv->login);                  /* its workers answer through srv->http */
     iof_http_server_free(srv->http);
     ctl_agent_wait_free(srv->waits);
     ctl_logs_free(srv->logs);           /* after the server: no handler can reach it any more */
+    ctl_logs_ws_free(srv->logs_ws);     /* after the sessions that wrote into it ended */
     ctl_nats_auth_stop(srv->nats_auth); /* nothing can kick it any more */
     ctl_metrics_free(srv->metrics);     /* after the HTTP server: its observer counts into them */
     if (srv->store != NULL) {

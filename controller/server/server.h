@@ -12,6 +12,7 @@
 struct ctl_route_ctx;
 struct ctl_agent_wait;
 struct ctl_nats_auth;
+struct ctl_logs_ws;
 
 struct ctl_server {
     struct ctl_config cfg;
@@ -24,6 +25,7 @@ struct ctl_server {
     struct ctl_metrics *metrics;              /* GET /metrics counters, owned */
     struct ctl_liveness *liveness;            /* the node liveness job */
     struct ctl_logs *logs;                    /* log streams from nodes to users */
+    struct ctl_logs_ws *logs_ws;              /* their WebSocket form (api/logs_ws.h) */
     struct ctl_db_listener *changes_listener; /* changes raised by other Controllers sharing
                                                  the database (NULL on SQLite) */
     struct ctl_nats_auth *nats_auth;          /* writes nats-server's per-node users (NULL

@@ -67,7 +67,7 @@ static const char *const expected_tables[] = {
 };
 #define N_TABLES (sizeof expected_tables / sizeof expected_tables[0])
 /* Migration files per back end (controller/sql/<backend>/). */
-#define N_MIGRATIONS 4
+#define N_MIGRATIONS 5
 
 struct fixture {
     char dir[512];
@@ -229,6 +229,8 @@ static void test_fresh_migration(void **state) {
     assert_string_equal(m.rows[2].name, "nats_credentials");
     assert_int_equal(m.rows[3].version, 4);
     assert_string_equal(m.rows[3].name, "microservice_events");
+    assert_int_equal(m.rows[4].version, 5);
+    assert_string_equal(m.rows[4].name, "microservice_restarts");
     for (size_t i = 0; i < m.n; i++) {
         assert_true(m.rows[i].applied_at >= before && m.rows[i].applied_at <= after);
     }
@@ -325,6 +327,7 @@ static void test_partial_database_completed(void **state) {
     exec_ok(db, "DELETE FROM registries");
     exec_ok(db, "DROP TABLE fog_nats_credentials");                      /* what migration 3 made */
     exec_ok(db, "ALTER TABLE microservice_statuses DROP COLUMN events"); /* migration 4 */
+    exec_ok(db, "ALTER TABLE microservice_statuses DROP COLUMN restarts"); /* migration 5 */
     exec_ok(db, "DELETE FROM schema_migrations WHERE version >= 2");
     ctl_db_close(db);
 
