@@ -45,6 +45,8 @@ struct iof_ws_hub_conn {
     int64_t last_ping; /* last ping sent by the timer */
     int64_t deadline;  /* OPEN: give up waiting for the peer's close; DRAIN: stop draining */
     size_t wire_reported;
+    struct iof_ws_hub_conn *dirty_next; /* run_commands: queued to, not yet written */
+    bool dirty;
 };
 
 /* ---- session I/O on the socket ---- */
@@ -350,7 +352,12 @@ static struct iof_ws_hub_conn *cmd_target(struct iof_ws_hub *hub,
     return c != NULL && c->state == CONN_OPEN ? c : NULL;
 }
 
-static void run_command(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool stopping) {
+/* Runs one command. Sends and closes only queue into the session and put the connection on
+ * *dirty: the writing is done once per connection after the whole batch (run_commands). */
+static void run_command(struct iof_ws_hub *hub,
+                        struct iof_ws_hub_cmd *cmd,
+                        bool stopping,
+                        struct iof_ws_hub_conn **dirty) {
     if (cmd->kind == IOF_WS_HUB_ADOPT) {
         conn_adopt(hub, cmd, stopping);
         return;
@@ -369,22 +376,62 @@ static void run_command(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool
     if (err == IOF_ENOMEM) {
         IOF_WARN("ws", "send_dropped conn=%llu reason=\"no memory\"", (unsigned long long)c->id);
     }
-    conn_io(hub, c, 0);
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = *dirty;
+        *dirty = c;
+    }
 }
 
-/* Runs the queued commands; reports the stop/quit flags seen with them. */
+/* Most rounds of commands run in one loop turn; commands that handlers queue while the last
+ * round is written wait for the wake-up that iof_ws_hub_wake then sends. */
+#define COMMAND_ROUNDS 4
+
+/* Runs the queued commands, then writes each connection they touched once, so a batch of
+ * messages for one peer leaves in one write (a relayed burst: the receipts to the publisher and
+ * the deliveries to each receiver). Commands queued by the hub thread itself (handlers) need no
+ * wake-up: they are picked up here, in the same turn. Reports the stop/quit flags. */
 static void run_commands(struct iof_ws_hub *hub, bool *stopping, bool *quit) {
-    pthread_mutex_lock(&hub->mu);
-    struct iof_ws_hub_cmd *list = hub->cmd_head;
-    hub->cmd_head = hub->cmd_tail = NULL;
-    *stopping = hub->stopping;
-    *quit = hub->quit;
-    pthread_mutex_unlock(&hub->mu);
-    while (list != NULL) {
-        struct iof_ws_hub_cmd *next = list->next;
-        run_command(hub, list, *stopping);
-        free(list);
-        list = next;
+    for (int round = 0;; round++) {
+        pthread_mutex_lock(&hub->mu);
+        struct iof_ws_hub_cmd *list = hub->cmd_head;
+        hub->cmd_head = hub->cmd_tail = NULL;
+        *stopping = hub->stopping;
+        *quit = hub->quit;
+        pthread_mutex_unlock(&hub->mu);
+        if (list == NULL) {
+            return;
+        }
+        if (round == COMMAND_ROUNDS) {
+            /* Put them back and come again after the timers. */
+            pthread_mutex_lock(&hub->mu);
+            struct iof_ws_hub_cmd *tail = list;
+            while (tail->next != NULL) {
+                tail = tail->next;
+            }
+            tail->next = hub->cmd_head;
+            hub->cmd_head = list;
+            if (hub->cmd_tail == NULL) {
+                hub->cmd_tail = tail;
+            }
+            pthread_mutex_unlock(&hub->mu);
+            iof_ws_hub_wake(hub);
+            return;
+        }
+        struct iof_ws_hub_conn *dirty = NULL;
+        while (list != NULL) {
+            struct iof_ws_hub_cmd *next = list->next;
+            run_command(hub, list, *stopping, &dirty);
+            free(list);
+            list = next;
+        }
+        while (dirty != NULL) {
+            struct iof_ws_hub_conn *c = dirty;
+            dirty = c->dirty_next;
+            c->dirty = false;
+            c->dirty_next = NULL;
+            conn_io(hub, c, 0);
+        }
     }
 }
 
