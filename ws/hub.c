@@ -41,6 +41,7 @@ struct iof_ws_hub_conn {
     uint32_t events;   /* registered with epoll */
     size_t budget;     /* bytes this turn may still read */
     bool got_data;     /* something was read this turn */
+    bool got_msg;      /* a message was reported this turn */
     int64_t last_rx;   /* last time anything arrived */
     int64_t last_ping; /* last ping sent by the timer */
     int64_t deadline;  /* OPEN: give up waiting for the peer's close; DRAIN: stop draining */
@@ -94,6 +95,7 @@ static ssize_t conn_write(void *ctx, const uint8_t *buf, size_t len) {
 static void conn_event(void *ctx, const struct iof_ws_event *ev) {
     struct iof_ws_hub_conn *c = ctx;
     if ((ev->opcode == IOF_WS_TEXT || ev->opcode == IOF_WS_BINARY) && c->h.on_message != NULL) {
+        c->got_msg = true;
         c->h.on_message(c->ctx, c->id, ev->opcode, ev->data, ev->len);
     } else if (ev->opcode == IOF_WS_PING && c->h.on_ping != NULL) {
         c->h.on_ping(c->ctx, c->id, ev->data, ev->len);
@@ -234,9 +236,13 @@ static void conn_io(struct iof_ws_hub *hub, struct iof_ws_hub_conn *c, uint32_t 
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && iof_ws_session_want_read(c->s)) {
         c->budget = READ_BUDGET;
         c->got_data = false;
+        c->got_msg = false;
         err = iof_ws_session_read(c->s);
         if (c->got_data) {
             c->last_rx = iof_time_mono_ms();
+        }
+        if (c->got_msg && c->h.on_read_end != NULL) {
+            c->h.on_read_end(c->ctx, c->id);
         }
     }
     if (err == IOF_OK && iof_ws_session_want_write(c->s)) {
@@ -452,6 +458,9 @@ static void run_timers(struct iof_ws_hub *hub, int64_t now) {
     struct iof_ws_hub_conn *next;
     for (struct iof_ws_hub_conn *c = hub->conns; c != NULL; c = next) {
         next = c->next;
+        if (c->s != NULL) {
+            iof_ws_session_release_idle(c->s);
+        }
         if (c->state == CONN_DRAIN) {
             if (now >= c->deadline) {
                 conn_release(hub, c);

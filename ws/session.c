@@ -18,8 +18,9 @@
  * frame header and one per payload (wslay hands them over separately): on loopback every write is
  * a full trip through the TCP stack and a wake-up of the reader, which was most of the bus's cost
  * (docs/design/bus-performance.md). A payload of at least OUT_DIRECT bytes with nothing gathered
- * before it is written directly, without the copy. Allocated on first use, released when empty
- * at the end of iof_ws_session_write, so idle sessions hold nothing. */
+ * before it is written directly, without the copy. Allocated on first use and kept while the
+ * connection is busy (allocating it per write made glibc grow and shrink its heap every turn);
+ * iof_ws_session_release_idle gives it back. */
 #define OUT_MAX    (64u * 1024u)
 #define OUT_DIRECT (16u * 1024u)
 
@@ -308,10 +309,6 @@ iof_err iof_ws_session_write(struct iof_ws_session *s) {
     }
     int r = wslay_event_send(s->ctx);
     if (r == 0 && out_flush(s)) {
-        if (s->out_len == 0) {
-            free(s->out);
-            s->out = NULL;
-        }
         return IOF_OK;
     }
     iof_ws_session_abort(s);
@@ -397,6 +394,14 @@ uint16_t iof_ws_session_status(const struct iof_ws_session *s) {
         return wslay_event_get_status_code_sent(s->ctx);
     }
     return IOF_WS_STATUS_ABNORMAL;
+}
+
+void iof_ws_session_release_idle(struct iof_ws_session *s) {
+    if (s->out != NULL && s->out_off == s->out_len) {
+        free(s->out);
+        s->out = NULL;
+        s->out_off = s->out_len = 0;
+    }
 }
 
 size_t iof_ws_session_queued_bytes(const struct iof_ws_session *s) {

@@ -102,6 +102,10 @@ bool iof_ws_session_close_received(const struct iof_ws_session *s);
  * frame (1005 when it carried none), else the code this side sent, else 1006 (abnormal). */
 uint16_t iof_ws_session_status(const struct iof_ws_session *s);
 
+/* Frees the output buffer when nothing waits in it (the owner calls this now and then, so idle
+ * sessions hold no buffer). */
+void iof_ws_session_release_idle(struct iof_ws_session *s);
+
 /* Bytes of message payload queued and not yet written. */
 size_t iof_ws_session_queued_bytes(const struct iof_ws_session *s);
 

@@ -14,12 +14,12 @@
 
 #define LOCALAPI_ID_MAX 255 /* longest microservice id taken from a socket path */
 
-/* One published message, shared by every queue it sits in. */
+/* One published message, shared by every queue it sits in: one allocation holding the frame as
+ * it goes to receivers (decoded only where a JSON form is asked for, /v2/messages/next). */
 struct agent_localapi_qmsg {
     atomic_uint refs;
-    struct iof_msg *msg; /* decoded copy, one allocation */
-    uint8_t *frame;      /* 0x0D | len32 | binary message */
     size_t frame_len;
+    uint8_t frame[]; /* 0x0D | len32 | binary message */
 };
 
 /* A bounded FIFO of messages (ring buffer of queue_max slots, allocated on first use). */
