@@ -1,4 +1,5 @@
-/* Relay for the messaging benchmark (not a test), driven by bench/messaging.sh and bench/bus_bench.c.
+/* Relay for the messaging benchmark (not a test), driven by bench/messaging.sh and
+ * bench/bus_bench.c.
  *
  * --mode raw (the baseline): a WebSocket relay that does nothing but forward. It serves
  * /v2/message/socket/id/<id> on the same HTTP server and WebSocket hub the Agent uses; a binary
@@ -72,8 +73,8 @@ static void on_close(void *ctx, uint64_t conn, uint16_t status) {
     pthread_mutex_unlock(&R.mu);
 }
 
-static void on_message(
-    void *ctx, uint64_t conn, enum iof_ws_opcode op, const uint8_t *data, size_t len) {
+static void
+on_message(void *ctx, uint64_t conn, enum iof_ws_opcode op, const uint8_t *data, size_t len) {
     if (op != IOF_WS_BINARY || len == 0 || data[0] != IOF_MSG_OP_MESSAGE) {
         return; /* ACKs and the rest */
     }
@@ -140,7 +141,8 @@ int main(int argc, char **argv) {
                 (void)json_array_append_new(routes, json_string(t));
             }
             (void)json_array_append_new(
-                msvcs, json_pack("{s:s, s:s, s:o}", "uuid", optarg, "config", "{}", "routes", routes));
+                msvcs,
+                json_pack("{s:s, s:s, s:o}", "uuid", optarg, "config", "{}", "routes", routes));
         } else {
             return 2;
         }
@@ -150,12 +152,19 @@ int main(int argc, char **argv) {
         size_t k;
         json_t *v;
         json_array_foreach(msvcs, k, v) {
-            listed = listed || strcmp(json_string_value(json_object_get(v, "uuid")), R.ids[i].name) == 0;
+            listed =
+                listed || strcmp(json_string_value(json_object_get(v, "uuid")), R.ids[i].name) == 0;
         }
         if (!listed) {
-            (void)json_array_append_new(
-                msvcs, json_pack("{s:s, s:s, s:[], s:b}", "uuid", R.ids[i].name, "config", "{}",
-                                 "routes", "isConsumer", 1));
+            (void)json_array_append_new(msvcs,
+                                        json_pack("{s:s, s:s, s:[], s:b}",
+                                                  "uuid",
+                                                  R.ids[i].name,
+                                                  "config",
+                                                  "{}",
+                                                  "routes",
+                                                  "isConsumer",
+                                                  1));
         }
     }
     struct iof_http_config hc = {.bind_addr = "127.0.0.1"};
@@ -166,7 +175,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "bus") == 0) {
         struct agent_localapi_config cfg = {.data_dir = data_dir};
-        if (agent_localapi_new(&cfg, &api) != IOF_OK || agent_localapi_register(api, srv) != IOF_OK ||
+        if (agent_localapi_new(&cfg, &api) != IOF_OK ||
+            agent_localapi_register(api, srv) != IOF_OK ||
             agent_localapi_set_microservices(api, msvcs) != IOF_OK) {
             fprintf(stderr, "ws-relay: Local API set-up failed\n");
             return 1;
@@ -176,9 +186,11 @@ int main(int argc, char **argv) {
         if (iof_ws_hub_new(&wc, &R.hub) != IOF_OK ||
             iof_http_server_route(srv, "GET", "/v2/message/socket/id/:id", socket_route, NULL) !=
                 IOF_OK ||
-            iof_msg_receipt_encode(
-                "00000000000000000000000000000000", 1, R.receipt, sizeof R.receipt, &R.receipt_len) !=
-                IOF_OK) {
+            iof_msg_receipt_encode("00000000000000000000000000000000",
+                                   1,
+                                   R.receipt,
+                                   sizeof R.receipt,
+                                   &R.receipt_len) != IOF_OK) {
             return 1;
         }
     }

@@ -269,6 +269,7 @@ static void conn_adopt(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool 
     c->last_rx = c->last_ping = iof_time_mono_ms();
     struct iof_ws_session_config sc = {
         .server = true,
+        .read_ahead = true,
         .max_message = hub->cfg.max_message,
         .ops = &conn_ops,
         .ctx = c,

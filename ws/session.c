@@ -24,6 +24,10 @@
 #define OUT_MAX    (64u * 1024u)
 #define OUT_DIRECT (16u * 1024u)
 
+/* Reading likewise: wslay asks for a few KiB at a time; the session reads up to IN_MAX bytes per
+ * io_read and hands them out from its buffer (kept and released like the output buffer). */
+#define IN_MAX (64u * 1024u)
+
 struct iof_ws_session {
     wslay_event_context_ptr ctx;
     const struct iof_ws_session_ops *ops;
@@ -36,8 +40,12 @@ struct iof_ws_session {
     bool frame_is_data; /* the frame being received belongs to a data message */
     bool msg_dropped;   /* the current data message hit a limit; its frames are ignored */
     bool broken;        /* I/O failed or the owner aborted: no more reading or writing */
-    uint8_t *out;       /* gathered output, OUT_MAX bytes when allocated */
-    size_t out_off;     /* out[out_off..out_len) is still to be written */
+    bool read_ahead;
+    uint8_t *in;   /* read ahead, IN_MAX bytes when allocated */
+    size_t in_off; /* in[in_off..in_len) is still to be handed to wslay */
+    size_t in_len;
+    uint8_t *out;   /* gathered output, OUT_MAX bytes when allocated */
+    size_t out_off; /* out[out_off..out_len) is still to be written */
     size_t out_len;
 };
 
@@ -59,6 +67,31 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
             s->prefix = NULL;
             s->prefix_len = s->prefix_off = 0;
         }
+        return (ssize_t)n;
+    }
+    if (s->in_off == s->in_len) {
+        s->in_off = s->in_len = 0;
+        if (s->in == NULL && s->read_ahead && len < IN_MAX) {
+            s->in = malloc(IN_MAX); /* without it, reads go straight into wslay's buffer */
+        }
+        if (s->in != NULL && len < IN_MAX) {
+            ssize_t r = s->ops->io_read(s->octx, s->in, IN_MAX);
+            if (r > 0) {
+                s->in_len = (size_t)r;
+            } else if (r == IOF_WS_IO_AGAIN) {
+                wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+                return -1;
+            } else {
+                s->broken = true;
+                wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+                return -1;
+            }
+        }
+    }
+    if (s->in_off < s->in_len) {
+        size_t n = s->in_len - s->in_off < len ? s->in_len - s->in_off : len;
+        memcpy(buf, s->in + s->in_off, n);
+        s->in_off += n;
         return (ssize_t)n;
     }
     ssize_t r = s->ops->io_read(s->octx, buf, len);
@@ -246,6 +279,7 @@ iof_err iof_ws_session_new(const struct iof_ws_session_config *cfg,
     s->ops = cfg->ops;
     s->octx = cfg->ctx;
     s->max_message = cfg->max_message;
+    s->read_ahead = cfg->read_ahead;
     iof_buf_init(&s->msg, cfg->max_message);
     if (prefix_len > 0) {
         s->prefix = malloc(prefix_len);
@@ -286,6 +320,7 @@ void iof_ws_session_free(struct iof_ws_session *s) {
     }
     wslay_event_context_free(s->ctx);
     iof_buf_free(&s->msg);
+    free(s->in);
     free(s->out);
     free(s->prefix);
     free(s);
@@ -397,6 +432,11 @@ uint16_t iof_ws_session_status(const struct iof_ws_session *s) {
 }
 
 void iof_ws_session_release_idle(struct iof_ws_session *s) {
+    if (s->in != NULL && s->in_off == s->in_len) {
+        free(s->in);
+        s->in = NULL;
+        s->in_off = s->in_len = 0;
+    }
     if (s->out != NULL && s->out_off == s->out_len) {
         free(s->out);
         s->out = NULL;

@@ -251,6 +251,59 @@ static void test_truncated_files(void **state) {
     agent_archive_close(a);
 }
 
+static off_t size_of(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* Group commit: appends wait in memory until a flush (or a query, or 32 KiB gathered), records
+ * reach the segment before their entries reach the index, and a record too big to gather is
+ * written at once after what was gathered before it. */
+static void test_group_commit(void **state) {
+    struct fx *f = *state;
+    struct agent_archive *a = open_archive(f, 0, 0);
+    for (int i = 0; i < 5; i++) {
+        append(a, "pub", i, 100);
+    }
+    char seg[512];
+    char idx[512];
+    only_segment(f, "pub", seg, idx, sizeof seg);
+    assert_int_equal(size_of(seg), 0);
+    assert_int_equal(size_of(idx), 0);
+    assert_int_equal(agent_archive_flush(a, NULL), IOF_OK);
+    assert_int_equal(size_of(seg), 5 * 120);
+    assert_int_equal(size_of(idx), 5 * 16);
+
+    /* a query sees what is still gathered */
+    append(a, "pub", 5, 100);
+    struct seen s;
+    assert_int_equal(query(a, "pub", 0, INT64_MAX, &s), 6);
+    assert_int_equal(size_of(seg), 6 * 120);
+
+    /* 32 KiB gathered are written without a flush; nothing is written before then */
+    for (int i = 6; i < 6 + 300; i++) {
+        append(a, "pub", i, 100);
+    }
+    off_t written = size_of(seg);
+    assert_true(written > 6 * 120);
+    assert_true(written < 306 * 120);
+    assert_int_equal(written % 120, 0);
+    assert_int_equal(size_of(idx), written / 120 * 16);
+
+    /* too big to gather: written at once, after everything before it */
+    static uint8_t big[40000];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(agent_archive_append(a, "pub", 5000, big, sizeof big, NULL), IOF_OK);
+    assert_int_equal(size_of(seg), 306 * 120 + 20 + (off_t)sizeof big);
+    assert_int_equal(size_of(idx), 307 * 16);
+
+    agent_archive_release_idle(a);
+    append(a, "pub", 306, 100); /* gathers again after the buffers were released */
+    agent_archive_close(a);     /* and closing writes it */
+    assert_int_equal(size_of(seg), 307 * 120 + 20 + (off_t)sizeof big);
+}
+
 static void test_missing_and_odd_files(void **state) {
     struct fx *f = *state;
     struct agent_archive *a = open_archive(f, 0, 0);
@@ -317,6 +370,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_odd_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,9 +254,9 @@ static void deliver_locked(struct agent_localapi *api,
 }
 
 /* A fresh message id: 32 lowercase hex digits from 16 random bytes. The bytes come from a
- * per-thread pool filled by the system's generator 512 bytes at a time, not one getrandom(2)
+ * per-thread pool filled by the system's generator 4 KiB at a time, not one getrandom(2)
  * per message. */
-#define ID_POOL 512
+#define ID_POOL 4096
 static iof_err new_message_id(char id[33]) {
     static _Thread_local uint8_t pool[ID_POOL];
     static _Thread_local size_t used = ID_POOL;
