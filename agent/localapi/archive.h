@@ -9,10 +9,12 @@
  * counter shared by all publishers, so a smaller seq is an older segment.
  *
  * Segment record (all integers big-endian), AGENT_ARCHIVE_RECORD_HEADER bytes then the payload:
- *   0  4  magic "IOFR"
+ *   0  4  magic "IOFC"
  *   4  4  payload length L (at most AGENT_ARCHIVE_MAX_PAYLOAD)
  *   8  8  timestamp, ms since the epoch (the message's)
- *   16 4  FNV-1a 32 of bytes 4..15 and the payload
+ *   16 4  CRC-32C (Castagnoli) of bytes 4..15 and the payload
+ * Records of the first version (magic "IOFR", the same layout with FNV-1a 32 as the checksum) are
+ * still read; new ones are always "IOFC" (its checksum costs a sixth of FNV-1a's time).
  *   20 L  payload: the binary ioMessage (agent.md §2.2)
  * Index entry: timestamp (8), offset of the record in the segment (8).
  *

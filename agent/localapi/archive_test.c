@@ -93,12 +93,77 @@ query(struct agent_archive *a, const char *pub, int64_t from, int64_t to, struct
     return s->n;
 }
 
+/* CRC-32C bit by bit: the reference for the archive's table-driven one. */
+static uint32_t crc32c_ref(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        }
+    }
+    return ~c;
+}
+
+/* Longer payloads (every length mod 8, the eight-byte steps) agree with the reference, and a
+ * record of the first format (FNV-1a, magic "IOFR") is still read. */
+static void test_record_checksums(void **state) {
+    (void)state;
+    assert_int_equal(crc32c_ref((const uint8_t *)"123456789", 9), 0xE3069283u);
+    uint8_t rec[AGENT_ARCHIVE_RECORD_HEADER + 100];
+    for (size_t n = 0; n <= 100; n++) {
+        for (size_t i = 0; i < n; i++) {
+            rec[AGENT_ARCHIVE_RECORD_HEADER + i] = (uint8_t)(i * 131 + n);
+        }
+        agent_archive_record_header((int64_t)n * 977, rec + AGENT_ARCHIVE_RECORD_HEADER, n, rec);
+        uint32_t got = ((uint32_t)rec[16] << 24) | ((uint32_t)rec[17] << 16) |
+                       ((uint32_t)rec[18] << 8) | rec[19];
+        uint8_t covered[12 + 100];
+        memcpy(covered, rec + 4, 12);
+        memcpy(covered + 12, rec + AGENT_ARCHIVE_RECORD_HEADER, n);
+        assert_int_equal(got, crc32c_ref(covered, 12 + n));
+        struct agent_archive_record r;
+        assert_int_equal(agent_archive_record_parse(rec, AGENT_ARCHIVE_RECORD_HEADER + n, &r, NULL),
+                         IOF_OK);
+        assert_int_equal(r.payload_len, n);
+    }
+    /* first format: "IOFR", FNV-1a 32 over the same bytes */
+    uint8_t old[AGENT_ARCHIVE_RECORD_HEADER + 5] = {
+        'I', 'O', 'F', 'R', 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 42};
+    memcpy(old + AGENT_ARCHIVE_RECORD_HEADER, "hello", 5);
+    uint32_t h = 2166136261u;
+    for (size_t i = 4; i < 16; i++) {
+        h = (h ^ old[i]) * 16777619u;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        h = (h ^ old[AGENT_ARCHIVE_RECORD_HEADER + i]) * 16777619u;
+    }
+    old[16] = (uint8_t)(h >> 24);
+    old[17] = (uint8_t)(h >> 16);
+    old[18] = (uint8_t)(h >> 8);
+    old[19] = (uint8_t)h;
+    struct agent_archive_record r;
+    assert_int_equal(agent_archive_record_parse(old, sizeof old, &r, NULL), IOF_OK);
+    assert_int_equal(r.timestamp, 42);
+    assert_memory_equal(r.payload, "hello", 5);
+    old[AGENT_ARCHIVE_RECORD_HEADER] ^= 1; /* and its checksum is checked */
+    assert_int_equal(agent_archive_record_parse(old, sizeof old, &r, NULL), IOF_EINVAL);
+}
+
 static void test_record_format(void **state) {
     (void)state;
     uint8_t rec[AGENT_ARCHIVE_RECORD_HEADER + 5];
     agent_archive_record_header(1452214777495, (const uint8_t *)"hello", 5, rec);
     memcpy(rec + AGENT_ARCHIVE_RECORD_HEADER, "hello", 5);
-    assert_memory_equal(rec, "IOFR\0\0\0\5", 8);
+    assert_memory_equal(rec, "IOFC\0\0\0\5", 8);
+    /* the checksum is CRC-32C of bytes 4..15 and the payload (bitwise reference below) */
+    uint8_t covered[12 + 5];
+    memcpy(covered, rec + 4, 12);
+    memcpy(covered + 12, "hello", 5);
+    uint32_t want = crc32c_ref(covered, sizeof covered);
+    assert_int_equal(((uint32_t)rec[16] << 24) | ((uint32_t)rec[17] << 16) |
+                         ((uint32_t)rec[18] << 8) | rec[19],
+                     want);
     struct agent_archive_record r;
     assert_int_equal(agent_archive_record_parse(rec, sizeof rec, &r, NULL), IOF_OK);
     assert_int_equal(r.timestamp, 1452214777495);
@@ -366,6 +431,7 @@ static void test_files_private(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_format),
+        cmocka_unit_test(test_record_checksums),
         cmocka_unit_test_setup_teardown(test_query_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_limit, setup, teardown),
