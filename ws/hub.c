@@ -377,6 +377,14 @@ static void run_command(struct iof_ws_hub *hub,
     if (cmd->kind == IOF_WS_HUB_SEND) {
         err = iof_ws_session_queue(c->s, cmd->opcode, cmd->data, cmd->len);
     } else {
+        /* wslay sends a queued close ahead of queued data: what was sent before the close is
+         * written first. */
+        if (c->dirty) {
+            conn_io(hub, c, 0);
+            if (c->state != CONN_OPEN) {
+                return;
+            }
+        }
         err = iof_ws_session_close(c->s, cmd->status, (const char *)cmd->data);
         arm_close_deadline(hub, c);
     }
