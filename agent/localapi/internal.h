@@ -41,6 +41,12 @@ struct agent_localapi_node {
     bool known;     /* in the last set_microservices list */
     char *config;   /* known only */
     json_t *routes; /* known only: array of receiver uuids */
+    /* known only: routes[i]'s node when that receiver is known on this node, else NULL (a
+     * receiver elsewhere); rebuilt at the end of every set_microservices, the only place where
+     * nodes stop being known (and known nodes are never freed before), so the pointers stay valid
+     * and publishing looks no receiver up by name. */
+    struct agent_localapi_node **route_nodes;
+    size_t nroute_nodes;
     bool is_consumer;
     unsigned log_size_mb; /* known only: /v2/log budget ("logSize", MB, default 1) */
     uint64_t published;   /* messages published by it (known publishers only) */

@@ -36,31 +36,66 @@ void agent_localapi_qmsg_unref(struct agent_localapi_qmsg *q) {
     }
 }
 
+/* One allocation for a frame of frame_len bytes, one reference. */
+static struct agent_localapi_qmsg *qmsg_alloc(size_t frame_len) {
+    struct agent_localapi_qmsg *q = malloc(sizeof *q + frame_len);
+    if (q != NULL) {
+        atomic_init(&q->refs, 1);
+        q->frame_len = frame_len;
+    }
+    return q;
+}
+
 static struct agent_localapi_qmsg *qmsg_ref(struct agent_localapi_qmsg *q) {
     atomic_fetch_add(&q->refs, 1);
     return q;
 }
 
 /* A shared frame of msg as it is (id and timestamp included): one allocation, encoded in place. */
+#define QMSG_SCRATCH 8192
 static iof_err
 qmsg_new(const struct iof_msg *msg, struct agent_localapi_qmsg **out, struct iof_diag *d) {
+    /* Most messages are small: encoded once into a per-thread buffer and copied (encoding
+     * validates the message; sizing first and then encoding in place did that twice). */
+    static _Thread_local uint8_t scratch[QMSG_SCRATCH];
+    size_t len = 0;
+    struct iof_diag sd = {{0}};
+    iof_err err = iof_msg_encode(msg, IOF_MSG_WIDTH_CLASSIC, scratch, sizeof scratch, &len, &sd);
+    if (err == IOF_OK) {
+        struct agent_localapi_qmsg *q = qmsg_alloc(5 + len);
+        if (q == NULL) {
+            return IOF_ENOMEM;
+        }
+        q->frame[0] = IOF_MSG_OP_MESSAGE;
+        q->frame[1] = (uint8_t)(len >> 24);
+        q->frame[2] = (uint8_t)(len >> 16);
+        q->frame[3] = (uint8_t)(len >> 8);
+        q->frame[4] = (uint8_t)len;
+        memcpy(q->frame + 5, scratch, len);
+        *out = q;
+        return IOF_OK;
+    }
+    if (err != IOF_E2BIG) {
+        if (d != NULL) {
+            *d = sd;
+        }
+        return err;
+    }
     size_t size = 0;
-    iof_err err = iof_msg_encoded_size(msg, IOF_MSG_WIDTH_CLASSIC, &size, d);
+    err = iof_msg_encoded_size(msg, IOF_MSG_WIDTH_CLASSIC, &size, d);
     if (err != IOF_OK) {
         return err;
     }
     if (size > UINT32_MAX) {
         return iof_fail(d, IOF_EINVAL, "message too large for a frame");
     }
-    struct agent_localapi_qmsg *q = malloc(sizeof *q + 5 + size);
+    struct agent_localapi_qmsg *q = qmsg_alloc(5 + size);
     if (q == NULL) {
         return IOF_ENOMEM;
     }
-    atomic_init(&q->refs, 1);
-    size_t len = 0;
     err = iof_msg_encode(msg, IOF_MSG_WIDTH_CLASSIC, q->frame + 5, size, &len, d);
     if (err != IOF_OK) {
-        free(q);
+        agent_localapi_qmsg_unref(q);
         return err;
     }
     q->frame[0] = IOF_MSG_OP_MESSAGE;
@@ -198,6 +233,9 @@ static struct agent_localapi_node *node_get(struct agent_localapi *api, const ch
 }
 
 static void node_forget(struct agent_localapi_node *n) {
+    free(n->route_nodes);
+    n->route_nodes = NULL;
+    n->nroute_nodes = 0;
     free(n->config);
     n->config = NULL;
     json_decref(n->routes);
@@ -342,7 +380,8 @@ static iof_err publish_msg(struct agent_localapi *api,
             if (r == NULL) {
                 continue;
             }
-            struct agent_localapi_node *rn = agent_localapi_find(api, r);
+            struct agent_localapi_node *rn =
+                i < pub->nroute_nodes ? pub->route_nodes[i] : agent_localapi_find(api, r);
             if (rn != NULL && rn->known) {
                 deliver_locked(api, rn, qmsg_ref(q));
                 reached++;
@@ -520,6 +559,23 @@ iof_err agent_localapi_set_microservices(struct agent_localapi *api, const json_
             }
         }
         agent_localapi_gc(api);
+    }
+    /* The route receivers of every known node (see route_nodes); a node without the memory for
+     * it looks its receivers up by name. */
+    for (struct agent_localapi_node *n = api->nodes; n != NULL; n = n->next) {
+        free(n->route_nodes);
+        n->route_nodes = NULL;
+        n->nroute_nodes = 0;
+        size_t nr = n->known ? json_array_size(n->routes) : 0;
+        if (nr == 0 || (n->route_nodes = calloc(nr, sizeof *n->route_nodes)) == NULL) {
+            continue;
+        }
+        n->nroute_nodes = nr;
+        for (size_t k = 0; k < nr; k++) {
+            const char *r = json_string_value(json_array_get(n->routes, k));
+            struct agent_localapi_node *rn = r != NULL ? agent_localapi_find(api, r) : NULL;
+            n->route_nodes[k] = rn != NULL && rn->known ? rn : NULL;
+        }
     }
     pthread_mutex_unlock(&api->mu);
     IOF_DEBUG(
