@@ -14,6 +14,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,6 +510,13 @@ static void admin_request_stop(void *ctx) {
 }
 
 iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
+    /* Fixed thresholds (setting them turns glibc's dynamic ones off): once a large block was
+     * freed, glibc would raise the mmap threshold up to 32 MiB and the trim threshold to twice
+     * that, so a drained message queue or a large /v2/messages/next answer stayed in a thread's
+     * heap (up to ~64 MB, which malloc_trim does not shrink at a heap's top). Blocks of 256 KiB
+     * and more are mapped on their own and unmapped when freed. */
+    (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    (void)mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     struct agent_config c = a->cfg;
     iof_err err = make_dirs(&c, d);
     if (err != IOF_OK) {

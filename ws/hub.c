@@ -41,10 +41,13 @@ struct iof_ws_hub_conn {
     uint32_t events;   /* registered with epoll */
     size_t budget;     /* bytes this turn may still read */
     bool got_data;     /* something was read this turn */
+    bool got_msg;      /* a message was reported this turn */
     int64_t last_rx;   /* last time anything arrived */
     int64_t last_ping; /* last ping sent by the timer */
     int64_t deadline;  /* OPEN: give up waiting for the peer's close; DRAIN: stop draining */
     size_t wire_reported;
+    struct iof_ws_hub_conn *dirty_next; /* run_commands: queued to, not yet written */
+    bool dirty;
 };
 
 /* ---- session I/O on the socket ---- */
@@ -92,6 +95,7 @@ static ssize_t conn_write(void *ctx, const uint8_t *buf, size_t len) {
 static void conn_event(void *ctx, const struct iof_ws_event *ev) {
     struct iof_ws_hub_conn *c = ctx;
     if ((ev->opcode == IOF_WS_TEXT || ev->opcode == IOF_WS_BINARY) && c->h.on_message != NULL) {
+        c->got_msg = true;
         c->h.on_message(c->ctx, c->id, ev->opcode, ev->data, ev->len);
     } else if (ev->opcode == IOF_WS_PING && c->h.on_ping != NULL) {
         c->h.on_ping(c->ctx, c->id, ev->data, ev->len);
@@ -232,9 +236,13 @@ static void conn_io(struct iof_ws_hub *hub, struct iof_ws_hub_conn *c, uint32_t 
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && iof_ws_session_want_read(c->s)) {
         c->budget = READ_BUDGET;
         c->got_data = false;
+        c->got_msg = false;
         err = iof_ws_session_read(c->s);
         if (c->got_data) {
             c->last_rx = iof_time_mono_ms();
+        }
+        if (c->got_msg && c->h.on_read_end != NULL) {
+            c->h.on_read_end(c->ctx, c->id);
         }
     }
     if (err == IOF_OK && iof_ws_session_want_write(c->s)) {
@@ -261,6 +269,7 @@ static void conn_adopt(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool 
     c->last_rx = c->last_ping = iof_time_mono_ms();
     struct iof_ws_session_config sc = {
         .server = true,
+        .read_ahead = true,
         .max_message = hub->cfg.max_message,
         .ops = &conn_ops,
         .ctx = c,
@@ -350,7 +359,12 @@ static struct iof_ws_hub_conn *cmd_target(struct iof_ws_hub *hub,
     return c != NULL && c->state == CONN_OPEN ? c : NULL;
 }
 
-static void run_command(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool stopping) {
+/* Runs one command. Sends and closes only queue into the session and put the connection on
+ * *dirty: the writing is done once per connection after the whole batch (run_commands). */
+static void run_command(struct iof_ws_hub *hub,
+                        struct iof_ws_hub_cmd *cmd,
+                        bool stopping,
+                        struct iof_ws_hub_conn **dirty) {
     if (cmd->kind == IOF_WS_HUB_ADOPT) {
         conn_adopt(hub, cmd, stopping);
         return;
@@ -363,28 +377,76 @@ static void run_command(struct iof_ws_hub *hub, struct iof_ws_hub_cmd *cmd, bool
     if (cmd->kind == IOF_WS_HUB_SEND) {
         err = iof_ws_session_queue(c->s, cmd->opcode, cmd->data, cmd->len);
     } else {
+        /* wslay sends a queued close ahead of queued data: what was sent before the close is
+         * written first. */
+        if (c->dirty) {
+            conn_io(hub, c, 0);
+            if (c->state != CONN_OPEN) {
+                return;
+            }
+        }
         err = iof_ws_session_close(c->s, cmd->status, (const char *)cmd->data);
         arm_close_deadline(hub, c);
     }
     if (err == IOF_ENOMEM) {
         IOF_WARN("ws", "send_dropped conn=%llu reason=\"no memory\"", (unsigned long long)c->id);
     }
-    conn_io(hub, c, 0);
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = *dirty;
+        *dirty = c;
+    }
 }
 
-/* Runs the queued commands; reports the stop/quit flags seen with them. */
+/* Most rounds of commands run in one loop turn; commands that handlers queue while the last
+ * round is written wait for the wake-up that iof_ws_hub_wake then sends. */
+#define COMMAND_ROUNDS 4
+
+/* Runs the queued commands, then writes each connection they touched once, so a batch of
+ * messages for one peer leaves in one write (a relayed burst: the receipts to the publisher and
+ * the deliveries to each receiver). Commands queued by the hub thread itself (handlers) need no
+ * wake-up: they are picked up here, in the same turn. Reports the stop/quit flags. */
 static void run_commands(struct iof_ws_hub *hub, bool *stopping, bool *quit) {
-    pthread_mutex_lock(&hub->mu);
-    struct iof_ws_hub_cmd *list = hub->cmd_head;
-    hub->cmd_head = hub->cmd_tail = NULL;
-    *stopping = hub->stopping;
-    *quit = hub->quit;
-    pthread_mutex_unlock(&hub->mu);
-    while (list != NULL) {
-        struct iof_ws_hub_cmd *next = list->next;
-        run_command(hub, list, *stopping);
-        free(list);
-        list = next;
+    for (int round = 0;; round++) {
+        pthread_mutex_lock(&hub->mu);
+        struct iof_ws_hub_cmd *list = hub->cmd_head;
+        hub->cmd_head = hub->cmd_tail = NULL;
+        *stopping = hub->stopping;
+        *quit = hub->quit;
+        pthread_mutex_unlock(&hub->mu);
+        if (list == NULL) {
+            return;
+        }
+        if (round == COMMAND_ROUNDS) {
+            /* Put them back and come again after the timers. */
+            pthread_mutex_lock(&hub->mu);
+            struct iof_ws_hub_cmd *tail = list;
+            while (tail->next != NULL) {
+                tail = tail->next;
+            }
+            tail->next = hub->cmd_head;
+            hub->cmd_head = list;
+            if (hub->cmd_tail == NULL) {
+                hub->cmd_tail = tail;
+            }
+            pthread_mutex_unlock(&hub->mu);
+            iof_ws_hub_wake(hub);
+            return;
+        }
+        struct iof_ws_hub_conn *dirty = NULL;
+        while (list != NULL) {
+            struct iof_ws_hub_cmd *next = list->next;
+            run_command(hub, list, *stopping, &dirty);
+            free(list);
+            list = next;
+        }
+        while (dirty != NULL) {
+            struct iof_ws_hub_conn *c = dirty;
+            dirty = c->dirty_next;
+            c->dirty = false;
+            c->dirty_next = NULL;
+            conn_io(hub, c, 0);
+        }
     }
 }
 
@@ -405,6 +467,9 @@ static void run_timers(struct iof_ws_hub *hub, int64_t now) {
     struct iof_ws_hub_conn *next;
     for (struct iof_ws_hub_conn *c = hub->conns; c != NULL; c = next) {
         next = c->next;
+        if (c->s != NULL) {
+            iof_ws_session_release_idle(c->s);
+        }
         if (c->state == CONN_DRAIN) {
             if (now >= c->deadline) {
                 conn_release(hub, c);

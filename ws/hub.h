@@ -62,6 +62,10 @@ struct iof_ws_handlers {
      * Pong, echoing the payload, is already queued; the handler may add one of its own with
      * iof_ws_pong (protocols with their own ping convention, such as ioFog's 0x09 -> 0x0A). */
     void (*on_ping)(void *ctx, uint64_t conn_id, const uint8_t *data, size_t len);
+    /* After one read of the socket delivered one or more messages (on_message calls): a group
+     * boundary where work gathered for them can be committed. Whatever the handlers sent for
+     * those messages is written to the sockets after this returns, never before. */
+    void (*on_read_end)(void *ctx, uint64_t conn_id);
 };
 
 /* Creates a hub and starts its thread. cfg may be NULL (defaults); it is copied.

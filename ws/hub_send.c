@@ -83,7 +83,8 @@ static iof_err enqueue(struct iof_ws_hub *hub,
     cmd->gen = slot->gen;
     bool wake = iof_ws_hub_push_locked(hub, cmd);
     pthread_mutex_unlock(&hub->mu);
-    if (wake) {
+    /* The hub thread (a handler) runs its commands later in the same loop turn. */
+    if (wake && !pthread_equal(pthread_self(), hub->thread)) {
         iof_ws_hub_wake(hub);
     }
     return IOF_OK;

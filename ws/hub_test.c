@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,9 @@ struct fixture {
     size_t nclosed;
     size_t send_failures;
     char last_param[64];
+    atomic_size_t received;  /* commit_handlers: messages seen */
+    atomic_size_t committed; /* commit_handlers: messages seen at the last on_read_end */
+    atomic_size_t read_ends;
 };
 
 static void on_open(void *ctx, uint64_t id) {
@@ -88,6 +92,30 @@ static void on_ping(void *ctx, uint64_t id, const uint8_t *data, size_t len) {
 static const struct iof_ws_handlers echo_handlers = {
     .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_ping = on_ping};
 
+/* Echo handlers that also "commit" at each read end: what was received so far. */
+static void on_commit_message(
+    void *ctx, uint64_t id, enum iof_ws_opcode opcode, const uint8_t *data, size_t len) {
+    struct fixture *f = ctx;
+    atomic_fetch_add(&f->received, 1);
+    on_message(ctx, id, opcode, data, len);
+}
+
+static void on_read_end(void *ctx, uint64_t id) {
+    (void)id;
+    struct fixture *f = ctx;
+    atomic_store(&f->committed, atomic_load(&f->received));
+    atomic_fetch_add(&f->read_ends, 1);
+}
+
+static const struct iof_ws_handlers commit_handlers = {.on_open = on_open,
+                                                       .on_message = on_commit_message,
+                                                       .on_close = on_close,
+                                                       .on_read_end = on_read_end};
+
+static iof_err commit_route(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
+    return iof_ws_hub_accept(((struct fixture *)ctx)->hub, req, &commit_handlers, ctx, d);
+}
+
 static iof_err echo_route(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
     struct fixture *f = ctx;
     const char *id = iof_http_param(req, "id");
@@ -107,6 +135,7 @@ static int setup_with(void **state, const struct iof_ws_hub_config *hc) {
     assert_int_equal(iof_http_server_new(&cfg, &f->srv), IOF_OK);
     assert_int_equal(iof_http_server_route(f->srv, "GET", "/echo/:id", echo_route, f), IOF_OK);
     assert_int_equal(iof_http_server_route(f->srv, "POST", "/echo/:id", echo_route, f), IOF_OK);
+    assert_int_equal(iof_http_server_route(f->srv, "GET", "/commit", commit_route, f), IOF_OK);
     assert_int_equal(iof_http_server_start(f->srv), IOF_OK);
     f->port = iof_http_server_port(f->srv);
     assert_true(f->port != 0);
@@ -246,6 +275,42 @@ static void test_echo_sizes(void **state) {
     assert_int_equal(wait_count(f, &f->nclosed, 1), 1);
     assert_int_equal(closed_status(f, id), 1000);
     assert_int_equal(f->nopened, 1);
+}
+
+/* A burst sent before anything is read back: the hub gathers the echoes into few writes (sizes
+ * chosen to cross its 64 KiB gathering buffer and its direct-write threshold); every echo arrives
+ * whole and in order, and only after the on_read_end that followed its message (a handler's
+ * commit point comes before the sends it caused are written). */
+static void test_burst_order_and_read_end(void **state) {
+    struct fixture *f = *state;
+    struct iof_ws_client *c = connect_echo(f, "/commit");
+    enum { N = 300 };
+    static uint8_t buf[70000];
+    size_t sizes[N];
+    for (size_t i = 0; i < N; i++) {
+        sizes[i] = i % 50 == 7 ? 20000 + i * 100 : 4 + (i * 37) % 300;
+        assert_true(sizes[i] <= sizeof buf);
+    }
+    for (size_t i = 0; i < N; i++) {
+        memset(buf, (int)(i & 0xff), sizes[i]);
+        memcpy(buf, &i, sizeof i < sizes[i] ? sizeof i : sizes[i]);
+        assert_int_equal(iof_ws_client_send(c, IOF_WS_BINARY, buf, sizes[i]), IOF_OK);
+    }
+    for (size_t i = 0; i < N; i++) {
+        struct iof_ws_msg m = {0};
+        assert_int_equal(iof_ws_client_recv(c, WAIT_MS, &m), IOF_OK);
+        assert_int_equal(m.opcode, IOF_WS_BINARY);
+        assert_int_equal(m.len, sizes[i]);
+        memset(buf, (int)(i & 0xff), sizes[i]);
+        memcpy(buf, &i, sizeof i < sizes[i] ? sizeof i : sizes[i]);
+        assert_memory_equal(m.data, buf, sizes[i]);
+        iof_ws_msg_free(&m);
+        assert_true(atomic_load(&f->committed) >= i + 1);
+    }
+    assert_true(atomic_load(&f->read_ends) >= 1);
+    assert_true(atomic_load(&f->read_ends) <= N);
+    assert_int_equal(f->send_failures, 0);
+    iof_ws_client_free(c);
 }
 
 static void test_ping_pong(void **state) {
@@ -613,6 +678,7 @@ static void test_client_arguments(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_echo_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_order_and_read_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_status_echoed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_too_big, setup, teardown),

@@ -14,6 +14,20 @@
  * keep large allocations. */
 #define KEEP_BUFFER_MAX (64u * 1024u)
 
+/* Outgoing frames are gathered here and written with one io_write per turn instead of one per
+ * frame header and one per payload (wslay hands them over separately): on loopback every write is
+ * a full trip through the TCP stack and a wake-up of the reader, which was most of the bus's cost
+ * (docs/design/bus-performance.md). A payload of at least OUT_DIRECT bytes with nothing gathered
+ * before it is written directly, without the copy. Allocated on first use and kept while the
+ * connection is busy (allocating it per write made glibc grow and shrink its heap every turn);
+ * iof_ws_session_release_idle gives it back. */
+#define OUT_MAX    (64u * 1024u)
+#define OUT_DIRECT (16u * 1024u)
+
+/* Reading likewise: wslay asks for a few KiB at a time; the session reads up to IN_MAX bytes per
+ * io_read and hands them out from its buffer (kept and released like the output buffer). */
+#define IN_MAX (64u * 1024u)
+
 struct iof_ws_session {
     wslay_event_context_ptr ctx;
     const struct iof_ws_session_ops *ops;
@@ -26,6 +40,13 @@ struct iof_ws_session {
     bool frame_is_data; /* the frame being received belongs to a data message */
     bool msg_dropped;   /* the current data message hit a limit; its frames are ignored */
     bool broken;        /* I/O failed or the owner aborted: no more reading or writing */
+    bool read_ahead;
+    uint8_t *in;   /* read ahead, IN_MAX bytes when allocated */
+    size_t in_off; /* in[in_off..in_len) is still to be handed to wslay */
+    size_t in_len;
+    uint8_t *out;   /* gathered output, OUT_MAX bytes when allocated */
+    size_t out_off; /* out[out_off..out_len) is still to be written */
+    size_t out_len;
 };
 
 static const uint8_t empty_payload[1] = {0};
@@ -48,6 +69,31 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
         }
         return (ssize_t)n;
     }
+    if (s->in_off == s->in_len) {
+        s->in_off = s->in_len = 0;
+        if (s->in == NULL && s->read_ahead && len < IN_MAX) {
+            s->in = malloc(IN_MAX); /* without it, reads go straight into wslay's buffer */
+        }
+        if (s->in != NULL && len < IN_MAX) {
+            ssize_t r = s->ops->io_read(s->octx, s->in, IN_MAX);
+            if (r > 0) {
+                s->in_len = (size_t)r;
+            } else if (r == IOF_WS_IO_AGAIN) {
+                wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+                return -1;
+            } else {
+                s->broken = true;
+                wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+                return -1;
+            }
+        }
+    }
+    if (s->in_off < s->in_len) {
+        size_t n = s->in_len - s->in_off < len ? s->in_len - s->in_off : len;
+        memcpy(buf, s->in + s->in_off, n);
+        s->in_off += n;
+        return (ssize_t)n;
+    }
     ssize_t r = s->ops->io_read(s->octx, buf, len);
     if (r > 0) {
         return r;
@@ -61,21 +107,62 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
     return -1;
 }
 
+/* Writes gathered output until it is all out or io_write would block. false when the stream
+ * failed (the session is then broken). */
+static bool out_flush(struct iof_ws_session *s) {
+    while (s->out_off < s->out_len) {
+        ssize_t r = s->ops->io_write(s->octx, s->out + s->out_off, s->out_len - s->out_off);
+        if (r > 0) {
+            s->out_off += (size_t)r;
+        } else if (r == IOF_WS_IO_AGAIN) {
+            return true;
+        } else {
+            s->broken = true;
+            return false;
+        }
+    }
+    s->out_off = s->out_len = 0;
+    return true;
+}
+
 static ssize_t
 send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user) {
     (void)flags;
     struct iof_ws_session *s = user;
-    ssize_t r = s->ops->io_write(s->octx, data, len);
-    if (r > 0) {
-        return r;
-    }
-    if (r == IOF_WS_IO_AGAIN) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    } else {
-        s->broken = true;
+    if (s->out_len > 0 && s->out_len + len > OUT_MAX && !out_flush(s)) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
     }
-    return -1;
+    if (s->out_len == 0 && len >= OUT_DIRECT) {
+        ssize_t r = s->ops->io_write(s->octx, data, len);
+        if (r > 0) {
+            return r;
+        }
+        if (r == IOF_WS_IO_AGAIN) {
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        } else {
+            s->broken = true;
+            wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        }
+        return -1;
+    }
+    if (s->out == NULL && (s->out = malloc(OUT_MAX)) == NULL) {
+        wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
+        return -1;
+    }
+    if (s->out_off > 0) {
+        memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+        s->out_len -= s->out_off;
+        s->out_off = 0;
+    }
+    size_t n = OUT_MAX - s->out_len < len ? OUT_MAX - s->out_len : len;
+    if (n == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    memcpy(s->out + s->out_len, data, n);
+    s->out_len += n;
+    return (ssize_t)n;
 }
 
 static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user) {
@@ -192,6 +279,7 @@ iof_err iof_ws_session_new(const struct iof_ws_session_config *cfg,
     s->ops = cfg->ops;
     s->octx = cfg->ctx;
     s->max_message = cfg->max_message;
+    s->read_ahead = cfg->read_ahead;
     iof_buf_init(&s->msg, cfg->max_message);
     if (prefix_len > 0) {
         s->prefix = malloc(prefix_len);
@@ -232,6 +320,8 @@ void iof_ws_session_free(struct iof_ws_session *s) {
     }
     wslay_event_context_free(s->ctx);
     iof_buf_free(&s->msg);
+    free(s->in);
+    free(s->out);
     free(s->prefix);
     free(s);
 }
@@ -253,7 +343,7 @@ iof_err iof_ws_session_write(struct iof_ws_session *s) {
         return IOF_EIO;
     }
     int r = wslay_event_send(s->ctx);
-    if (r == 0) {
+    if (r == 0 && out_flush(s)) {
         return IOF_OK;
     }
     iof_ws_session_abort(s);
@@ -316,7 +406,7 @@ bool iof_ws_session_want_read(const struct iof_ws_session *s) {
 }
 
 bool iof_ws_session_want_write(const struct iof_ws_session *s) {
-    return !s->broken && wslay_event_want_write(s->ctx) != 0;
+    return !s->broken && (wslay_event_want_write(s->ctx) != 0 || s->out_off < s->out_len);
 }
 
 bool iof_ws_session_finished(const struct iof_ws_session *s) {
@@ -341,6 +431,19 @@ uint16_t iof_ws_session_status(const struct iof_ws_session *s) {
     return IOF_WS_STATUS_ABNORMAL;
 }
 
+void iof_ws_session_release_idle(struct iof_ws_session *s) {
+    if (s->in != NULL && s->in_off == s->in_len) {
+        free(s->in);
+        s->in = NULL;
+        s->in_off = s->in_len = 0;
+    }
+    if (s->out != NULL && s->out_off == s->out_len) {
+        free(s->out);
+        s->out = NULL;
+        s->out_off = s->out_len = 0;
+    }
+}
+
 size_t iof_ws_session_queued_bytes(const struct iof_ws_session *s) {
-    return wslay_event_get_queued_msg_length(s->ctx);
+    return wslay_event_get_queued_msg_length(s->ctx) + (s->out_len - s->out_off);
 }

@@ -43,6 +43,10 @@ struct iof_ws_session_config {
     size_t max_message; /* largest reassembled message accepted; larger closes with 1009 */
     const struct iof_ws_session_ops *ops; /* borrowed; must outlive the session */
     void *ctx;                            /* passed to every op */
+    bool read_ahead; /* io_read is asked for up to 64 KiB at a time and what wslay does not take
+                        yet waits in the session; for owners that read until IOF_WS_IO_AGAIN
+                        anyway (the hub), not for those whose io_read holds back to limit what
+                        they accept (the client's inbox) */
 };
 
 /* Creates a session. prefix[0..prefix_len) are bytes already read from the peer (left over after
@@ -101,6 +105,10 @@ bool iof_ws_session_close_received(const struct iof_ws_session *s);
 /* The status that describes how the connection ended: the peer's close code if it sent a close
  * frame (1005 when it carried none), else the code this side sent, else 1006 (abnormal). */
 uint16_t iof_ws_session_status(const struct iof_ws_session *s);
+
+/* Frees the input and output buffers when nothing waits in them (the owner calls this now and
+ * then, so idle sessions hold no buffer). */
+void iof_ws_session_release_idle(struct iof_ws_session *s);
 
 /* Bytes of message payload queued and not yet written. */
 size_t iof_ws_session_queued_bytes(const struct iof_ws_session *s);

@@ -63,7 +63,8 @@ static void end_init(struct end *e, bool server, size_t max_message) {
     iof_buf_init(&e->in, (size_t)8 << 20);
     iof_buf_init(&e->out, (size_t)8 << 20);
     iof_buf_init(&e->last_data, (size_t)8 << 20);
-    struct iof_ws_session_config cfg = {server, max_message, &mem_ops, e};
+    /* the server side reads ahead as the hub does, the client side does not */
+    struct iof_ws_session_config cfg = {server, max_message, &mem_ops, e, server};
     assert_int_equal(iof_ws_session_new(&cfg, NULL, 0, &e->s), IOF_OK);
 }
 
@@ -313,7 +314,7 @@ static void test_eof_and_arguments(void **state) {
     end_free(&srv);
 
     struct iof_ws_session *s = NULL;
-    struct iof_ws_session_config bad = {true, 0, &mem_ops, NULL};
+    struct iof_ws_session_config bad = {true, 0, &mem_ops, NULL, false};
     assert_int_equal(iof_ws_session_new(&bad, NULL, 0, &s), IOF_EINVAL);
     assert_null(s);
 }
@@ -328,7 +329,7 @@ static void test_prefix_first(void **state) {
     iof_buf_init(&srv.in, 1024);
     iof_buf_init(&srv.out, 1024);
     iof_buf_init(&srv.last_data, 1024);
-    struct iof_ws_session_config cfg = {true, 1024, &mem_ops, &srv};
+    struct iof_ws_session_config cfg = {true, 1024, &mem_ops, &srv, true};
     assert_int_equal(iof_ws_session_new(&cfg, pre.data, pre.len, &srv.s), IOF_OK);
     client_frame(&srv.in, true, 0x1, "second", 6);
     assert_int_equal(iof_ws_session_read(srv.s), IOF_OK);

@@ -140,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .max_message = FUZZ_MAX_MESSAGE,
         .ops = &fuzz_ops,
         .ctx = &st,
+        .read_ahead = true, /* as the hub's sessions */
     };
     if (iof_ws_session_new(&cfg, NULL, 0, &st.s) != IOF_OK) {
         return 0;

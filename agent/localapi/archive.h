@@ -9,18 +9,26 @@
  * counter shared by all publishers, so a smaller seq is an older segment.
  *
  * Segment record (all integers big-endian), AGENT_ARCHIVE_RECORD_HEADER bytes then the payload:
- *   0  4  magic "IOFR"
+ *   0  4  magic "IOFC"
  *   4  4  payload length L (at most AGENT_ARCHIVE_MAX_PAYLOAD)
  *   8  8  timestamp, ms since the epoch (the message's)
- *   16 4  FNV-1a 32 of bytes 4..15 and the payload
+ *   16 4  CRC-32C (Castagnoli) of bytes 4..15 and the payload
+ * Records of the first version (magic "IOFR", the same layout with FNV-1a 32 as the checksum) are
+ * still read; new ones are always "IOFC" (its checksum costs a sixth of FNV-1a's time).
  *   20 L  payload: the binary ioMessage (agent.md §2.2)
  * Index entry: timestamp (8), offset of the record in the segment (8).
  *
  * A record is written before its index entry, so after a crash mid-write a segment may end in a
  * torn record and an index in a partial entry; readers ignore both (a partial entry is not read,
  * a record is checked against magic, length and checksum before use). After a restart appends go
- * to new segments, never to old ones. There is no fsync per message: a crash of the agent loses
- * nothing that was appended, a power loss may lose the last records (or tear them, see above).
+ * to new segments, never to old ones.
+ *
+ * Group commit: agent_archive_append gathers records (and their index entries) in memory, per
+ * publisher, and agent_archive_flush writes them with one write per file; a query, rotation,
+ * close, or 32 KiB gathered write them too. The Local API flushes before anything about the
+ * messages (their receipts, their deliveries) leaves the Agent, so a crash of the agent loses no
+ * message whose receipt was sent. There is no fsync: a power loss may lose the last records (or
+ * tear them, see above).
  *
  * Rotation: a segment is closed when the next record would take it past segment_bytes. When the
  * total size of all segments and indexes passes max_bytes, the oldest segments (of any publisher)
@@ -81,14 +89,23 @@ IOF_NODISCARD iof_err agent_archive_open(const struct agent_archive_config *cfg,
 void agent_archive_close(struct agent_archive *a);
 
 /* Appends one message (payload: its binary encoding) under publisher, rotating and trimming as
- * described above. IOF_EINVAL for a publisher that cannot name a directory or an oversized payload,
- * IOF_EIO when writing fails, IOF_ENOMEM. */
+ * described above; it is written by the next agent_archive_flush at the latest. IOF_EINVAL for a
+ * publisher that cannot name a directory or an oversized payload, IOF_EIO when writing fails,
+ * IOF_ENOMEM. */
 IOF_NODISCARD iof_err agent_archive_append(struct agent_archive *a,
                                            const char *publisher,
                                            int64_t timestamp,
                                            const uint8_t *payload,
                                            size_t len,
                                            struct iof_diag *d);
+
+/* Writes every gathered record to its files (see "Group commit"). IOF_EIO when a write failed
+ * (those records are lost and logged; later ones go to a fresh segment). */
+IOF_NODISCARD iof_err agent_archive_flush(struct agent_archive *a, struct iof_diag *d);
+
+/* Frees the gathering buffers of publishers with nothing gathered (kept while they publish, so
+ * a busy publisher does not allocate per group). Called now and then (the Local API's timer). */
+void agent_archive_release_idle(struct agent_archive *a);
 
 /* Called for each archived message of a query, oldest segment first and in write order inside a
  * segment; payload is borrowed for the call. Return false to stop the query. */

@@ -93,12 +93,77 @@ query(struct agent_archive *a, const char *pub, int64_t from, int64_t to, struct
     return s->n;
 }
 
+/* CRC-32C bit by bit: the reference for the archive's table-driven one. */
+static uint32_t crc32c_ref(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        }
+    }
+    return ~c;
+}
+
+/* Longer payloads (every length mod 8, the eight-byte steps) agree with the reference, and a
+ * record of the first format (FNV-1a, magic "IOFR") is still read. */
+static void test_record_checksums(void **state) {
+    (void)state;
+    assert_int_equal(crc32c_ref((const uint8_t *)"123456789", 9), 0xE3069283u);
+    uint8_t rec[AGENT_ARCHIVE_RECORD_HEADER + 100];
+    for (size_t n = 0; n <= 100; n++) {
+        for (size_t i = 0; i < n; i++) {
+            rec[AGENT_ARCHIVE_RECORD_HEADER + i] = (uint8_t)(i * 131 + n);
+        }
+        agent_archive_record_header((int64_t)n * 977, rec + AGENT_ARCHIVE_RECORD_HEADER, n, rec);
+        uint32_t got = ((uint32_t)rec[16] << 24) | ((uint32_t)rec[17] << 16) |
+                       ((uint32_t)rec[18] << 8) | rec[19];
+        uint8_t covered[12 + 100];
+        memcpy(covered, rec + 4, 12);
+        memcpy(covered + 12, rec + AGENT_ARCHIVE_RECORD_HEADER, n);
+        assert_int_equal(got, crc32c_ref(covered, 12 + n));
+        struct agent_archive_record r;
+        assert_int_equal(agent_archive_record_parse(rec, AGENT_ARCHIVE_RECORD_HEADER + n, &r, NULL),
+                         IOF_OK);
+        assert_int_equal(r.payload_len, n);
+    }
+    /* first format: "IOFR", FNV-1a 32 over the same bytes */
+    uint8_t old[AGENT_ARCHIVE_RECORD_HEADER + 5] = {
+        'I', 'O', 'F', 'R', 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 42};
+    memcpy(old + AGENT_ARCHIVE_RECORD_HEADER, "hello", 5);
+    uint32_t h = 2166136261u;
+    for (size_t i = 4; i < 16; i++) {
+        h = (h ^ old[i]) * 16777619u;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        h = (h ^ old[AGENT_ARCHIVE_RECORD_HEADER + i]) * 16777619u;
+    }
+    old[16] = (uint8_t)(h >> 24);
+    old[17] = (uint8_t)(h >> 16);
+    old[18] = (uint8_t)(h >> 8);
+    old[19] = (uint8_t)h;
+    struct agent_archive_record r;
+    assert_int_equal(agent_archive_record_parse(old, sizeof old, &r, NULL), IOF_OK);
+    assert_int_equal(r.timestamp, 42);
+    assert_memory_equal(r.payload, "hello", 5);
+    old[AGENT_ARCHIVE_RECORD_HEADER] ^= 1; /* and its checksum is checked */
+    assert_int_equal(agent_archive_record_parse(old, sizeof old, &r, NULL), IOF_EINVAL);
+}
+
 static void test_record_format(void **state) {
     (void)state;
     uint8_t rec[AGENT_ARCHIVE_RECORD_HEADER + 5];
     agent_archive_record_header(1452214777495, (const uint8_t *)"hello", 5, rec);
     memcpy(rec + AGENT_ARCHIVE_RECORD_HEADER, "hello", 5);
-    assert_memory_equal(rec, "IOFR\0\0\0\5", 8);
+    assert_memory_equal(rec, "IOFC\0\0\0\5", 8);
+    /* the checksum is CRC-32C of bytes 4..15 and the payload (bitwise reference below) */
+    uint8_t covered[12 + 5];
+    memcpy(covered, rec + 4, 12);
+    memcpy(covered + 12, "hello", 5);
+    uint32_t want = crc32c_ref(covered, sizeof covered);
+    assert_int_equal(((uint32_t)rec[16] << 24) | ((uint32_t)rec[17] << 16) |
+                         ((uint32_t)rec[18] << 8) | rec[19],
+                     want);
     struct agent_archive_record r;
     assert_int_equal(agent_archive_record_parse(rec, sizeof rec, &r, NULL), IOF_OK);
     assert_int_equal(r.timestamp, 1452214777495);
@@ -251,6 +316,59 @@ static void test_truncated_files(void **state) {
     agent_archive_close(a);
 }
 
+static off_t size_of(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* Group commit: appends wait in memory until a flush (or a query, or 32 KiB gathered), records
+ * reach the segment before their entries reach the index, and a record too big to gather is
+ * written at once after what was gathered before it. */
+static void test_group_commit(void **state) {
+    struct fx *f = *state;
+    struct agent_archive *a = open_archive(f, 0, 0);
+    for (int i = 0; i < 5; i++) {
+        append(a, "pub", i, 100);
+    }
+    char seg[512];
+    char idx[512];
+    only_segment(f, "pub", seg, idx, sizeof seg);
+    assert_int_equal(size_of(seg), 0);
+    assert_int_equal(size_of(idx), 0);
+    assert_int_equal(agent_archive_flush(a, NULL), IOF_OK);
+    assert_int_equal(size_of(seg), 5 * 120);
+    assert_int_equal(size_of(idx), 5 * 16);
+
+    /* a query sees what is still gathered */
+    append(a, "pub", 5, 100);
+    struct seen s;
+    assert_int_equal(query(a, "pub", 0, INT64_MAX, &s), 6);
+    assert_int_equal(size_of(seg), 6 * 120);
+
+    /* 32 KiB gathered are written without a flush; nothing is written before then */
+    for (int i = 6; i < 6 + 300; i++) {
+        append(a, "pub", i, 100);
+    }
+    off_t written = size_of(seg);
+    assert_true(written > 6 * 120);
+    assert_true(written < 306 * 120);
+    assert_int_equal(written % 120, 0);
+    assert_int_equal(size_of(idx), written / 120 * 16);
+
+    /* too big to gather: written at once, after everything before it */
+    static uint8_t big[40000];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(agent_archive_append(a, "pub", 5000, big, sizeof big, NULL), IOF_OK);
+    assert_int_equal(size_of(seg), 306 * 120 + 20 + (off_t)sizeof big);
+    assert_int_equal(size_of(idx), 307 * 16);
+
+    agent_archive_release_idle(a);
+    append(a, "pub", 306, 100); /* gathers again after the buffers were released */
+    agent_archive_close(a);     /* and closing writes it */
+    assert_int_equal(size_of(seg), 307 * 120 + 20 + (off_t)sizeof big);
+}
+
 static void test_missing_and_odd_files(void **state) {
     struct fx *f = *state;
     struct agent_archive *a = open_archive(f, 0, 0);
@@ -313,10 +431,12 @@ static void test_files_private(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_format),
+        cmocka_unit_test(test_record_checksums),
         cmocka_unit_test_setup_teardown(test_query_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_odd_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

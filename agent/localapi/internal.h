@@ -14,12 +14,12 @@
 
 #define LOCALAPI_ID_MAX 255 /* longest microservice id taken from a socket path */
 
-/* One published message, shared by every queue it sits in. */
+/* One published message, shared by every queue it sits in: one allocation holding the frame as
+ * it goes to receivers (decoded only where a JSON form is asked for, /v2/messages/next). */
 struct agent_localapi_qmsg {
     atomic_uint refs;
-    struct iof_msg *msg; /* decoded copy, one allocation */
-    uint8_t *frame;      /* 0x0D | len32 | binary message */
     size_t frame_len;
+    uint8_t frame[]; /* 0x0D | len32 | binary message */
 };
 
 /* A bounded FIFO of messages (ring buffer of queue_max slots, allocated on first use). */
@@ -41,6 +41,12 @@ struct agent_localapi_node {
     bool known;     /* in the last set_microservices list */
     char *config;   /* known only */
     json_t *routes; /* known only: array of receiver uuids */
+    /* known only: routes[i]'s node when that receiver is known on this node, else NULL (a
+     * receiver elsewhere); rebuilt at the end of every set_microservices, the only place where
+     * nodes stop being known (and known nodes are never freed before), so the pointers stay valid
+     * and publishing looks no receiver up by name. */
+    struct agent_localapi_node **route_nodes;
+    size_t nroute_nodes;
     bool is_consumer;
     unsigned log_size_mb; /* known only: /v2/log budget ("logSize", MB, default 1) */
     uint64_t published;   /* messages published by it (known publishers only) */

@@ -23,7 +23,7 @@
 
 /* ---- messages and rings ---- */
 
-/* Bytes of messages freed since the last malloc_trim (frame plus its decoded copy). glibc keeps
+/* Bytes of messages freed since the last malloc_trim. glibc keeps
  * freed memory of a drained queue in its heaps (hundreds of MB after a full queue); the timer
  * thread hands it back to the system once this passes TRIM_AFTER_BYTES. */
 #define TRIM_AFTER_BYTES (8u << 20)
@@ -31,11 +31,19 @@ static atomic_size_t freed_since_trim;
 
 void agent_localapi_qmsg_unref(struct agent_localapi_qmsg *q) {
     if (q != NULL && atomic_fetch_sub(&q->refs, 1) == 1) {
-        atomic_fetch_add(&freed_since_trim, 2 * q->frame_len);
-        iof_msg_free(q->msg);
-        free(q->frame);
+        atomic_fetch_add(&freed_since_trim, q->frame_len);
         free(q);
     }
+}
+
+/* One allocation for a frame of frame_len bytes, one reference. */
+static struct agent_localapi_qmsg *qmsg_alloc(size_t frame_len) {
+    struct agent_localapi_qmsg *q = malloc(sizeof *q + frame_len);
+    if (q != NULL) {
+        atomic_init(&q->refs, 1);
+        q->frame_len = frame_len;
+    }
+    return q;
 }
 
 static struct agent_localapi_qmsg *qmsg_ref(struct agent_localapi_qmsg *q) {
@@ -43,23 +51,59 @@ static struct agent_localapi_qmsg *qmsg_ref(struct agent_localapi_qmsg *q) {
     return q;
 }
 
-/* A shared copy of msg as it is (id and timestamp included). */
+/* A shared frame of msg as it is (id and timestamp included): one allocation, encoded in place. */
+#define QMSG_SCRATCH 8192
 static iof_err
 qmsg_new(const struct iof_msg *msg, struct agent_localapi_qmsg **out, struct iof_diag *d) {
-    struct agent_localapi_qmsg *q = calloc(1, sizeof *q);
+    /* Most messages are small: encoded once into a per-thread buffer and copied (encoding
+     * validates the message; sizing first and then encoding in place did that twice). */
+    static _Thread_local uint8_t scratch[QMSG_SCRATCH];
+    size_t len = 0;
+    struct iof_diag sd = {{0}};
+    iof_err err = iof_msg_encode(msg, IOF_MSG_WIDTH_CLASSIC, scratch, sizeof scratch, &len, &sd);
+    if (err == IOF_OK) {
+        struct agent_localapi_qmsg *q = qmsg_alloc(5 + len);
+        if (q == NULL) {
+            return IOF_ENOMEM;
+        }
+        q->frame[0] = IOF_MSG_OP_MESSAGE;
+        q->frame[1] = (uint8_t)(len >> 24);
+        q->frame[2] = (uint8_t)(len >> 16);
+        q->frame[3] = (uint8_t)(len >> 8);
+        q->frame[4] = (uint8_t)len;
+        memcpy(q->frame + 5, scratch, len);
+        *out = q;
+        return IOF_OK;
+    }
+    if (err != IOF_E2BIG) {
+        if (d != NULL) {
+            *d = sd;
+        }
+        return err;
+    }
+    size_t size = 0;
+    err = iof_msg_encoded_size(msg, IOF_MSG_WIDTH_CLASSIC, &size, d);
+    if (err != IOF_OK) {
+        return err;
+    }
+    if (size > UINT32_MAX) {
+        return iof_fail(d, IOF_EINVAL, "message too large for a frame");
+    }
+    struct agent_localapi_qmsg *q = qmsg_alloc(5 + size);
     if (q == NULL) {
         return IOF_ENOMEM;
     }
-    atomic_init(&q->refs, 1);
-    iof_err err = iof_msg_frame_encode(msg, &q->frame, &q->frame_len, d);
-    if (err == IOF_OK) {
-        err = iof_msg_decode(q->frame + 5, q->frame_len - 5, &q->msg, d);
-    }
+    err = iof_msg_encode(msg, IOF_MSG_WIDTH_CLASSIC, q->frame + 5, size, &len, d);
     if (err != IOF_OK) {
-        free(q->frame);
-        free(q);
+        agent_localapi_qmsg_unref(q);
         return err;
     }
+    q->frame[0] = IOF_MSG_OP_MESSAGE;
+    q->frame[1] = (uint8_t)(len >> 24);
+    q->frame[2] = (uint8_t)(len >> 16);
+    q->frame[3] = (uint8_t)(len >> 8);
+    q->frame[4] = (uint8_t)len;
+    q->frame_len = 5 + len;
     *out = q;
     return IOF_OK;
 }
@@ -189,6 +233,9 @@ static struct agent_localapi_node *node_get(struct agent_localapi *api, const ch
 }
 
 static void node_forget(struct agent_localapi_node *n) {
+    free(n->route_nodes);
+    n->route_nodes = NULL;
+    n->nroute_nodes = 0;
     free(n->config);
     n->config = NULL;
     json_decref(n->routes);
@@ -244,14 +291,43 @@ static void deliver_locked(struct agent_localapi *api,
     }
 }
 
-iof_err agent_localapi_publish(struct agent_localapi *api,
-                               const struct iof_msg *in,
-                               char id_out[33],
-                               int64_t *ts_out,
-                               bool *unroutable,
-                               struct iof_diag *d) {
+/* A fresh message id: 32 lowercase hex digits from 16 random bytes. The bytes come from a
+ * per-thread pool filled by the system's generator 4 KiB at a time, not one getrandom(2)
+ * per message. */
+#define ID_POOL 4096
+static iof_err new_message_id(char id[33]) {
+    static _Thread_local uint8_t pool[ID_POOL];
+    static _Thread_local size_t used = ID_POOL;
+    static const char hex[] = "0123456789abcdef";
+    if (used + 16 > ID_POOL) {
+        iof_err err = iof_random_bytes(pool, sizeof pool);
+        if (err != IOF_OK) {
+            return err;
+        }
+        used = 0;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        uint8_t b = pool[used + i];
+        id[2 * i] = hex[b >> 4];
+        id[2 * i + 1] = hex[b & 15];
+    }
+    memset(pool + used, 0, 16); /* an id's bytes are not kept */
+    used += 16;
+    id[32] = '\0';
+    return IOF_OK;
+}
+
+/* agent_localapi_publish; flush false leaves the archive's group to the caller (the socket path
+ * flushes at the end of each read, before any receipt or delivery is written). */
+static iof_err publish_msg(struct agent_localapi *api,
+                           const struct iof_msg *in,
+                           bool flush,
+                           char id_out[33],
+                           int64_t *ts_out,
+                           bool *unroutable,
+                           struct iof_diag *d) {
     char id[33];
-    iof_err err = iof_random_string(id, 32, IOF_ALPHABET_HEX);
+    iof_err err = new_message_id(id);
     if (err != IOF_OK) {
         return err;
     }
@@ -264,12 +340,15 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
     if (err != IOF_OK) {
         return err;
     }
-    const char *publisher = q->msg->publisher != NULL ? q->msg->publisher : "";
+    const char *publisher = m.publisher != NULL ? m.publisher : "";
     if (api->archive != NULL) {
         struct iof_diag ad = {{0}};
-        if (agent_archive_append(
-                api->archive, publisher, m.timestamp, q->frame + 5, q->frame_len - 5, &ad) !=
-            IOF_OK) {
+        iof_err aerr = agent_archive_append(
+            api->archive, publisher, m.timestamp, q->frame + 5, q->frame_len - 5, &ad);
+        if (aerr == IOF_OK && flush) {
+            aerr = agent_archive_flush(api->archive, &ad);
+        }
+        if (aerr != IOF_OK) {
             char qp[160];
             char qr[300];
             IOF_WARN("localapi",
@@ -301,7 +380,8 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
             if (r == NULL) {
                 continue;
             }
-            struct agent_localapi_node *rn = agent_localapi_find(api, r);
+            struct agent_localapi_node *rn =
+                i < pub->nroute_nodes ? pub->route_nodes[i] : agent_localapi_find(api, r);
             if (rn != NULL && rn->known) {
                 deliver_locked(api, rn, qmsg_ref(q));
                 reached++;
@@ -319,7 +399,7 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
     pthread_mutex_unlock(&api->mu);
 
     for (size_t i = 0; i < nremote; i++) {
-        iof_err serr = sink(sink_ctx, remote[i], q->msg);
+        iof_err serr = sink(sink_ctx, remote[i], &m);
         if (serr != IOF_OK) {
             /* Counted; logged like unroutable ones (first ten, then every thousandth), so a
              * transport outage cannot flood the log. */
@@ -353,6 +433,15 @@ iof_err agent_localapi_publish(struct agent_localapi *api,
     *unroutable = none;
     agent_localapi_qmsg_unref(q);
     return IOF_OK;
+}
+
+iof_err agent_localapi_publish(struct agent_localapi *api,
+                               const struct iof_msg *in,
+                               char id_out[33],
+                               int64_t *ts_out,
+                               bool *unroutable,
+                               struct iof_diag *d) {
+    return publish_msg(api, in, true, id_out, ts_out, unroutable, d);
 }
 
 iof_err agent_localapi_deliver(struct agent_localapi *api,
@@ -471,6 +560,23 @@ iof_err agent_localapi_set_microservices(struct agent_localapi *api, const json_
         }
         agent_localapi_gc(api);
     }
+    /* The route receivers of every known node (see route_nodes); a node without the memory for
+     * it looks its receivers up by name. */
+    for (struct agent_localapi_node *n = api->nodes; n != NULL; n = n->next) {
+        free(n->route_nodes);
+        n->route_nodes = NULL;
+        n->nroute_nodes = 0;
+        size_t nr = n->known ? json_array_size(n->routes) : 0;
+        if (nr == 0 || (n->route_nodes = calloc(nr, sizeof *n->route_nodes)) == NULL) {
+            continue;
+        }
+        n->nroute_nodes = nr;
+        for (size_t k = 0; k < nr; k++) {
+            const char *r = json_string_value(json_array_get(n->routes, k));
+            struct agent_localapi_node *rn = r != NULL ? agent_localapi_find(api, r) : NULL;
+            n->route_nodes[k] = rn != NULL && rn->known ? rn : NULL;
+        }
+    }
     pthread_mutex_unlock(&api->mu);
     IOF_DEBUG(
         "localapi", "microservices count=%zu signals=%zu", json_array_size(microservices), signals);
@@ -584,7 +690,7 @@ static void on_publish(struct agent_localapi *api,
     int64_t ts = 0;
     bool unroutable = false;
     if (err == IOF_OK) {
-        err = agent_localapi_publish(api, msg, id, &ts, &unroutable, &d);
+        err = publish_msg(api, msg, false, id, &ts, &unroutable, &d);
     }
     iof_msg_free(msg);
     if (err != IOF_OK) {
@@ -669,8 +775,24 @@ static void on_ping(void *ctx, uint64_t conn_id, const uint8_t *data, size_t len
     }
 }
 
-static const struct iof_ws_handlers ws_handlers = {
-    .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_ping = on_ping};
+/* The group commit of the archive: what this read published is written before its receipts and
+ * deliveries leave (they are written by the hub after this returns). */
+static void on_read_end(void *ctx, uint64_t conn_id) {
+    (void)conn_id;
+    struct agent_localapi_conn *c = ctx;
+    struct iof_diag d = {{0}};
+    if (!c->control && c->api->archive != NULL &&
+        agent_archive_flush(c->api->archive, &d) != IOF_OK) {
+        char qr[300];
+        IOF_WARN("localapi", "archive_failed reason=%s", iof_log_quote(qr, sizeof qr, d.msg));
+    }
+}
+
+static const struct iof_ws_handlers ws_handlers = {.on_open = on_open,
+                                                   .on_message = on_message,
+                                                   .on_close = on_close,
+                                                   .on_ping = on_ping,
+                                                   .on_read_end = on_read_end};
 
 /* The upgrade offers permessage-deflate (localapi.h "Receipts"); the offer itself is not taken
  * up. */
@@ -785,6 +907,12 @@ static void *timer_main(void *arg) {
         (void)pthread_cond_timedwait(&api->cv, &api->mu, &ts);
         if (!api->stopping) {
             redeliver_locked(api, iof_time_mono_ms());
+        }
+        if (api->archive != NULL) {
+            /* Not under mu: the archive's lock is taken without it everywhere else too. */
+            pthread_mutex_unlock(&api->mu);
+            agent_archive_release_idle(api->archive);
+            pthread_mutex_lock(&api->mu);
         }
         int64_t now = iof_time_mono_ms();
         bool drained = atomic_load(&freed_since_trim) >= TRIM_AFTER_BYTES;

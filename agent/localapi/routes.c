@@ -165,7 +165,12 @@ static iof_err messages_next(struct iof_http_request *req, struct iof_diag *d, v
         struct agent_localapi_qmsg *q;
         while (err == IOF_OK && (q = agent_localapi_ring_pop(&n->queue)) != NULL) {
             json_t *m = NULL;
-            err = iof_msg_to_json(q->msg, &m, d);
+            struct iof_msg *msg = NULL;
+            err = iof_msg_decode(q->frame + 5, q->frame_len - 5, &msg, d);
+            if (err == IOF_OK) {
+                err = iof_msg_to_json(msg, &m, d);
+                iof_msg_free(msg);
+            }
             if (err == IOF_OK && json_array_append_new(messages, m) != 0) {
                 err = IOF_ENOMEM;
             }
