@@ -16,6 +16,7 @@
 #   --build DIR      build directory with the binaries (default build/dev, else build/release;
 #                    env IOFOG_SCALE_BUILD); installed iofog-controller/iofog-agent otherwise
 #   --agents N       Agents to start (default 2, at least 2)
+#   --controllers N  Controller replicas (default 3; more for fleets above 3 x 20,000 agents)
 #   --lb-port PORT   HAProxy's port (default 51121; 0 picks a free one)
 #   --no-agents      start no Agents (the simulated-agent benchmark brings its own)
 # After `up`, DIR/env holds the addresses as shell assignments (LB_URL, CTL_PORTS, NATS_URLS,
@@ -34,6 +35,7 @@ fi
 dir=${IOFOG_SCALE_DIR:-/tmp/iofog-scale-out}
 build=${IOFOG_SCALE_BUILD:-}
 n_agents=2
+n_ctl=3
 lb_port=51121
 with_agents=1
 while [ $# -gt 0 ]; do
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
         --dir) dir=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
         --agents) n_agents=$2; shift 2 ;;
+        --controllers) n_ctl=$2; shift 2 ;;
         --lb-port) lb_port=$2; shift 2 ;;
         --no-agents) with_agents=; shift ;;
         -h|--help) cmd=--help; shift ;;
@@ -54,6 +57,7 @@ case "$cmd" in
     *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 [ "$n_agents" -ge 2 ] 2>/dev/null || { echo "scale-out: --agents must be at least 2" >&2; exit 2; }
+[ "$n_ctl" -ge 1 ] 2>/dev/null || { echo "scale-out: --controllers must be at least 1" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(realpath "$dir")
 
@@ -74,7 +78,15 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 json_get() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-alive() { [ -f "$dir/pids/$1" ] && kill -0 "$(cat "$dir/pids/$1")" 2>/dev/null; }
+# Running: the process exists and is no zombie (a killed part nobody reaped stays one here).
+alive() {
+    local pid stat
+    [ -f "$dir/pids/$1" ] || return 1
+    pid=$(cat "$dir/pids/$1")
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
 wait_tcp() { # port, tries of 0.1 s
     local i
     for ((i = 0; i < $2; i++)); do
@@ -107,10 +119,10 @@ stop_pid() { # name: TERM, then KILL after 10 s
     local f=$dir/pids/$1 pid i
     [ -f "$f" ] || return 0
     pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$1"; then
         kill "$pid" 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$1" || break
             sleep 0.1
         done
         kill -9 "$pid" 2>/dev/null || true
@@ -191,6 +203,8 @@ do_up() {
     done
     [ ! -f "$dir/env" ] || { echo "scale-out: already up in $dir (run down first)" >&2; exit 1; }
     mkdir -p "$dir/pids" "$dir/logs" "$dir/cmds"
+    # PostgreSQL runs as another user when we are root (scripts/pgtest.sh): it must traverse DIR.
+    chmod 755 "$dir"
     local haproxy nats
     haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
     nats=$(command -v nats-server || echo /usr/sbin/nats-server)
@@ -236,15 +250,18 @@ do_up() {
     # Controllers: same database, same NATS URLs for their agents, same admin token (each
     # reads it from its own data directory; the first writes it).
     local ctl_ports=()
-    for i in 1 2 3; do
+    for ((i = 1; i <= n_ctl; i++)); do
         ctl_ports+=("$(free_port)")
         mkdir -p "$dir/controller-$i"
         if [ "$i" -gt 1 ]; then
             cp "$dir/controller-1/admin-token" "$dir/controller-$i/admin-token"
         fi
         # connectionMemoryBytes 4096: 8 KiB per held long-poll is more than a poll needs, and
-        # at tens of thousands of polls per replica it is most of the RSS.
-        echo '{"connectionMemoryBytes": 4096, "maxConnections": 40000}' >"$dir/controller-$i/controller.json"
+        # at tens of thousands of polls per replica it is most of the RSS. Behind HAProxy every
+        # agent connection comes from HAProxy's address: the per-address cap (default 256) must
+        # hold them all.
+        echo '{"connectionMemoryBytes": 4096, "maxConnections": 40000, "maxConnectionsPerAddress": 40000}' \
+            >"$dir/controller-$i/controller.json"
         spawn "controller-$i" "$controller_bin" start --foreground --bind 127.0.0.1 \
             --port "${ctl_ports[$((i - 1))]}" --data-dir "$dir/controller-$i" --db "$db_url" \
             --nats-url "$nats_urls" --log-level info
@@ -292,7 +309,7 @@ do_up() {
         echo "    option httpchk GET /api/v3/status"
         echo "    http-check expect status 200"
         echo "    default-server inter 500ms fastinter 250ms downinter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
-        for i in 1 2 3; do
+        for ((i = 1; i <= n_ctl; i++)); do
             echo "    server controller-$i 127.0.0.1:${ctl_ports[$((i - 1))]} check"
         done
     } >"$dir/haproxy.cfg"
