@@ -55,6 +55,7 @@ static _Atomic bool stopping;
 static int64_t *delays_us;
 static _Atomic size_t n_delays;
 static _Atomic size_t n_answers;
+static _Atomic size_t n_status_ok, n_status_failed;
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -210,7 +211,11 @@ static void *status_main(void *arg) {
             struct iof_http_response r;
             struct iof_diag d;
             if (iof_http_client_request(c, "PUT", url, h, body, strlen(body), &r, &d) == IOF_OK) {
+                atomic_fetch_add(
+                    r.status == 204 || r.status == 200 ? &n_status_ok : &n_status_failed, 1);
                 iof_http_response_free(&r);
+            } else {
+                atomic_fetch_add(&n_status_failed, 1);
             }
         }
         int64_t left = 1000000 - (now_us() - round);
@@ -392,6 +397,9 @@ int main(int argc, char **argv) {
     (void)snprintf(
         change_base, sizeof change_base, "http://127.0.0.1:%u/api/v3", (unsigned)change_port);
     long gap_ns = (long)(1e9 / rate);
+    size_t sent = 0, failed = 0;
+    long fail_status = 0;
+    size_t status0 = atomic_load(&n_status_ok);
     int64_t t_changes = now_us();
     for (size_t k = 0; k < changes; k++) {
         struct agent *a = &agents[(size_t)rand() % n_agents];
@@ -405,9 +413,12 @@ int main(int argc, char **argv) {
         struct iof_diag d;
         (void)snprintf(url, sizeof url, "%s/iofog/%s", change_base, a->uuid);
         atomic_store(&a->change_at_us, now_us());
+        sent++;
         if (iof_http_client_request_json(c, "PATCH", url, h, jb, &st, NULL, &d) != IOF_OK ||
             st != 204) {
             atomic_store(&a->change_at_us, 0);
+            failed++;
+            fail_status = st;
         }
         json_decref(jb);
         nanosleep(
@@ -419,6 +430,11 @@ int main(int argc, char **argv) {
     double rss1 = 0, cpu1 = 0;
     if (pid > 0) {
         proc_figures(pid, &rss1, &cpu1);
+    }
+    size_t status_done = atomic_load(&n_status_ok) - status0;
+    size_t undelivered = 0;
+    for (size_t i = 0; i < n_agents; i++) {
+        undelivered += atomic_load(&agents[i].change_at_us) != 0;
     }
     stopping = true;
     pthread_join(loop, NULL);
@@ -436,7 +452,9 @@ int main(int argc, char **argv) {
     }
     printf("{\"agents\":%zu,\"setupSeconds\":%.1f,\"changesMeasured\":%zu,"
            "\"deliveryP50Ms\":%.2f,\"deliveryP99Ms\":%.2f,\"deliveryMaxMs\":%.2f,"
-           "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu}\n",
+           "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu,"
+           "\"changesSent\":%zu,\"changesFailed\":%zu,\"changeFailStatus\":%ld,"
+           "\"undelivered\":%zu,\"statusReportsPerSecond\":%.1f,\"statusFailed\":%zu}\n",
            n_agents,
            setup_s,
            nd,
@@ -445,7 +463,13 @@ int main(int argc, char **argv) {
            nd ? (double)delays_us[nd - 1] / 1000.0 : -1,
            rss1,
            pid > 0 && secs > 0 ? (cpu1 - cpu0) / secs * 100.0 : -1,
-           atomic_load(&n_answers));
+           atomic_load(&n_answers),
+           sent,
+           failed,
+           fail_status,
+           undelivered,
+           secs > 0 ? (double)status_done / secs : 0,
+           atomic_load(&n_status_failed));
     for (size_t i = 0; i < n_agents; i++) {
         close(agents[i].fd);
     }

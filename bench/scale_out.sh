@@ -132,10 +132,12 @@ for n in "${counts[@]}"; do
     pgcpu=$(calc "($(pg_cpu "$pg_pid") - $pg0) * 100 / $secs")
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     out=$(python3 - "$n" "$replicas" "$setup" "$rss_total" "${rss[*]}" "${cpu[*]}" "$pgcpu" "$conns" \
-        "$load" "$(calc "$(date +%s.%N) - $t0")" "$work"/delays-* <<'PY'
-import json, sys
-n, rep, setup, rss_total, rss, cpu, pgcpu, conns, load, wall = sys.argv[1:11]
-d = sorted(int(x) for f in sys.argv[11:] for x in open(f).read().split())
+        "$load" "$(calc "$(date +%s.%N) - $t0")" "$work" <<'PY'
+import glob, json, sys
+n, rep, setup, rss_total, rss, cpu, pgcpu, conns, load, wall, work = sys.argv[1:12]
+d = sorted(int(x) for f in glob.glob(work + "/delays-*") for x in open(f).read().split())
+sims = [json.load(open(f)) for f in sorted(glob.glob(work + "/sim-*.json"))]
+total = lambda k: sum(s.get(k, 0) for s in sims)
 pct = lambda q: d[min(len(d) - 1, int(len(d) * q))] / 1000.0 if d else -1
 print(json.dumps({"agents": int(n), "replicas": int(rep), "changesMeasured": len(d),
                   "deliveryP50Ms": pct(0.5), "deliveryP99Ms": pct(0.99),
@@ -145,7 +147,11 @@ print(json.dumps({"agents": int(n), "replicas": int(rep), "changesMeasured": len
                   "controllerCpuPercent": [float(x) for x in cpu.split()],
                   "postgresCpuPercent": float(pgcpu), "postgresConnections": int(conns),
                   "setupSeconds": round(float(setup), 1), "load": load,
-                  "wallSeconds": round(float(wall), 1)}))
+                  "wallSeconds": round(float(wall), 1),
+                  "changesSent": total("changesSent"), "changesFailed": total("changesFailed"),
+                  "changeFailStatus": max((s.get("changeFailStatus", 0) for s in sims), default=0),
+                  "undelivered": total("undelivered"),
+                  "statusReportsPerSecond": round(total("statusReportsPerSecond"), 1)}))
 PY
 )
     all_json+=("$out")
@@ -162,6 +168,9 @@ print(f"| {r['agents']:,} | {r['replicas']} | {r['deliveryP50Ms']:.1f} / {r['del
       f"| {', '.join('%.1f' % x for x in r['controllerCpuPercent'])} % "
       f"| {r['postgresCpuPercent']:.1f} %, {r['postgresConnections']} "
       f"| {r['setupSeconds']:.0f} s (load {r['load']}) |")
+print(f"<!-- {r['agents']}: changes sent {r['changesSent']}, failed {r['changesFailed']} "
+      f"(last status {r['changeFailStatus']}), undelivered {r['undelivered']}, "
+      f"status reports {r['statusReportsPerSecond']}/s -->")
 PY
 done
 if [ -n "$json" ]; then
