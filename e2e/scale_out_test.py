@@ -176,6 +176,11 @@ class Deployment:
         except (OSError, ValueError, IndexError):
             return False
 
+    def unreachable(self, i):
+        """How many times agent i+1 logged that it could not reach the Controller."""
+        with open(os.path.join(self.dir, "logs", "agent-%d.log" % (i + 1)), errors="replace") as f:
+            return f.read().count("controller_unreachable")
+
     def restart(self, name):
         self.script("restart", name)
 
@@ -308,6 +313,7 @@ def run(d):
         % (leader, held))
     assert held >= 2, held
 
+    before = [d.unreachable(i) for i in range(len(d.nodes))]
     killed_at = time.monotonic()
     os.kill(d.pid("controller-%d" % leader), signal.SIGKILL)
     time.sleep(0.1)
@@ -331,6 +337,9 @@ def run(d):
     assert len(seen) == len(where), "not every microservice got the change within 10 s: %s" % seen
     worst = max(seen.values()) - sent_at
     assert worst * 1000 <= FAILOVER_MAX_MS, "change took %.0f ms > %d ms" % (worst * 1000, FAILOVER_MAX_MS)
+    for i in range(len(d.nodes)):
+        log("agent %d logged controller_unreachable %d time(s) since the kill (0: HAProxy re-sent "
+            "its long-poll to a live replica by itself)" % (i + 1, d.unreachable(i) - before[i]))
     new_leader = wait_for("another replica to take the liveness job", d.leader, 15, 0.02)
     log("liveness moved from controller-%d to controller-%d %.0f ms after kill -9"
         % (leader, new_leader, (time.monotonic() - killed_at) * 1000))
