@@ -56,6 +56,7 @@ static int64_t *delays_us;
 static _Atomic size_t n_delays;
 static _Atomic size_t n_answers;
 static _Atomic size_t n_status_ok, n_status_failed;
+static _Atomic size_t n_closed; /* agent connections the Controller closed (not reopened) */
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -172,7 +173,12 @@ static void *loop_main(void *arg) {
         for (int i = 0; i < n; i++) {
             struct agent *a = ev[i].data.ptr;
             ssize_t r = recv(a->fd, a->in + a->in_len, sizeof a->in - a->in_len, 0);
-            if (r <= 0) {
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL); /* counted; the agent is lost */
+                atomic_fetch_add(&n_closed, 1);
+                continue;
+            }
+            if (r < 0) {
                 continue;
             }
             a->in_len += (size_t)r;
@@ -454,7 +460,8 @@ int main(int argc, char **argv) {
            "\"deliveryP50Ms\":%.2f,\"deliveryP99Ms\":%.2f,\"deliveryMaxMs\":%.2f,"
            "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu,"
            "\"changesSent\":%zu,\"changesFailed\":%zu,\"changeFailStatus\":%ld,"
-           "\"undelivered\":%zu,\"statusReportsPerSecond\":%.1f,\"statusFailed\":%zu}\n",
+           "\"undelivered\":%zu,\"statusReportsPerSecond\":%.1f,\"statusFailed\":%zu,"
+           "\"closedConnections\":%zu}\n",
            n_agents,
            setup_s,
            nd,
@@ -469,7 +476,8 @@ int main(int argc, char **argv) {
            fail_status,
            undelivered,
            secs > 0 ? (double)status_done / secs : 0,
-           atomic_load(&n_status_failed));
+           atomic_load(&n_status_failed),
+           atomic_load(&n_closed));
     for (size_t i = 0; i < n_agents; i++) {
         close(agents[i].fd);
     }
