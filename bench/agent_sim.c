@@ -7,8 +7,17 @@
  * the user API and measures the time from the request to the affected agent's answer.
  *
  * Usage: agent-sim --port P --admin TOKEN --agents N [--changes K] [--pid CONTROLLER_PID]
+ *                  [--change-port P2] [--rate R] [--status-interval S] [--prefix NAME]
+ *                  [--go-file PATH] [--delays-out PATH]
  * Prints one JSON object with the figures. Sockets are raw and driven by one epoll loop, so the
- * simulator itself needs no thread per agent. */
+ * simulator itself needs no thread per agent.
+ *
+ * For a fleet spread over several processes and Controller replicas (bench/scale_out.sh): the
+ * agents are created, provisioned and held on --port; the changes go through --change-port (a
+ * load balancer: the change then reaches the replica holding the poll through the database) at
+ * --rate per second; with --go-file the simulator says "ready" on stderr once its polls are held
+ * and waits until that file exists before changing anything; --delays-out writes each measured
+ * delivery delay (microseconds, one a line) for the caller to merge. */
 #include "common/clock.h"
 #include "http/client.h"
 
@@ -41,10 +50,13 @@ struct agent {
 static struct agent *agents;
 static size_t n_agents;
 static uint16_t port;
+static long status_interval_s = 10;
 static _Atomic bool stopping;
 static int64_t *delays_us;
 static _Atomic size_t n_delays;
 static _Atomic size_t n_answers;
+static _Atomic size_t n_status_ok, n_status_failed;
+static _Atomic size_t n_closed; /* agent connections the Controller closed (not reopened) */
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -161,7 +173,12 @@ static void *loop_main(void *arg) {
         for (int i = 0; i < n; i++) {
             struct agent *a = ev[i].data.ptr;
             ssize_t r = recv(a->fd, a->in + a->in_len, sizeof a->in - a->in_len, 0);
-            if (r <= 0) {
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL); /* counted; the agent is lost */
+                atomic_fetch_add(&n_closed, 1);
+                continue;
+            }
+            if (r < 0) {
                 continue;
             }
             a->in_len += (size_t)r;
@@ -192,7 +209,7 @@ static void *status_main(void *arg) {
     size_t next = 0;
     while (!stopping) {
         int64_t round = now_us();
-        size_t per_round = n_agents / 10 + 1; /* agents per second */
+        size_t per_round = n_agents / (size_t)status_interval_s + 1; /* agents per second */
         for (size_t k = 0; k < per_round && !stopping; k++, next = (next + 1) % n_agents) {
             char auth[96];
             (void)snprintf(auth, sizeof auth, "Authorization: %s", agents[next].token);
@@ -200,7 +217,11 @@ static void *status_main(void *arg) {
             struct iof_http_response r;
             struct iof_diag d;
             if (iof_http_client_request(c, "PUT", url, h, body, strlen(body), &r, &d) == IOF_OK) {
+                atomic_fetch_add(
+                    r.status == 204 || r.status == 200 ? &n_status_ok : &n_status_failed, 1);
                 iof_http_response_free(&r);
+            } else {
+                atomic_fetch_add(&n_status_failed, 1);
             }
         }
         int64_t left = 1000000 - (now_us() - round);
@@ -252,6 +273,11 @@ int main(int argc, char **argv) {
     const char *admin = NULL;
     size_t changes = 200;
     long pid = 0;
+    uint16_t change_port = 0;
+    double rate = 50;
+    const char *prefix = "sim";
+    const char *go_file = NULL;
+    const char *delays_out = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0) {
             port = (uint16_t)atoi(argv[i + 1]);
@@ -263,9 +289,25 @@ int main(int argc, char **argv) {
             changes = (size_t)strtoul(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--pid") == 0) {
             pid = strtol(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--change-port") == 0) {
+            change_port = (uint16_t)atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--rate") == 0) {
+            rate = strtod(argv[i + 1], NULL);
+        } else if (strcmp(argv[i], "--status-interval") == 0) {
+            status_interval_s = strtol(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--prefix") == 0) {
+            prefix = argv[i + 1];
+        } else if (strcmp(argv[i], "--go-file") == 0) {
+            go_file = argv[i + 1];
+        } else if (strcmp(argv[i], "--delays-out") == 0) {
+            delays_out = argv[i + 1];
         }
     }
-    if (port == 0 || admin == NULL || n_agents == 0 || changes == 0) {
+    if (change_port == 0) {
+        change_port = port;
+    }
+    if (port == 0 || admin == NULL || n_agents == 0 || changes == 0 || rate <= 0 ||
+        status_interval_s < 1) {
         fprintf(stderr,
                 "usage: agent-sim --port P --admin TOKEN --agents N [--changes K] [--pid PID]\n");
         return 2;
@@ -292,7 +334,7 @@ int main(int argc, char **argv) {
         long st = 0;
         json_t *ans = NULL;
         struct iof_diag d;
-        (void)snprintf(body, sizeof body, "{\"name\":\"sim-%zu\",\"fogType\":1}", i);
+        (void)snprintf(body, sizeof body, "{\"name\":\"%s-%zu\",\"fogType\":1}", prefix, i);
         json_t *jb = json_loads(body, 0, NULL);
         (void)snprintf(url, sizeof url, "%s/iofog", base);
         if (iof_http_client_request_json(c, "POST", url, h, jb, &st, &ans, &d) != IOF_OK ||
@@ -346,11 +388,24 @@ int main(int argc, char **argv) {
     pthread_create(&loop, NULL, loop_main, &ep);
     /* Let the first answers (flags raised at creation) settle into held polls. */
     sleep(3);
+    if (go_file != NULL) {
+        fprintf(stderr, "ready\n");
+        for (int k = 0; k < 36000 && access(go_file, F_OK) != 0; k++) { /* at most an hour */
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        }
+    }
     pthread_create(&status, NULL, status_main, NULL);
     double rss0 = 0, cpu0 = 0;
     if (pid > 0) {
         proc_figures(pid, &rss0, &cpu0);
     }
+    char change_base[64];
+    (void)snprintf(
+        change_base, sizeof change_base, "http://127.0.0.1:%u/api/v3", (unsigned)change_port);
+    long gap_ns = (long)(1e9 / rate);
+    size_t sent = 0, failed = 0;
+    long fail_status = 0;
+    size_t status0 = atomic_load(&n_status_ok);
     int64_t t_changes = now_us();
     for (size_t k = 0; k < changes; k++) {
         struct agent *a = &agents[(size_t)rand() % n_agents];
@@ -362,14 +417,19 @@ int main(int argc, char **argv) {
         json_t *jb = json_loads(body, 0, NULL);
         long st = 0;
         struct iof_diag d;
-        (void)snprintf(url, sizeof url, "%s/iofog/%s", base, a->uuid);
+        (void)snprintf(url, sizeof url, "%s/iofog/%s", change_base, a->uuid);
         atomic_store(&a->change_at_us, now_us());
+        sent++;
         if (iof_http_client_request_json(c, "PATCH", url, h, jb, &st, NULL, &d) != IOF_OK ||
             st != 204) {
             atomic_store(&a->change_at_us, 0);
+            failed++;
+            fail_status = st;
         }
         json_decref(jb);
-        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL); /* 50 changes/s */
+        nanosleep(
+            &(struct timespec){.tv_sec = gap_ns / 1000000000L, .tv_nsec = gap_ns % 1000000000L},
+            NULL); /* rate changes/s */
     }
     sleep(2);
     double secs = (double)(now_us() - t_changes) / 1e6;
@@ -377,14 +437,31 @@ int main(int argc, char **argv) {
     if (pid > 0) {
         proc_figures(pid, &rss1, &cpu1);
     }
+    size_t status_done = atomic_load(&n_status_ok) - status0;
+    size_t undelivered = 0;
+    for (size_t i = 0; i < n_agents; i++) {
+        undelivered += atomic_load(&agents[i].change_at_us) != 0;
+    }
     stopping = true;
     pthread_join(loop, NULL);
     pthread_join(status, NULL);
     size_t nd = atomic_load(&n_delays);
     qsort(delays_us, nd, sizeof *delays_us, cmp64);
+    if (delays_out != NULL) {
+        FILE *f = fopen(delays_out, "we");
+        for (size_t k = 0; f != NULL && k < nd; k++) {
+            fprintf(f, "%lld\n", (long long)delays_us[k]);
+        }
+        if (f != NULL) {
+            fclose(f);
+        }
+    }
     printf("{\"agents\":%zu,\"setupSeconds\":%.1f,\"changesMeasured\":%zu,"
            "\"deliveryP50Ms\":%.2f,\"deliveryP99Ms\":%.2f,\"deliveryMaxMs\":%.2f,"
-           "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu}\n",
+           "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu,"
+           "\"changesSent\":%zu,\"changesFailed\":%zu,\"changeFailStatus\":%ld,"
+           "\"undelivered\":%zu,\"statusReportsPerSecond\":%.1f,\"statusFailed\":%zu,"
+           "\"closedConnections\":%zu}\n",
            n_agents,
            setup_s,
            nd,
@@ -393,7 +470,14 @@ int main(int argc, char **argv) {
            nd ? (double)delays_us[nd - 1] / 1000.0 : -1,
            rss1,
            pid > 0 && secs > 0 ? (cpu1 - cpu0) / secs * 100.0 : -1,
-           atomic_load(&n_answers));
+           atomic_load(&n_answers),
+           sent,
+           failed,
+           fail_status,
+           undelivered,
+           secs > 0 ? (double)status_done / secs : 0,
+           atomic_load(&n_status_failed),
+           atomic_load(&n_closed));
     for (size_t i = 0; i < n_agents; i++) {
         close(agents[i].fd);
     }

@@ -332,8 +332,20 @@ def main():
                       f"| {f['unit']} | {f['runs']} | {f['target'] or '-'} "
                       f"| {f['status'] or '-'} |")
         md.append("")
+    # Hand-run benchmarks too long for bench/run (bench/scale_out.sh) keep their section: it
+    # starts at KEPT_MARKER and is carried over from the file being replaced.
+    try:
+        with open(a.md) as f:
+            old = f.read()
+        if KEPT_MARKER in old:
+            md.append(old[old.index(KEPT_MARKER):].rstrip("\n") + "\n")
+    except OSError:
+        pass
     with open(a.md, "w") as f:
         f.write("\n".join(md))
+
+
+KEPT_MARKER = "<!-- kept by bench/report.py: hand-run benchmarks below -->"
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ packages=(
     debootstrap
     # benchmarks
     wrk
+    # scripts/scale-out.sh and its fault tests (Controllers behind a load balancer)
+    haproxy
     # packaging checks (scripts/package.sh, packaging/check.sh; systemd-analyze comes with systemd)
     lintian systemd
 )

@@ -79,6 +79,7 @@ iof_err ctl_liveness_check(struct ctl_server *srv, int64_t *changed, struct iof_
 
 static void *run(void *arg) {
     struct ctl_liveness *l = arg;
+    bool leading = false; /* for the log line on each change of leadership */
     pthread_mutex_lock(&l->mu);
     while (!l->stopping) {
         struct timespec ts;
@@ -96,9 +97,14 @@ static void *run(void *arg) {
         }
         pthread_mutex_unlock(&l->mu);
         struct iof_diag d = {{0}};
-        iof_err err = ctl_liveness_check(l->srv, NULL, &d);
+        int64_t changed = 0;
+        iof_err err = ctl_liveness_check(l->srv, &changed, &d);
         if (err != IOF_OK) {
             IOF_WARN("controller", "liveness_check_failed error=%s", iof_diag_text(&d, err));
+        } else if ((changed >= 0) != leading) {
+            /* Operators (and the scale-out fault test) see which replica runs the job. */
+            leading = changed >= 0;
+            IOF_INFO("controller", "liveness_leader state=%s", leading ? "acquired" : "released");
         }
         /* Microservices also go with their application, node or user: their snapshot files are
          * collected here rather than at each of those places. */
