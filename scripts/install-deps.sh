@@ -22,6 +22,8 @@ packages=(
     haproxy
     # packaging checks (scripts/package.sh, packaging/check.sh; systemd-analyze comes with systemd)
     lintian systemd
+    # promtool (packaging/promtool_test.sh checks both /metrics outputs with it)
+    prometheus
 )
 # The Node.js SDK test (sdk/node_e2e_test.c) copies this machine's node into an image and installs
 # the SDK with npm; Debian's packages when there are none.
