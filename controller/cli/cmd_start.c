@@ -96,6 +96,8 @@ static void reload(const struct serve_args *args, struct ctl_config *running) {
     RESTART_FIELD(restart, sizeof restart, running, &next, tls_cert, "tlsCert");
     RESTART_FIELD(restart, sizeof restart, running, &next, tls_key, "tlsKey");
     RESTART_FIELD(restart, sizeof restart, running, &next, db, "db");
+    RESTART_FIELD(restart, sizeof restart, running, &next, viewer_dir, "viewerDir");
+    RESTART_FIELD(restart, sizeof restart, running, &next, viewer_port, "viewerPort");
     static const char *const names[] = {"debug", "info", "warn", "error", "off"};
     enum iof_log_level before = running->log_level;
     running->log_level = next.log_level;
