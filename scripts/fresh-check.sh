@@ -199,6 +199,13 @@ else
     tar -C "$work/src" -c iofog shared | docker exec -i "$name" sh -c 'mkdir -p /src && tar -x -C /src' ||
         die "copying the clone into the container failed"
 fi
+# The container trusts what this machine trusts: local CA certificates (an HTTPS proxy's, for the
+# npm registry) go where ca-certificates, once installed, adds them to the system store.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    tar -C /usr/local/share -c ca-certificates |
+        docker exec -i "$name" sh -c 'mkdir -p /usr/local/share && tar -x -C /usr/local/share' ||
+        die "copying the local CA certificates into the container failed"
+fi
 # A throw-away system: dpkg may skip its fsync calls (force-unsafe-io; on this
 # shared disk they make the installation of the packages several times slower).
 docker exec "$name" sh -c 'echo force-unsafe-io >/etc/dpkg/dpkg.cfg.d/container-unsafe-io' ||
