@@ -54,12 +54,14 @@ static bool already_running(const struct agent_config *c, long *pid_out) {
     return ok;
 }
 
-/* Runs until SIGTERM/SIGINT or `stop`. ready_fd (or -1) gets one byte once serving. */
+/* Runs until SIGTERM/SIGINT or `stop` (SIGHUP reloads). ready_fd (or -1) gets one byte once
+ * serving. */
 static iof_err serve(const struct agent_config *c, int ready_fd, struct iof_diag *d) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);                /* agent_daemon_wait reloads the configuration on it */
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask */
     signal(SIGPIPE, SIG_IGN);
     struct agent_daemon *a = NULL;

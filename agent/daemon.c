@@ -646,13 +646,15 @@ iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d) {
 }
 
 void agent_daemon_wait(struct agent_daemon *a) {
-    (void)a;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        agent_daemon_reload(a);
+    }
     IOF_INFO("agent", "stopping signal=%d", sig);
 }
 
@@ -934,6 +936,24 @@ agent_daemon_deprovision(struct agent_daemon *a, bool notify_controller, struct 
     return IOF_OK;
 }
 
+/* Tells the Controller the node's settings now rather than after the sync thread's long-poll
+ * returns (when provisioned). */
+static void push_config(const struct agent_config *c) {
+    struct agent_upstream *u = NULL;
+    if (c->iofog_uuid[0] != '\0' && agent_upstream_new(10000, c->controller_cert, &u) == IOF_OK) {
+        json_t *mine = agent_config_controller_json(c);
+        struct iof_diag ud = {{0}};
+        if (mine != NULL &&
+            agent_upstream_call(
+                u, c->controller_url, c->access_token, "PATCH", "agent/config", mine, NULL, &ud) !=
+                IOF_OK) {
+            IOF_WARN("agent", "config_push_failed reason=\"%s\"", ud.msg);
+        }
+        json_decref(mine);
+        agent_upstream_free(u);
+    }
+}
+
 iof_err agent_daemon_configure(struct agent_daemon *a,
                                int argc,
                                const char *const *argv,
@@ -961,20 +981,78 @@ iof_err agent_daemon_configure(struct agent_daemon *a,
         return err;
     }
     status_wake(a); /* statusFrequency may have changed */
-    /* Tell the Controller now rather than after the sync thread's long-poll returns. */
-    struct agent_upstream *u = NULL;
-    if (c.iofog_uuid[0] != '\0' && agent_upstream_new(10000, c.controller_cert, &u) == IOF_OK) {
-        json_t *mine = agent_config_controller_json(&c);
-        struct iof_diag ud = {{0}};
-        if (mine != NULL &&
-            agent_upstream_call(
-                u, c.controller_url, c.access_token, "PATCH", "agent/config", mine, NULL, &ud) !=
-                IOF_OK) {
-            IOF_WARN("agent", "config_push_failed reason=\"%s\"", ud.msg);
-        }
-        json_decref(mine);
-        agent_upstream_free(u);
-    }
+    push_config(&c);
     *messages = msgs;
     return IOF_OK;
+}
+
+/* Appends ",name" (or "name") to out[size]. */
+static void note_field(char *out, size_t size, const char *name) {
+    size_t used = strlen(out);
+    (void)snprintf(out + used, size - used, "%s%s", used > 0 ? "," : "", name);
+}
+
+void agent_daemon_reload(struct agent_daemon *a) {
+    char dir[sizeof a->cfg.config_dir];
+    pthread_mutex_lock(&a->mu);
+    memcpy(dir, a->cfg.config_dir, sizeof dir);
+    pthread_mutex_unlock(&a->mu);
+    struct agent_config c;
+    struct iof_diag d = {{0}};
+    char q[300];
+    if (agent_config_load(&c, dir, &d) != IOF_OK) {
+        IOF_WARN("agent",
+                 "reload_failed reason=%s (the running configuration stays)",
+                 iof_log_quote(q, sizeof q, d.msg));
+        return;
+    }
+    char restart[256] = "";
+    pthread_mutex_lock(&a->mu);
+    /* Bound at start (listening socket, engine client, storage): the running values stay. */
+    if (c.local_api_port != a->cfg.local_api_port) {
+        note_field(restart, sizeof restart, "localApiPort");
+        c.local_api_port = a->cfg.local_api_port;
+    }
+    if (strcmp(c.local_api_bind, a->cfg.local_api_bind) != 0) {
+        note_field(restart, sizeof restart, "localApiBind");
+        memcpy(c.local_api_bind, a->cfg.local_api_bind, sizeof c.local_api_bind);
+    }
+    if (strcmp(c.docker_url, a->cfg.docker_url) != 0) {
+        note_field(restart, sizeof restart, "dockerUrl");
+        memcpy(c.docker_url, a->cfg.docker_url, sizeof c.docker_url);
+    }
+    if (strcmp(c.disk_directory, a->cfg.disk_directory) != 0) {
+        note_field(restart, sizeof restart, "diskDirectory");
+        memcpy(c.disk_directory, a->cfg.disk_directory, sizeof c.disk_directory);
+    }
+    if (strcmp(c.log_directory, a->cfg.log_directory) != 0) {
+        note_field(restart, sizeof restart, "logDirectory");
+        memcpy(c.log_directory, a->cfg.log_directory, sizeof c.log_directory);
+    }
+    /* Credentials and what the Controller hands over are the daemon's own, not the file's. */
+    memcpy(c.iofog_uuid, a->cfg.iofog_uuid, sizeof c.iofog_uuid);
+    memcpy(c.access_token, a->cfg.access_token, sizeof c.access_token);
+    memcpy(c.nats_user, a->cfg.nats_user, sizeof c.nats_user);
+    memcpy(c.nats_password, a->cfg.nats_password, sizeof c.nats_password);
+    memcpy(c.nats_url, a->cfg.nats_url, sizeof c.nats_url);
+    bool url_changed = strcmp(c.controller_url, a->cfg.controller_url) != 0;
+    a->cfg = c;
+    if (url_changed) {
+        a->resync = true;
+        a->link = c.iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
+    }
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    enum iof_log_level lvl;
+    /* As at start: IOFOG_LOG_LEVEL, when set, wins over the file. */
+    if (getenv("IOFOG_LOG_LEVEL") == NULL && iof_log_level_parse(c.log_level, &lvl) == IOF_OK) {
+        iof_log_set_level(lvl);
+    }
+    IOF_WARN("agent",
+             "reloaded logLevel=%s controller=%s restart_needed=%s",
+             c.log_level,
+             iof_log_quote(q, sizeof q, c.controller_url),
+             restart[0] != '\0' ? restart : "-");
+    status_wake(a); /* statusFrequency may have changed */
+    push_config(&c);
 }

@@ -29,9 +29,17 @@ IOF_NODISCARD iof_err agent_daemon_new(const struct agent_config *cfg,
  * answer yet is looked for again by the status thread. */
 IOF_NODISCARD iof_err agent_daemon_start(struct agent_daemon *a, struct iof_diag *d);
 
-/* Blocks until SIGTERM/SIGINT or a `stop` command. The caller blocks those signals in every
- * thread first (they are taken with sigwait). */
+/* Blocks until SIGTERM/SIGINT or a `stop` command; each SIGHUP meanwhile reloads the
+ * configuration (agent_daemon_reload). The caller blocks those three signals in every thread
+ * first (they are taken with sigwait). */
 void agent_daemon_wait(struct agent_daemon *a);
+
+/* SIGHUP: reads <config-dir>/config.json again and adopts its settings as `iofog-agent config`
+ * would (status and change frequencies, limits, controller URL, log level, ...; the Controller is
+ * told). Settings bound at start (localApiPort, localApiBind, dockerUrl, diskDirectory,
+ * logDirectory) keep their running values and are named in a warning: restart to apply them.
+ * Credentials stay the daemon's. A file that no longer loads is reported and changes nothing. */
+void agent_daemon_reload(struct agent_daemon *a);
 
 /* Stops threads and servers and frees. Containers keep running (they are adopted at the next
  * start) unless a `stop` command asked for their removal. NULL is a no-op. */

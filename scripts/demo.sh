@@ -20,7 +20,10 @@
 #   IOFOG_DEMO_CONTROLLER_PORT (51121), IOFOG_DEMO_AGENT_PORT (54321), IOFOG_DEMO_VIEWER_PORT (5555),
 #   IOFOG_DEMO_BIN_DIR (where the commands are linked, default /usr/local/bin), IOFOG_DEMO_APPLICATION
 #   (the application YAML, default examples/demo/application.yaml), IOFOG_DEMO_BUILD (build
-#   directory, default build/demo; with --no-build its binaries are used as they are).
+#   directory, default build/demo; with --no-build its binaries are used as they are),
+#   IOFOG_DEMO_CONSOLE_PORT (the web console, 8008), IOFOG_DEMO_CONSOLE_DIR (the ECN Viewer package,
+#   default /usr/local/share/iofog-ecn-viewer as scripts/install-deps.sh installs it; no console
+#   when it is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,7 +36,7 @@ for arg in "$@"; do
         start|stop|status) action=$arg ;;
         --no-deps) deps=0 ;;
         --no-build) build_it=0 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +54,8 @@ application=${IOFOG_DEMO_APPLICATION:-examples/demo/application.yaml}
 ctl_port=${IOFOG_DEMO_CONTROLLER_PORT:-51121}
 agent_port=${IOFOG_DEMO_AGENT_PORT:-54321}
 viewer_port=${IOFOG_DEMO_VIEWER_PORT:-5555}
+console_port=${IOFOG_DEMO_CONSOLE_PORT:-8008}
+console_dir=${IOFOG_DEMO_CONSOLE_DIR:-/usr/local/share/iofog-ecn-viewer}
 build=${IOFOG_DEMO_BUILD:-$root/build/demo}
 ctl=$build/controller/iofog-controller
 agent=$build/agent/iofog-agent
@@ -201,7 +206,9 @@ natsc start || echo "nats-server did not start: messages stay on this node"
 export IOFOG_CONTROLLER_NATS_URL="nats://127.0.0.1:$nats_port" \
     IOFOG_CONTROLLER_NATS_AUTH_FILE="$dir/nats/auth.conf" \
     IOFOG_CONTROLLER_NATS_PID_FILE="$dir/nats/nats-server.pid"
-ctlc start
+console_flags=()
+[ -f "$console_dir/package.json" ] && console_flags=(--viewer-dir "$console_dir" --viewer-port "$console_port")
+ctlc start "${console_flags[@]}"
 ctlc user add -f Demo -l User -e "$email" -p "$password" >/dev/null
 echo "user $email created"
 
@@ -303,6 +310,8 @@ Agent       Local API 127.0.0.1:$agent_port       (config $agent_dir)
 Commands    $bin_dir/iofog-controller, $bin_dir/iofog-agent$(
     [ -n "${IOFOG_DEMO_DIR:-}" ] && printf '\n            (with IOFOG_CONTROLLER_DATA_DIR=%s IOFOG_AGENT_CONFIG_DIR=%s)' "$ctl_dir" "$agent_dir")
 Viewer      http://127.0.0.1:$viewer_port/        (last messages from the sensor)
+Console     $([ ${#console_flags[@]} -gt 0 ] && echo "http://127.0.0.1:$console_port/        (web console: log in as $email / $password)" ||
+    echo "(none: no ECN Viewer package in $console_dir; scripts/install-deps.sh installs it)")
 Try         iofog-agent status; iofog-controller microservice list
 Containers:
 $(docker ps --filter "label=iofog-uuid=$node" --format '  {{.Names}}  {{.Image}}  {{.Status}}')

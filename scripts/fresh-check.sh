@@ -8,8 +8,14 @@
 # then checks that `iofog-agent status` and `iofog-controller microservice list` work as printed in
 # docs/quickstart.md from a new shell. Passes only when all of that does; every failure prints its
 # cause. The container and its volume are removed at the end, also on failure or interruption.
-# Usage: scripts/fresh-check.sh [--only demo|tests] [--rebuild-image]
-#   --only demo|tests  run one README command (development; CI runs both)
+# With --only packages, instead: builds the .deb files (scripts/package.sh, build/pkg of this
+# working tree) and the example images here, and in the new container installs only those .deb
+# files with `apt-get install ./…deb` and runs packaging/fresh-install.sh (services started as
+# their units' ExecStart lines say, the demo application deployed, messages at the viewer, then
+# remove keeps the data and purge removes it).
+# Usage: scripts/fresh-check.sh [--only demo|tests|packages] [--rebuild-image]
+#   --only demo|tests  run one README command (development; CI runs demo, then packages)
+#   --only packages    the package test (see above)
 #   --rebuild-image    debootstrap the root file system again even when cached
 # Environment: IOFOG_FRESH_CACHE (default /var/cache/iofog-fresh: root file system tarball),
 #   IOFOG_FRESH_BUDGET (seconds for everything, default 2280), IOFOG_FRESH_MIRROR (default: the
@@ -24,9 +30,9 @@ rebuild=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) only=${2:-}; shift
-                case "$only" in demo|tests) ;; *) echo "--only takes demo or tests" >&2; exit 2 ;; esac ;;
+                case "$only" in demo|tests|packages) ;; *) echo "--only takes demo, tests or packages" >&2; exit 2 ;; esac ;;
         --rebuild-image) rebuild=1 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -43,6 +49,8 @@ work=$(mktemp -d /tmp/iofog-fresh.XXXXXX)
 logs=${IOFOG_FRESH_LOGS:-$work/logs}
 mkdir -p "$logs"
 results=()
+pkg_tag=
+pkg_images=(iofog-example/sensor iofog-example/viewer iofog-example/config-echo)
 
 say() { printf '\n==> fresh-check [%ds]: %s\n' "$(($(date +%s) - t0))" "$*"; }
 die() { echo "fresh-check: FAILED: $*" >&2; exit 1; }
@@ -53,7 +61,10 @@ cleanup() {
     if docker inspect "$name" >/dev/null 2>&1; then
         # Its own engine first (bounded), so its containers' cgroups are released, then the container.
         docker exec "$name" timeout 60 sh -c \
-            'docker rm -f $(docker ps -aq) >/dev/null 2>&1; bash /src/iofog/scripts/dockerd.sh stop' \
+            'docker rm -f $(docker ps -aq) >/dev/null 2>&1
+             if [ -f /src/iofog/scripts/dockerd.sh ]; then bash /src/iofog/scripts/dockerd.sh stop
+             elif [ -f /var/run/docker.pid ]; then p=$(cat /var/run/docker.pid); kill "$p"
+                  while kill -0 "$p"; do sleep 0.2; done; fi' \
             >/dev/null 2>&1 || true
         docker rm -f "$name" >/dev/null 2>&1 || true
     fi
@@ -62,7 +73,8 @@ cleanup() {
         docker volume rm -f "$volume" >/dev/null 2>&1 || sleep 1
     done
     docker volume inspect "$volume" >/dev/null 2>&1 && echo "fresh-check: could not remove volume $volume" >&2
-    rm -rf "$work/src"
+    rm -rf "$work/src" "$work/pkg"
+    [ -z "$pkg_tag" ] || docker rmi "${pkg_images[@]/%/:$pkg_tag}" >/dev/null 2>&1 || true
     if [ -z "${IOFOG_FRESH_LOGS:-}" ]; then
         [ "$rc" -eq 0 ] && rm -rf "$work" || echo "fresh-check: full logs kept in $logs" >&2
     fi
@@ -143,6 +155,21 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
     echo "imported as $image"
 fi
 
+if [ "$only" = packages ]; then
+    # The .deb files and the example images, made here from this working tree (CI: the commit).
+    say "packages (scripts/package.sh, build/pkg) and example images"
+    mkdir -p "$work/pkg/debs"
+    bash scripts/package.sh --build-dir build/pkg --out "$work/pkg/debs" >"$logs/package.log" 2>&1 ||
+        { tail -n 20 "$logs/package.log" >&2; die "scripts/package.sh failed (log above)"; }
+    grep -E '\.deb' "$logs/package.log" | sed 's/^/  /'
+    pkg_tag=pkgtest-$$
+    IOFOG_BUILD_DIR=build/pkg IOFOG_IMAGE_TAG=$pkg_tag bash scripts/build-example-images.sh \
+        >"$logs/images.log" 2>&1 || { tail -n 20 "$logs/images.log" >&2; die "the example images failed to build"; }
+    docker save -o "$work/pkg/images.tar" "${pkg_images[@]/%/:$pkg_tag}" || die "docker save failed"
+    cp examples/demo/application.yaml packaging/fresh-install.sh "$work/pkg/"
+fi
+
+if [ "$only" != packages ]; then
 say "clean clone of the committed HEAD ($(git rev-parse --short HEAD)) and ../shared"
 head=$(git rev-parse HEAD)
 mkdir -p "$work/src"
@@ -151,6 +178,7 @@ git -C "$work/src/iofog" -c advice.detachedHead=false checkout -q --detach "$hea
 cp -a ../shared "$work/src/shared"
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
     echo "note: uncommitted changes in $root are not part of the check"
+fi
 fi
 
 say "container $name (own network namespace; /var/lib/docker on volume $volume)"
@@ -164,25 +192,38 @@ docker run -d --name "$name" --hostname fresh-bookworm --init \
     --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup \
     -v "$volume:/var/lib/docker" \
     "$image" sleep infinity >/dev/null || die "docker run of $image failed"
-tar -C "$work/src" -c iofog shared | docker exec -i "$name" sh -c 'mkdir -p /src && tar -x -C /src' ||
-    die "copying the clone into the container failed"
+if [ "$only" = packages ]; then
+    tar -C "$work" -c pkg | docker exec -i "$name" sh -c 'tar -x -C /' ||
+        die "copying the packages into the container failed"
+else
+    tar -C "$work/src" -c iofog shared | docker exec -i "$name" sh -c 'mkdir -p /src && tar -x -C /src' ||
+        die "copying the clone into the container failed"
+fi
+# The container trusts what this machine trusts: local CA certificates (an HTTPS proxy's, for the
+# npm registry) go where ca-certificates, once installed, adds them to the system store.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    tar -C /usr/local/share -c ca-certificates |
+        docker exec -i "$name" sh -c 'mkdir -p /usr/local/share && tar -x -C /usr/local/share' ||
+        die "copying the local CA certificates into the container failed"
+fi
 # A throw-away system: dpkg may skip its fsync calls (force-unsafe-io; on this
 # shared disk they make the installation of the packages several times slower).
 docker exec "$name" sh -c 'echo force-unsafe-io >/etc/dpkg/dpkg.cfg.d/container-unsafe-io' ||
     die "docker exec in $name failed"
 rm -rf "$work/src"
 
-# Runs a README command in the container as a new user would (root, /src/iofog), bounded by what
-# is left of the budget; output into $logs/$1.log and to this output, each line prefixed.
+# Runs a README command in the container as a new user would (root, /src/iofog; $3: another
+# directory), bounded by what is left of the budget; output into $logs/$1.log and to this output,
+# each line prefixed.
 run_in() {
-    local what=$1 cmd=$2 secs
+    local what=$1 cmd=$2 cd=${3:-/src/iofog} secs
     secs=$(left)
     [ "$secs" -gt 60 ] || { echo "no time left for $what" >"$logs/$what.log"; return 124; }
     echo "\$ $cmd    (in the container, at most ${secs}s)"
     # In the background and waited for, so that a signal to this script is handled at once.
     (
         set +e
-        docker exec "$name" timeout -k 30 "$secs" bash -c "cd /src/iofog && $cmd" 2>&1 |
+        docker exec "$name" timeout -k 30 "$secs" bash -c "cd $cd && $cmd" 2>&1 |
             tee "$logs/$what.log" | sed -u "s/^/[$what] /"
         exit "${PIPESTATUS[0]}"
     ) &
@@ -193,7 +234,26 @@ run_in() {
 
 demo_ok=1
 tests_ok=1
-if [ "$only" != tests ]; then
+pkg_ok=1
+if [ "$only" = packages ]; then
+    say "package test: apt-get install ./*.deb, services as their units say, demo application"
+    t_pkg=$(date +%s)
+    rc=0
+    run_in packages "bash fresh-install.sh /pkg $pkg_tag" /pkg || rc=$?
+    secs_pkg=$(($(date +%s) - t_pkg))
+    if [ "$rc" -ne 0 ]; then
+        pkg_ok=0
+        cause=$(grep -E '^pkgtest: FAILED' "$logs/packages.log" | tail -1 || true)
+        [ "$rc" -eq 124 ] && cause="timed out after the budget's end"
+        results+=("package test: FAILED: exit $rc${cause:+: $cause}")
+    elif ! grep -q '^pkgtest \[[0-9]*s\]: passed' "$logs/packages.log"; then
+        pkg_ok=0
+        results+=("package test: FAILED: fresh-install.sh exited 0 without its last step")
+    else
+        results+=("package test (apt-get install ./*.deb, units' ExecStart, demo application, remove/purge): passed in ${secs_pkg} s in the container, $(($(date +%s) - t0)) s in all")
+    fi
+fi
+if [ "$only" != tests ] && [ "$only" != packages ]; then
     say "README main job: install-deps && demo"
     rc=0
     run_in demo 'bash scripts/install-deps.sh && bash scripts/demo.sh' || rc=$?
@@ -234,7 +294,7 @@ if [ "$only" != tests ]; then
     docker exec "$name" timeout 120 bash -c 'cd /src/iofog && bash scripts/demo.sh stop' >/dev/null 2>&1 || true
 fi
 
-if [ "$only" != demo ]; then
+if [ "$only" != demo ] && [ "$only" != packages ]; then
     say "README test command: install-deps && test"
     rc=0
     run_in tests 'bash scripts/install-deps.sh && bash scripts/test.sh' || rc=$?
@@ -266,7 +326,7 @@ fi
 
 say "result after $(($(date +%s) - t0)) s"
 printf '  %s\n' "${results[@]}"
-if [ "$demo_ok" -ne 1 ] || [ "$tests_ok" -ne 1 ]; then
+if [ "$demo_ok" -ne 1 ] || [ "$tests_ok" -ne 1 ] || [ "$pkg_ok" -ne 1 ]; then
     for r in "${results[@]}"; do
         case "$r" in *FAILED*) die "$r" ;; esac
     done

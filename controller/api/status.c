@@ -3,10 +3,12 @@
 #include "controller/api/api.h"
 
 #include "common/clock.h"
+#include "controller/server/viewer.h"
 
 /* versions.ecnViewer: classic answers the version of the ECN Viewer package it ships
- * (@iofog/ecn-viewer 3.0.2 in Controller 3.0.4). We ship none; this is the release the API is
- * kept compatible with (login, nodes, applications, microservices, routes, catalog). */
+ * (@iofog/ecn-viewer 3.0.2 in Controller 3.0.4). With a console configured (--viewer-dir) the
+ * served package's version; without, this one: the release the API is kept compatible with
+ * (login, nodes, applications, microservices, routes, catalog). */
 #define CTL_ECN_VIEWER_VERSION "3.0.2"
 
 static iof_err get_status(struct ctl_call *call) {
@@ -22,7 +24,8 @@ static iof_err get_status(struct ctl_call *call) {
                              "controller",
                              IOFOG_VERSION,
                              "ecnViewer",
-                             CTL_ECN_VIEWER_VERSION);
+                             call->srv->viewer != NULL ? ctl_viewer_version(call->srv->viewer)
+                                                       : CTL_ECN_VIEWER_VERSION);
     return ctl_reply(call, 200, body);
 }
 

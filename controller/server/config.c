@@ -29,7 +29,11 @@ const char ctl_config_flags_help[] =
     "  --tls-cert FILE    serve HTTPS with this PEM certificate (chain); with --tls-key\n"
     "                     (env IOFOG_CONTROLLER_TLS_CERT; file \"tlsCert\")\n"
     "  --tls-key FILE     the certificate's PEM private key (env IOFOG_CONTROLLER_TLS_KEY;\n"
-    "                     file \"tlsKey\")\n";
+    "                     file \"tlsKey\")\n"
+    "  --viewer-dir DIR   serve the web console (ECN Viewer package: package.json, build/)\n"
+    "                     from DIR (env IOFOG_CONTROLLER_VIEWER_DIR; file \"viewerDir\")\n"
+    "  --viewer-port N    the console's port (default 8008, 0: off; env\n"
+    "                     IOFOG_CONTROLLER_VIEWER_PORT; file \"viewerPort\")\n";
 
 void ctl_config_defaults(struct ctl_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -46,6 +50,24 @@ void ctl_config_defaults(struct ctl_config *cfg) {
     (void)snprintf(cfg->nats_url, sizeof cfg->nats_url, "nats://127.0.0.1:4222");
     cfg->liveness_interval_ms = 2000;
     cfg->image_snapshot_max_bytes = (uint64_t)2 << 30;
+    cfg->viewer_port = CTL_DEFAULT_VIEWER_PORT;
+}
+
+/* A port where 0 is allowed (it turns the service off). */
+static iof_err
+parse_port_or_off(const char *text, const char *what, uint16_t *out, struct iof_diag *d) {
+    if (strcmp(text, "0") == 0) {
+        *out = 0;
+        return IOF_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 1 || v > 65535) {
+        return iof_fail(d, IOF_EINVAL, "%s: invalid port '%s' (0-65535)", what, text);
+    }
+    *out = (uint16_t)v;
+    return IOF_OK;
 }
 
 static iof_err parse_port(const char *text, const char *what, uint16_t *out, struct iof_diag *d) {
@@ -89,7 +111,8 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     }
     iof_err err = IOF_OK;
     int64_t port = 0, threads = 0, ttl = 0, live = 0, max_life = 0, max_conn = 0, conn_mem = 0;
-    int64_t snap_max = 0, per_addr = 0;
+    int64_t snap_max = 0, per_addr = 0, viewer_port = -1;
+    const char *viewer_dir = NULL;
     const char *bind = NULL, *level = NULL, *nats = NULL, *db = NULL;
     const char *nats_auth = NULL, *nats_pid = NULL, *cert = NULL, *key = NULL;
     if ((err = iof_json_get_int(j, "port", IOF_JSON_OPTIONAL, &port, d)) != IOF_OK ||
@@ -114,7 +137,9 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
         (err = iof_json_get_int(j, "imageSnapshotMaxBytes", IOF_JSON_OPTIONAL, &snap_max, d)) !=
             IOF_OK ||
         (err = iof_json_get_int(j, "maxConnectionsPerAddress", IOF_JSON_OPTIONAL, &per_addr, d)) !=
-            IOF_OK) {
+            IOF_OK ||
+        (err = iof_json_get_string(j, "viewerDir", IOF_JSON_OPTIONAL, &viewer_dir, d)) != IOF_OK ||
+        (err = iof_json_get_int(j, "viewerPort", IOF_JSON_OPTIONAL, &viewer_port, d)) != IOF_OK) {
         json_decref(j);
         return err;
     }
@@ -203,6 +228,16 @@ static iof_err apply_file(struct ctl_config *cfg, struct iof_diag *d) {
     if (err == IOF_OK && bind != NULL) {
         err = set_text(cfg->bind, sizeof cfg->bind, bind, "bind", d);
     }
+    if (err == IOF_OK && viewer_dir != NULL) {
+        err = set_text(cfg->viewer_dir, sizeof cfg->viewer_dir, viewer_dir, "viewerDir", d);
+    }
+    if (err == IOF_OK && json_object_get(j, "viewerPort") != NULL) {
+        if (viewer_port < 0 || viewer_port > 65535) {
+            err = iof_fail(d, IOF_EINVAL, "%s: viewerPort must be 0-65535", path);
+        } else {
+            cfg->viewer_port = (uint16_t)viewer_port;
+        }
+    }
     if (err == IOF_OK && level != NULL && iof_log_level_parse(level, &cfg->log_level) != IOF_OK) {
         err = iof_fail(d, IOF_EINVAL, "%s: invalid logLevel '%s'", path, level);
     }
@@ -288,6 +323,17 @@ iof_err ctl_config_load(struct ctl_config *cfg,
             IOF_OK) {
         return err;
     }
+    if ((env = getenv("IOFOG_CONTROLLER_VIEWER_DIR")) != NULL && *env != '\0' &&
+        (err = set_text(
+             cfg->viewer_dir, sizeof cfg->viewer_dir, env, "IOFOG_CONTROLLER_VIEWER_DIR", d)) !=
+            IOF_OK) {
+        return err;
+    }
+    if ((env = getenv("IOFOG_CONTROLLER_VIEWER_PORT")) != NULL && *env != '\0' &&
+        (err = parse_port_or_off(env, "IOFOG_CONTROLLER_VIEWER_PORT", &cfg->viewer_port, d)) !=
+            IOF_OK) {
+        return err;
+    }
     if ((env = getenv("IOFOG_LOG_LEVEL")) != NULL && *env != '\0' &&
         iof_log_level_parse(env, &cfg->log_level) != IOF_OK) {
         return iof_fail(d, IOF_EINVAL, "IOFOG_LOG_LEVEL: invalid level '%s'", env);
@@ -312,6 +358,10 @@ iof_err ctl_config_load(struct ctl_config *cfg,
             err = set_text(cfg->tls_cert, sizeof cfg->tls_cert, v, "--tls-cert", d);
         } else if ((v = flag_value(argc, argv, &i, "--tls-key")) != NULL) {
             err = set_text(cfg->tls_key, sizeof cfg->tls_key, v, "--tls-key", d);
+        } else if ((v = flag_value(argc, argv, &i, "--viewer-dir")) != NULL) {
+            err = set_text(cfg->viewer_dir, sizeof cfg->viewer_dir, v, "--viewer-dir", d);
+        } else if ((v = flag_value(argc, argv, &i, "--viewer-port")) != NULL) {
+            err = parse_port_or_off(v, "--viewer-port", &cfg->viewer_port, d);
         } else if ((v = flag_value(argc, argv, &i, "--bind")) != NULL) {
             err = set_text(cfg->bind, sizeof cfg->bind, v, "--bind", d);
         } else if ((v = flag_value(argc, argv, &i, "--log-level")) != NULL) {

@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_DEFAULT_PORT     51121
-#define CTL_DEFAULT_DATA_DIR "/var/lib/iofog-controller"
+#define CTL_DEFAULT_PORT        51121
+#define CTL_DEFAULT_DATA_DIR    "/var/lib/iofog-controller"
+#define CTL_DEFAULT_VIEWER_PORT 8008 /* classic's ECN Viewer port */
 
 struct ctl_config {
     char data_dir[1024];          /* --data-dir, IOFOG_CONTROLLER_DATA_DIR */
@@ -48,6 +49,11 @@ struct ctl_config {
     char tls_key[1024]; /* its PEM private key: --tls-key, IOFOG_CONTROLLER_TLS_KEY, "tlsKey" */
     char db[1024];      /* database: --db, IOFOG_CONTROLLER_DB, file "db"; a SQLite path or URL or a
                            postgres:// URL; empty (default) = <data-dir>/controller.sqlite */
+    char viewer_dir[1024]; /* the web console (ECN Viewer package directory: package.json and
+                              build/): --viewer-dir, IOFOG_CONTROLLER_VIEWER_DIR, file
+                              "viewerDir"; "" (default) = no console */
+    uint16_t viewer_port;  /* its port: --viewer-port, IOFOG_CONTROLLER_VIEWER_PORT, file
+                              "viewerPort"; default 8008; 0 = no console */
 };
 
 /* The database the configuration names (cfg->db, or the default SQLite file) into out[size]. */
@@ -59,7 +65,7 @@ void ctl_config_defaults(struct ctl_config *cfg);
 /* Applies the command-line flags of argv (argv[0] is the command name) on top of defaults, file
  * and environment. Recognised: --port N, --data-dir DIR, --bind ADDR, --log-level LEVEL, --nats-url
  * URL, --nats-auth-file PATH, --nats-pid-file PATH, --db URL, --tls-cert FILE, --tls-key FILE
- * (both or neither), and the
+ * (both or neither), --viewer-dir DIR, --viewer-port N (0: off), and the
  * flags named in extra_flags (NULL-terminated, e.g. "--foreground"), which are reported through
  * extra_seen (same order). IOF_EINVAL naming the flag on anything else or a bad value. */
 IOF_NODISCARD iof_err ctl_config_load(struct ctl_config *cfg,

@@ -1,5 +1,6 @@
 /* Server assembly: data directory, store, admin credential, HTTP server and route groups. */
 #include "controller/server/server.h"
+#include "controller/server/viewer.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -201,6 +202,15 @@ iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d) {
     if ((err = ctl_liveness_start(srv, &srv->liveness)) != IOF_OK) {
         return iof_fail(d, err, "cannot start the liveness job");
     }
+    if (srv->cfg.viewer_dir[0] != '\0' && srv->cfg.viewer_port != 0 &&
+        (err = ctl_viewer_start(srv->cfg.viewer_dir,
+                                srv->cfg.bind,
+                                srv->cfg.viewer_port,
+                                iof_http_server_port(srv->http),
+                                &srv->viewer,
+                                d)) != IOF_OK) {
+        return err;
+    }
     IOF_INFO("controller",
              "listening bind=%s port=%u data_dir=%s db=%s",
              srv->cfg.bind,
@@ -214,6 +224,7 @@ void ctl_server_free(struct ctl_server *srv) {
     if (srv == NULL) {
         return;
     }
+    ctl_viewer_free(srv->viewer); /* its own server: nothing else reaches it */
     ctl_liveness_stop(srv->liveness);
     ctl_db_listener_free(srv->changes_listener); /* no more wakes from other Controllers */
     ctl_agent_wait_stop(srv->waits);             /* no more answers from its timer */

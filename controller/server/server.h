@@ -13,6 +13,7 @@ struct ctl_route_ctx;
 struct ctl_agent_wait;
 struct ctl_nats_auth;
 struct ctl_logs_ws;
+struct ctl_viewer;
 
 struct ctl_server {
     struct ctl_config cfg;
@@ -31,6 +32,7 @@ struct ctl_server {
     struct ctl_nats_auth *nats_auth;          /* writes nats-server's per-node users (NULL
                                                  without cfg.nats_auth_file) */
     struct ctl_login *login;                  /* password checks (controller/server/login.h) */
+    struct ctl_viewer *viewer;                /* the web console (NULL: none configured) */
 };
 
 /* Creates the data directory if needed (mode 0700), opens and migrates the store, makes sure the
@@ -40,8 +42,10 @@ IOF_NODISCARD iof_err ctl_server_new(const struct ctl_config *cfg,
                                      struct ctl_server **out,
                                      struct iof_diag *d);
 
-/* Starts listening. IOF_EBUSY when another process listens on the address ("address
- * 127.0.0.1:51121 is already in use (is another Controller running? iofog-controller stop
+/* Starts listening, and serves the web console when cfg names a viewer directory and a viewer
+ * port (a console that cannot start fails the start, saying why). IOF_EBUSY when another process
+ * listens on the address ("address 127.0.0.1:51121 is already in use (is another Controller
+ * running? iofog-controller stop
  * --data-dir DIR)"), IOF_EIO when it cannot be bound otherwise. */
 IOF_NODISCARD iof_err ctl_server_start(struct ctl_server *srv, struct iof_diag *d);
 
