@@ -29,10 +29,15 @@ def free_port():
         return str(s.getsockname()[1])
 
 
+# Commands run in the test's own temporary directory: a flag given the value "x" (a data or
+# config directory) then creates x/ there, never in the caller's working directory.
+WORKDIR = None
+
+
 def run(argv, env, timeout=10):
     try:
         p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, cwd=WORKDIR)
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
         def text(b):
@@ -136,6 +141,8 @@ def walk(binary, other_program, env, extra_start):
 def main():
     build = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="iofog-helpwalk.")
+    global WORKDIR
+    WORKDIR = tmp
     try:
         env = dict(os.environ)
         env.update({"HOME": tmp, "XDG_CONFIG_HOME": tmp + "/xdg",
