@@ -6,20 +6,21 @@
 # build tree. No network inside the container.
 # Usage: scripts/build-node-sdk-image.sh <name:tag>
 # Environment:
-#   IOFOG_NODE_SDK     what npm installs (default @iofog/nodejs-sdk@1.3.0): a registry spec, or a
-#                      path to a package tarball or a directory holding the SDK's package.json
+#   IOFOG_NODE_SDK     what npm installs (default @datasance/iofog-nodejs-sdk@3.0.1): a registry
+#                      spec, or a path to a package tarball or a directory holding the SDK's
+#                      package.json; @datasance/iofog-nodejs-sdk or @iofog/nodejs-sdk
 #   IOFOG_BUILD_DIR    build tree for the image context (default build/ci)
 # Exits 77 when the SDK cannot be installed (the registry does not serve it and no local copy was
 # given): the test that needs the image is then reported as skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ $# -eq 1 ] && exit 0 || exit 2
 fi
 name=$1
 build=${IOFOG_BUILD_DIR:-build/ci}
-sdk=${IOFOG_NODE_SDK:-@iofog/nodejs-sdk@1.3.0}
+sdk=${IOFOG_NODE_SDK:-@datasance/iofog-nodejs-sdk@3.0.1}
 ctx="$build/images/node-flow"
 root="$ctx/rootfs"
 
@@ -58,12 +59,21 @@ if ! npm install --prefix "$root/app" --omit=dev --no-audit --no-fund --no-packa
     cat "$npm_log" >&2
     exit 1
 fi
-[ -f "$root/app/node_modules/@iofog/nodejs-sdk/package.json" ] || {
-    echo "build-node-sdk-image: $sdk did not install @iofog/nodejs-sdk" >&2
+# The names flow.js looks for, in its order.
+sdk_name=
+for n in @datasance/iofog-nodejs-sdk @iofog/nodejs-sdk; do
+    if [ -f "$root/app/node_modules/$n/package.json" ]; then
+        sdk_name=$n
+        break
+    fi
+done
+[ -n "$sdk_name" ] || {
+    echo "build-node-sdk-image: $sdk installed neither @datasance/iofog-nodejs-sdk nor" \
+        "@iofog/nodejs-sdk" >&2
     exit 1
 }
 sdk_version=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
-    "$root/app/node_modules/@iofog/nodejs-sdk/package.json" | head -n1)
+    "$root/app/node_modules/$sdk_name/package.json" | head -n1)
 cp sdk/node-flow/flow.js "$root/app/flow.js"
 
 cp -L "$node" "$root/usr/bin/node"
@@ -85,4 +95,4 @@ tar -C "$root" -c . | docker import \
     --change 'WORKDIR /app' \
     --change 'CMD ["/usr/bin/node","/app/flow.js"]' - "$name" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$name")
-echo "built $name: node $("$node" --version), @iofog/nodejs-sdk $sdk_version ($((size / 1024 / 1024)) MiB)"
+echo "built $name: node $("$node" --version), $sdk_name $sdk_version ($((size / 1024 / 1024)) MiB)"

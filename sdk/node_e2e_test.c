@@ -1,5 +1,6 @@
-/* The official Node.js SDK (@iofog/nodejs-sdk 1.3.x, classic API) inside a container under the
- * real Agent (iofog-agent start --foreground) provisioned to the real Controller
+/* The official Node.js SDK (by default Datasance's @datasance/iofog-nodejs-sdk 3.0.1; Eclipse's
+ * @iofog/nodejs-sdk 1.3.x through IOFOG_NODE_SDK; both the classic API) inside a container under
+ * the real Agent (iofog-agent start --foreground) provisioned to the real Controller
  * (agent/agent_testutil.h). The image iofog-node-flow:<tag> is built by
  * scripts/build-node-sdk-image.sh at setup and removed at the end; it runs sdk/node-flow/flow.js,
  * which prints one `FLOW ...` line per SDK event. One application on the default bridge:
@@ -348,6 +349,8 @@ static void test_node_sdk_flow(void **state) {
     int64_t ms = wait_lines(cname, "FLOW config ", 1, 30000);
     assert_true(ms >= 0);
     char line[1024];
+    assert_true(line_after("FLOW sdk ", 0, line, sizeof line));
+    printf("node-flow runs %s\n", line);
     assert_true(line_after("FLOW init ", 0, line, sizeof line));
     printf("node-flow: init reached %s; configuration read %lld ms after RUNNING\n",
            line,

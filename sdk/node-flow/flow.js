@@ -1,6 +1,7 @@
 // The official Node.js SDK's classic flow, run as a microservice by sdk/node_e2e_test.c in the
 // image scripts/build-node-sdk-image.sh makes. Every event is printed on stdout as one line
 // `FLOW <event> <fields...>` (strings as JSON), which the test reads with `docker logs`:
+//   FLOW sdk <package name> <version>         (which SDK the image holds)
 //   FLOW init <host> <port>
 //   FLOW config <configuration JSON>          (getConfig: at start and after every control signal)
 //   FLOW rest-receipt <id> <timestamp>         (sendNewMessage)
@@ -12,9 +13,31 @@
 //   FLOW error|bad-request <call> <detail>
 // REST first, sockets after: while a message socket is open the Agent pushes the messages there
 // and /v2/messages/next has nothing to return.
+// Either SDK serves: Datasance's @datasance/iofog-nodejs-sdk 3.x (axios, pino; 8-byte numbers in
+// binary messages and receipts read as IEEE doubles) or Eclipse's @iofog/nodejs-sdk 1.3.x
+// (request; 8-byte numbers read as integers). The calls and callbacks used here are the same in
+// both.
 'use strict'
 
-const sdk = require('@iofog/nodejs-sdk')
+const sdkNames = ['@datasance/iofog-nodejs-sdk', '@iofog/nodejs-sdk']
+
+// The first of sdkNames that is installed. Only "not installed" moves on to the next name: an
+// installed SDK that fails to load (a dependency missing) throws here, with its own error.
+function loadSdk () {
+  for (const name of sdkNames) {
+    let main
+    try {
+      main = require.resolve(name)
+    } catch (e) {
+      continue
+    }
+    return { name: name, version: require(name + '/package.json').version, sdk: require(main) }
+  }
+  throw new Error('none of ' + sdkNames.join(', ') + ' is installed')
+}
+
+const loaded = loadSdk()
+const sdk = loaded.sdk
 
 const port = parseInt(process.env.IOFOG_AGENT_PORT || '54321', 10)
 const restPollMs = 250
@@ -93,6 +116,7 @@ function socketPhase () {
 
 process.on('SIGTERM', () => process.exit(0))
 
+out('sdk', loaded.name, loaded.version)
 sdk.init('iofog', port, null, () => {
   out('init', sdk.getURL('http', ''), port)
   readConfig()
