@@ -249,11 +249,23 @@ static void *login_main(void *arg) {
 
 /* ---- the test ---- */
 
+/* The bound describes the production allocator. Under AddressSanitizer freed memory waits in a
+ * quarantine (up to 256 MiB) and shadow memory comes on top: there the figures are printed, and the
+ * normal build's run of this test judges them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_JUDGED 0
+#else
+#define RSS_JUDGED 1
+#endif
+
 static void report_rss(const char *who, pid_t pid) {
     long peak, now;
     rss_kb(pid, &peak, &now);
     printf("hostile: %-10s rss_peak_kb=%ld rss_now_kb=%ld\n", who, peak, now);
-    assert_true(peak > 0 && peak < RSS_BOUND_KB);
+    assert_true(peak > 0);
+    if (RSS_JUDGED) {
+        assert_true(peak < RSS_BOUND_KB);
+    }
 }
 
 static void test_hostile_load(void **state) {

@@ -267,6 +267,12 @@ static long status_kb(pid_t pid, const char *key) {
  * while no socket was open, then fetched with /v2/messages/next; the Agent's anonymous RSS must
  * drop by at least the queue's size instead of staying at the peak. */
 static void test_memory_returns_after_drain(void **state) {
+#if defined(__SANITIZE_ADDRESS__)
+    /* What comes back after a drain is a property of glibc's allocator
+     * (docs/design/agent-localapi.md); AddressSanitizer replaces it and keeps freed memory in
+     * quarantine. The normal build runs it. */
+    skip();
+#endif
     struct ctx *c = *state;
     struct agent_fixture *a = c->a;
     assert_int_equal(agent_fixture_provision(c->a, 5000), 0);
