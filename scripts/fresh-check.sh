@@ -14,11 +14,11 @@
 # their units' ExecStart lines say, the demo application deployed, messages at the viewer, then
 # remove keeps the data and purge removes it).
 # Usage: scripts/fresh-check.sh [--only demo|tests|packages] [--rebuild-image]
-#   --only demo|tests  run one README command (development; CI runs demo, then packages)
+#   --only demo|tests  run one README command (development; CI runs packages, then both)
 #   --only packages    the package test (see above)
 #   --rebuild-image    debootstrap the root file system again even when cached
 # Environment: IOFOG_FRESH_CACHE (default /var/cache/iofog-fresh: root file system tarball),
-#   IOFOG_FRESH_BUDGET (seconds for everything, default 2280), IOFOG_FRESH_MIRROR (default: the
+#   IOFOG_FRESH_BUDGET (seconds for everything, default 4200), IOFOG_FRESH_MIRROR (default: the
 #   bookworm mirror of this machine's apt sources), IOFOG_FRESH_LOGS (directory for the full logs,
 #   default a new directory under /tmp).
 set -euo pipefail
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 
 cache=${IOFOG_FRESH_CACHE:-/var/cache/iofog-fresh}
-budget=${IOFOG_FRESH_BUDGET:-2280}
+budget=${IOFOG_FRESH_BUDGET:-4200}
 image=iofog-fresh:bookworm-minbase
 tarball=$cache/bookworm-minbase.tar
 t0=$(date +%s)
