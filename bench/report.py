@@ -299,8 +299,8 @@ def main():
           f"- Command: `{a.command}` (Release build in build/release)",
           f"- Machine: {m['cpu']}, {m['nproc']} CPUs (nproc), {m['memTotalMb']:,} MB RAM "
           f"(MemTotal), Linux {m['kernel']} {m['machine']}",
-          f"- Load average at start / end: {a.load} / {a.load_end} (the machine was shared with "
-          "other work while this ran)",
+          f"- Load average at start / end: {a.load} / {a.load_end} (the benchmarks' own processes "
+          "count in it; a start figure above 1 means other work was running)",
           f"- Runs: {a.runs} per benchmark (binary sizes once: they do not vary), "
           f"{a.runs10k} of the 10,000-agent run; done: "
           + ", ".join(f"{k} {v}" for k, v in sorted(runs_of.items())),
