@@ -2,7 +2,9 @@
  * that
  *   - a request head must be complete within head_timeout_s of the accept (or of the previous
  *     answer on a kept-alive connection), whatever the pace of its bytes: a sweeper thread shuts
- *     down connections past that deadline (libmicrohttpd's own timeout restarts on every byte);
+ *     down connections past that deadline (libmicrohttpd's own timeout restarts on every byte),
+ *     unless bytes the server has not read yet wait on the socket (the server is behind, not the
+ *     client: an overloaded server must not cut its punctual clients);
  *   - connections whose head is complete (a handler runs, a body arrives, a request is held) and
  *     upgraded ones are exempt: held long-polls have their own time limit, upgraded sockets their
  *     owner's timers (ws/hub: pings and idle timeout);
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -45,6 +48,15 @@ struct iof_http_conn {
     bool exempt;       /* upgraded: no head deadline any more */
     bool cut;          /* shut down by the sweeper */
 };
+
+/* Bytes the client sent that the server has not read yet: then the server is the one behind
+ * (its polling threads busy), not the client, and the connection is not cut for it. A slow
+ * client's bytes are read as they come, so its buffer is empty when the sweeper looks; it is cut
+ * at the first sweep that finds nothing waiting. */
+static bool unread_bytes(int fd) {
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
 
 static void on_connection(void *cls,
                           struct MHD_Connection *conn,
@@ -175,7 +187,7 @@ static void *sweeper(void *arg) {
         size_t cut = 0;
         for (struct iof_http_conn *c = g->conns; c != NULL; c = c->next) {
             if (c->waiting_head && !c->exempt && !c->cut && c->fd >= 0 &&
-                now - c->since_ms > limit_ms) {
+                now - c->since_ms > limit_ms && !unread_bytes(c->fd)) {
                 /* libmicrohttpd sees the end of stream and closes the connection itself. */
                 (void)shutdown(c->fd, SHUT_RDWR);
                 c->cut = true;

@@ -1,7 +1,8 @@
 /* Tests of the HTTP server's connection discipline over loopback: the request-head deadline that
  * arriving bytes do not extend, the idle limit of kept-alive connections, held requests exempt
- * from it, the per-address cap, the total cap answered 503 with Retry-After, 414/431 with the
- * error body, plain-text errors and a chunked body over the limit answered 413 at once. */
+ * from it, a punctual client of a busy server kept, the per-address cap, the total cap answered
+ * 503 with Retry-After, 414/431 with the error body, plain-text errors and a chunked body over
+ * the limit answered 413 at once. */
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -28,6 +29,15 @@ static iof_err h_ok(struct iof_http_request *req, struct iof_diag *d, void *ctx)
     (void)d;
     (void)ctx;
     return iof_http_respond(req, 200, "text/plain", "ok", 2);
+}
+
+/* Keeps the server's only polling thread busy for 2.5 s, as an overloaded server would be. */
+static iof_err h_busy(struct iof_http_request *req, struct iof_diag *d, void *ctx) {
+    (void)d;
+    (void)ctx;
+    struct timespec ts = {.tv_sec = 2, .tv_nsec = 500000000L};
+    nanosleep(&ts, NULL);
+    return iof_http_respond(req, 200, "text/plain", "busy", 4);
 }
 
 struct later {
@@ -74,6 +84,7 @@ static struct fixture *start(const struct iof_http_config *cfg) {
     assert_int_equal(iof_http_server_route(f->srv, "GET", "/ok", h_ok, f), IOF_OK);
     assert_int_equal(iof_http_server_route(f->srv, "POST", "/ok", h_ok, f), IOF_OK);
     assert_int_equal(iof_http_server_route(f->srv, "GET", "/hold", h_hold, f), IOF_OK);
+    assert_int_equal(iof_http_server_route(f->srv, "GET", "/busy", h_busy, f), IOF_OK);
     assert_int_equal(iof_http_server_start(f->srv), IOF_OK);
     f->port = iof_http_server_port(f->srv);
     return f;
@@ -175,6 +186,36 @@ static void test_idle_connections_closed(void **state) {
     assert_true(b >= 0);
     close(idle);
     close(kept);
+    free(r);
+    stop(f);
+}
+
+/* A client whose complete head waits on the socket while the server is too busy to read it is
+ * not cut at the deadline: the delay is the server's. It is answered once the server catches up. */
+static void test_punctual_client_of_a_busy_server_kept(void **state) {
+    (void)state;
+    struct iof_http_config cfg = {.bind_addr = "127.0.0.1", .head_timeout_s = 1};
+    struct fixture *f = start(&cfg);
+    int punctual = raw_connect(f->port);
+    assert_true(punctual >= 0);
+    struct timespec settle = {.tv_nsec = 200000000L}; /* accepted and tracked */
+    nanosleep(&settle, NULL);
+    int busy = raw_connect(f->port);
+    assert_true(busy >= 0);
+    assert_true(raw_send_str(busy, "GET /busy HTTP/1.1\r\nHost: x\r\n\r\n"));
+    nanosleep(&settle, NULL); /* the only polling thread is now inside h_busy */
+    int64_t t0 = iof_time_mono_ms();
+    assert_true(raw_send_str(punctual, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"));
+    struct raw_resp *r = malloc(sizeof *r);
+    assert_non_null(r);
+    /* Its deadline (1 s after the accept) passes while h_busy runs, 2.5 s in all. */
+    assert_true(raw_read_response(punctual, r));
+    assert_int_equal(r->status, 200);
+    assert_true(iof_time_mono_ms() - t0 >= 1500);
+    assert_true(raw_read_response(busy, r));
+    assert_int_equal(r->status, 200);
+    close(punctual);
+    close(busy);
     free(r);
     stop(f);
 }
@@ -373,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_slow_head_closed_at_deadline),
         cmocka_unit_test(test_idle_connections_closed),
         cmocka_unit_test(test_held_request_exempt),
+        cmocka_unit_test(test_punctual_client_of_a_busy_server_kept),
         cmocka_unit_test(test_per_address_cap),
         cmocka_unit_test(test_total_cap_answers_503),
         cmocka_unit_test(test_long_url_and_headers),
