@@ -2,9 +2,11 @@
  *
  * Each agent is a node created with the user API, provisioned with its key, then keeps one
  * keep-alive connection with a long-poll GET /api/v3/agent/config/changes?wait=60 held, and
- * acknowledges what it is told. Status reports (PUT /agent/status) go every 10 s per agent over a
- * few shared connections. A changer thread then changes the configuration of random nodes through
- * the user API and measures the time from the request to the affected agent's answer.
+ * acknowledges what it is told; a connection the Controller closes is opened again and the poll
+ * sent again, as a real Agent's HTTP client does (counted: closedConnections). Status reports (PUT
+ * /agent/status) go every 10 s per agent over a few shared connections. A changer thread then
+ * changes the configuration of random nodes through the user API and measures the time from the
+ * request to the affected agent's answer.
  *
  * Usage: agent-sim --port P --admin TOKEN --agents N [--changes K] [--pid CONTROLLER_PID]
  *                  [--change-port P2] [--rate R] [--status-interval S] [--prefix NAME]
@@ -56,7 +58,8 @@ static int64_t *delays_us;
 static _Atomic size_t n_delays;
 static _Atomic size_t n_answers;
 static _Atomic size_t n_status_ok, n_status_failed;
-static _Atomic size_t n_closed; /* agent connections the Controller closed (not reopened) */
+static _Atomic size_t n_closed; /* agent connections the Controller closed (then reopened) */
+static _Atomic size_t n_lost;   /* closed connections that could not be reopened */
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -174,8 +177,17 @@ static void *loop_main(void *arg) {
             struct agent *a = ev[i].data.ptr;
             ssize_t r = recv(a->fd, a->in + a->in_len, sizeof a->in - a->in_len, 0);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL); /* counted; the agent is lost */
+                /* As a real Agent's HTTP client does: a new connection and the poll again (an
+                 * unacknowledged change is still raised, so it is answered at once). */
+                epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
+                close(a->fd);
                 atomic_fetch_add(&n_closed, 1);
+                a->in_len = 0;
+                a->fd = open_conn();
+                struct epoll_event e = {.events = EPOLLIN, .data.ptr = a};
+                if (a->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, a->fd, &e) != 0 || !send_poll(a)) {
+                    atomic_fetch_add(&n_lost, 1); /* this agent stops polling */
+                }
                 continue;
             }
             if (r < 0) {
@@ -461,7 +473,7 @@ int main(int argc, char **argv) {
            "\"controllerRssMb\":%.1f,\"controllerCpuPercent\":%.1f,\"answers\":%zu,"
            "\"changesSent\":%zu,\"changesFailed\":%zu,\"changeFailStatus\":%ld,"
            "\"undelivered\":%zu,\"statusReportsPerSecond\":%.1f,\"statusFailed\":%zu,"
-           "\"closedConnections\":%zu}\n",
+           "\"closedConnections\":%zu,\"lostAgents\":%zu}\n",
            n_agents,
            setup_s,
            nd,
@@ -477,7 +489,8 @@ int main(int argc, char **argv) {
            undelivered,
            secs > 0 ? (double)status_done / secs : 0,
            atomic_load(&n_status_failed),
-           atomic_load(&n_closed));
+           atomic_load(&n_closed),
+           atomic_load(&n_lost));
     for (size_t i = 0; i < n_agents; i++) {
         close(agents[i].fd);
     }

@@ -152,6 +152,7 @@ print(json.dumps({"agents": int(n), "replicas": int(rep), "changesMeasured": len
                   "changeFailStatus": max((s.get("changeFailStatus", 0) for s in sims), default=0),
                   "undelivered": total("undelivered"),
                   "closedConnections": total("closedConnections"),
+                  "lostAgents": total("lostAgents"),
                   "statusReportsPerSecond": round(total("statusReportsPerSecond"), 1)}))
 PY
 )
@@ -171,7 +172,8 @@ print(f"| {r['agents']:,} | {r['replicas']} | {r['deliveryP50Ms']:.1f} / {r['del
       f"| {r['setupSeconds']:.0f} s (load {r['load']}) |")
 print(f"<!-- {r['agents']}: changes sent {r['changesSent']}, failed {r['changesFailed']} "
       f"(last status {r['changeFailStatus']}), undelivered {r['undelivered']}, "
-      f"agent connections closed {r['closedConnections']}, "
+      f"agent connections closed (and reopened) {r['closedConnections']}, "
+      f"agents lost {r['lostAgents']}, "
       f"status reports {r['statusReportsPerSecond']}/s -->")
 PY
 done
