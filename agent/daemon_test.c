@@ -47,8 +47,22 @@ static void test_cli_without_daemon(void **state) {
 
 static void test_provision_status_and_changes(void **state) {
     struct agent_fixture *a = *state;
-    char out[8192], key[64];
+    char out[8192], key[64], path[512];
+    struct stat st;
+    /* The data and log directories (message archive, microservice logs) are private: made wider
+     * beforehand, they are narrowed to 0700 when the Agent starts. */
+    const char *const subdirs[] = {"data", "log"};
+    for (size_t i = 0; i < 2; i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", a->dir, subdirs[i]);
+        (void)mkdir(path, 0755);
+        assert_int_equal(chmod(path, 0755), 0);
+    }
     assert_int_equal(agent_daemon_spawn(a), 0);
+    for (size_t i = 0; i < 2; i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", a->dir, subdirs[i]);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+    }
     assert_int_equal(agent_cli(a, out, sizeof out, "status"), 0);
     assert_non_null(strstr(out, "not provisioned"));
 
@@ -60,8 +74,6 @@ static void test_provision_status_and_changes(void **state) {
     assert_non_null(strstr(out, a->node));
     assert_int_equal(agent_wait_status(a, ": ok", 5000), 0);
     /* credentials.json is private */
-    char path[512];
-    struct stat st;
     (void)snprintf(path, sizeof path, "%s/credentials.json", a->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
