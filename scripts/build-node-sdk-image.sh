@@ -83,6 +83,16 @@ ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | 
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
     done
+# Debian's Node.js keeps some of its own JavaScript outside the binary ("externalized builtins":
+# /usr/share/nodejs/cjs-module-lexer, undici, acorn ...) and aborts at start without them; other
+# builds name none. Every such file the binary or its libraries name goes into the image too.
+builtins=$({ echo "$node"; ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; } |
+    xargs grep -aoh '/usr/share/nodejs/[A-Za-z0-9_./@-]*\.js' 2>/dev/null | sort -u || true)
+for js in $builtins; do
+    [ -f "$js" ] || continue
+    mkdir -p "$root$(dirname "$js")"
+    cp -L "$js" "$root$js"
+done
 cp "$busybox" "$root/bin/busybox"
 for applet in sh ping cat sleep; do
     ln -sf busybox "$root/bin/$applet"
