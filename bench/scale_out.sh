@@ -14,14 +14,17 @@
 # Reports change delivery p50/p99/max (all simulators merged), each Controller's RSS and CPU during
 # the changes, PostgreSQL's CPU (postmaster and backends) and connections, and the set-up time
 # (create + provision + hold the polls). Targets: p99 <= 1 s, total Controller RSS <= 1 GB.
-# Usage: bench/scale_out.sh [--json] [--changes K] [--rate R] [--status-interval S] [N ...]
-#        (default 10000; K 300, R 50/s, S 10 s between one agent's status reports)
+# Usage: bench/scale_out.sh [--json] [--changes K] [--rate R] [--status-interval S]
+#                           [--keep-logs DIR] [N ...]
+#        (default 10000; K 300, R 50/s, S 10 s between one agent's status reports; --keep-logs:
+#        the logs of every part and simulator of each run are copied to DIR/N before tear-down)
 # Environment: IOFOG_BENCH_BUILD (default build/release), IOFOG_BENCH_NO_BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 json=
+keep_logs=
 changes=300
 rate=50
 status_interval=10
@@ -29,11 +32,12 @@ counts=()
 per_process=16000
 while [ $# -gt 0 ]; do
     case "$1" in
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --json) json=1; shift ;;
         --changes) changes=$2; shift 2 ;;
         --rate) rate=$2; shift 2 ;;
         --status-interval) status_interval=$2; shift 2 ;;
+        --keep-logs) keep_logs=$2; shift 2 ;;
         *) counts+=("$1"); shift ;;
     esac
 done
@@ -157,6 +161,10 @@ print(json.dumps({"agents": int(n), "replicas": int(rep), "changesMeasured": len
 PY
 )
     all_json+=("$out")
+    if [ -n "$keep_logs" ]; then
+        mkdir -p "$keep_logs/$n"
+        cp -r "$dir/logs" "$work"/sim-* "$keep_logs/$n/" 2>/dev/null || true
+    fi
     bash scripts/scale-out.sh down --dir "$dir" >/dev/null 2>&1 || true
     dir=
     rm -rf "$work"
