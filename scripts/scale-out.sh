@@ -296,6 +296,9 @@ do_up() {
         echo "    timeout http-request 10s"
         echo "    timeout http-keep-alive 75s"
         echo "    timeout queue 5s"
+        # Without it a check's whole timeout is its interval (500 ms): a replica slowed by load
+        # would be marked down although it answers. A dead replica refuses the connection at once.
+        echo "    timeout check 2s"
         echo "frontend api"
         echo "    bind 127.0.0.1:$lb_port"
         echo "    maxconn 8500"
