@@ -51,6 +51,18 @@ struct iof_ws_session {
 
 static const uint8_t empty_payload[1] = {0};
 
+/* Tells wslay why an io_read/io_write call r (not > 0) moved nothing: would block, or the stream
+ * failed (the session is then broken). Returns -1 for the callback to return. */
+static ssize_t io_failed(wslay_event_context_ptr ctx, struct iof_ws_session *s, ssize_t r) {
+    if (r == IOF_WS_IO_AGAIN) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    } else {
+        s->broken = true;
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    }
+    return -1;
+}
+
 static ssize_t
 recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user) {
     (void)flags;
@@ -78,13 +90,8 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
             ssize_t r = s->ops->io_read(s->octx, s->in, IN_MAX);
             if (r > 0) {
                 s->in_len = (size_t)r;
-            } else if (r == IOF_WS_IO_AGAIN) {
-                wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-                return -1;
             } else {
-                s->broken = true;
-                wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-                return -1;
+                return io_failed(ctx, s, r);
             }
         }
     }
@@ -98,13 +105,7 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *
     if (r > 0) {
         return r;
     }
-    if (r == IOF_WS_IO_AGAIN) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    } else {
-        s->broken = true;
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    }
-    return -1;
+    return io_failed(ctx, s, r);
 }
 
 /* Writes gathered output until it is all out or io_write would block. false when the stream
@@ -138,13 +139,7 @@ send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
         if (r > 0) {
             return r;
         }
-        if (r == IOF_WS_IO_AGAIN) {
-            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        } else {
-            s->broken = true;
-            wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        }
-        return -1;
+        return io_failed(ctx, s, r);
     }
     if (s->out == NULL && (s->out = malloc(OUT_MAX)) == NULL) {
         wslay_event_set_error(ctx, WSLAY_ERR_NOMEM);
