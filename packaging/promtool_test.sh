@@ -11,25 +11,8 @@ ctl=$build/controller/iofog-controller
 agent=$build/agent/iofog-agent
 command -v promtool >/dev/null || { echo "FAIL: promtool is not installed (scripts/install-deps.sh installs prometheus)"; exit 1; }
 tmp=$(mktemp -d /tmp/iofog-promtool.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-wait_for() {
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq 1 "$n"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# shellcheck source=packaging/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fails=0
 passes=0

@@ -12,30 +12,12 @@ build=$(cd "${1:?usage: reload_test.sh <build-dir>}" && pwd)
 ctl=$build/controller/iofog-controller
 agent=$build/agent/iofog-agent
 tmp=$(mktemp -d /tmp/iofog-reload.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=packaging/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 fails=0
 passes=0
 ok() { echo "ok: $*"; passes=$((passes + 1)); }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# Waits up to $1 seconds for "$2..." to succeed.
-wait_for() {
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq 1 "$n"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- Controller ------------------------------------------------------------------------------
