@@ -954,6 +954,18 @@ static void push_config(const struct agent_config *c) {
     }
 }
 
+/* Makes c the running configuration (a->mu held) and wakes the threads; a new Controller URL
+ * means syncing again from the start. */
+static void adopt_config(struct agent_daemon *a, const struct agent_config *c) {
+    bool url_changed = strcmp(c->controller_url, a->cfg.controller_url) != 0;
+    a->cfg = *c;
+    if (url_changed) {
+        a->resync = true;
+        a->link = c->iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
+    }
+    pthread_cond_broadcast(&a->cv);
+}
+
 iof_err agent_daemon_configure(struct agent_daemon *a,
                                int argc,
                                const char *const *argv,
@@ -966,13 +978,7 @@ iof_err agent_daemon_configure(struct agent_daemon *a,
     if (err == IOF_OK) {
         err = agent_config_save(&c, d);
         if (err == IOF_OK) {
-            bool url_changed = strcmp(c.controller_url, a->cfg.controller_url) != 0;
-            a->cfg = c;
-            if (url_changed) {
-                a->resync = true;
-                a->link = c.iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
-            }
-            pthread_cond_broadcast(&a->cv);
+            adopt_config(a, &c);
         }
     }
     pthread_mutex_unlock(&a->mu);
@@ -1035,13 +1041,7 @@ void agent_daemon_reload(struct agent_daemon *a) {
     memcpy(c.nats_user, a->cfg.nats_user, sizeof c.nats_user);
     memcpy(c.nats_password, a->cfg.nats_password, sizeof c.nats_password);
     memcpy(c.nats_url, a->cfg.nats_url, sizeof c.nats_url);
-    bool url_changed = strcmp(c.controller_url, a->cfg.controller_url) != 0;
-    a->cfg = c;
-    if (url_changed) {
-        a->resync = true;
-        a->link = c.iofog_uuid[0] != '\0' ? LINK_NOT_CONNECTED : LINK_NOT_PROVISIONED;
-    }
-    pthread_cond_broadcast(&a->cv);
+    adopt_config(a, &c);
     pthread_mutex_unlock(&a->mu);
     enum iof_log_level lvl;
     /* As at start: IOFOG_LOG_LEVEL, when set, wins over the file. */
