@@ -312,6 +312,60 @@ static void test_long_poll_timeout_and_replace(void **state) {
     json_decref(newer.answer);
 }
 
+/* Polls sent together by a fleet come back spread over the last quarter of their wait, not in
+ * the same instant (a replica that took over every agent at once would otherwise get all their
+ * polls again in one burst every period). */
+static void test_long_poll_expiries_spread(void **state) {
+    struct agent_fixture *a = *state;
+    struct api_fixture *f = a->f;
+    enum { NODES = 6, WAIT_S = 12 };
+    char tokens[NODES][32];
+    struct api_long_poll p[NODES];
+    pthread_t t[NODES];
+    for (int i = 0; i < NODES; i++) {
+        char text[512], hash[65];
+        (void)snprintf(tokens[i], sizeof tokens[i], "spread-token-%d", i);
+        ctl_token_hash(tokens[i], hash);
+        (void)snprintf(text,
+                       sizeof text,
+                       "INSERT INTO fogs (uuid, name, user_id) VALUES"
+                       " ('spread%dAAAAAAAAAAAAAAAAAAAAAAAA', 'spread-%d', 1)",
+                       i,
+                       i);
+        sql(f, text);
+        (void)snprintf(text,
+                       sizeof text,
+                       "INSERT INTO fog_access_tokens (fog_uuid, user_id, token_hash,"
+                       " expiration_time) VALUES ('spread%dAAAAAAAAAAAAAAAAAAAAAAAA', 1, '%s',"
+                       " %lld)",
+                       i,
+                       hash,
+                       (long long)(iof_time_now_ms() + 3600 * 1000));
+        sql(f, text);
+    }
+    /* Nothing pending for these nodes: each poll is held until its time runs out. */
+    int64_t start = iof_time_mono_ms();
+    for (int i = 0; i < NODES; i++) {
+        p[i] = (struct api_long_poll){.port = f->port, .token = tokens[i], .wait_s = WAIT_S};
+        assert_int_equal(pthread_create(&t[i], NULL, api_long_poll_main, &p[i]), 0);
+    }
+    wait_held(f, NODES);
+    int64_t first = INT64_MAX, last = 0;
+    for (int i = 0; i < NODES; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(p[i].status, 200);
+        assert_true(json_is_false(json_object_get(p[i].answer, "config")));
+        json_decref(p[i].answer);
+        int64_t took = p[i].done_ms - start;
+        print_message("long-poll wait=%d answered after %lld ms\n", WAIT_S, (long long)took);
+        assert_true(took >= WAIT_S * 1000 * 3 / 4 - 100 && took <= WAIT_S * 1000 + 1000);
+        first = took < first ? took : first;
+        last = took > last ? took : last;
+    }
+    /* Six draws over 3 s all within 200 ms of each other: about one chance in 100,000. */
+    assert_true(last - first >= 200);
+}
+
 static void test_status_and_liveness(void **state) {
     struct agent_fixture *a = *state;
     struct api_fixture *f = a->f;
@@ -554,6 +608,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_poll_wakes_fast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_poll_sees_only_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_poll_timeout_and_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_expiries_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_liveness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_microservices_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misc_resources, setup, teardown),

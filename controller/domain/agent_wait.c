@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/random.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +12,20 @@
 #include <time.h>
 
 #define TICK_MS 100
+
+/* Waits of at least JITTER_FROM_MS end at a random point of their last quarter: a fleet whose
+ * polls were all sent at once (agents started together, or all reconnecting to a replica that took
+ * over) would otherwise come back in the same instant every period, each poll a database look-up,
+ * and leave the replica no thread for anything else meanwhile. */
+#define JITTER_FROM_MS 10000
+
+static int64_t jittered(int64_t timeout_ms) {
+    uint32_t r = 0;
+    if (timeout_ms < JITTER_FROM_MS || iof_random_bytes(&r, sizeof r) != IOF_OK) {
+        return timeout_ms;
+    }
+    return timeout_ms - (int64_t)(r % (uint32_t)(timeout_ms / 4 + 1));
+}
 
 struct waiter {
     char fog_uuid[64];
@@ -186,7 +201,7 @@ iof_err ctl_agent_wait_hold(struct ctl_agent_wait *aw,
         return err;
     }
     memcpy(w->fog_uuid, fog_uuid, strlen(fog_uuid) + 1);
-    w->deadline_ms = iof_time_mono_ms() + timeout_ms;
+    w->deadline_ms = iof_time_mono_ms() + jittered(timeout_ms);
     pthread_mutex_lock(&aw->mu);
     if (aw->stopping) {
         pthread_mutex_unlock(&aw->mu);

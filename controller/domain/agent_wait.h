@@ -25,7 +25,8 @@ IOF_NODISCARD iof_err ctl_agent_wait_new(struct iof_http_server *http,
                                          void *ctx,
                                          struct ctl_agent_wait **out);
 
-/* Holds req (from its handler) for fog_uuid for up to timeout_ms. A request already held for the
+/* Holds req (from its handler) for fog_uuid for up to timeout_ms (from 10 s on, a wait with no
+ * change ends at a random point of its last quarter, so polls sent together return spread out). A request already held for the
  * same node is answered at once with the current state: the newer one replaces it. The caller
  * must check for pending changes AFTER this call and wake the node if there are any, so a raise
  * between its check and the hold cannot be missed. IOF_EBUSY when the registry is stopping. */
