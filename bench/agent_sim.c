@@ -10,7 +10,7 @@
  *
  * Usage: agent-sim --port P --admin TOKEN --agents N [--changes K] [--pid CONTROLLER_PID]
  *                  [--change-port P2] [--rate R] [--status-interval S] [--prefix NAME]
- *                  [--go-file PATH] [--delays-out PATH]
+ *                  [--go-file PATH] [--delays-out PATH] [--setup-threads T]
  * Prints one JSON object with the figures. Sockets are raw and driven by one epoll loop, so the
  * simulator itself needs no thread per agent.
  *
@@ -19,7 +19,8 @@
  * load balancer: the change then reaches the replica holding the poll through the database) at
  * --rate per second; with --go-file the simulator says "ready" on stderr once its polls are held
  * and waits until that file exists before changing anything; --delays-out writes each measured
- * delivery delay (microseconds, one a line) for the caller to merge. */
+ * delivery delay (microseconds, one a line) for the caller to merge. Set-up runs on T threads
+ * (default 4), each with its own connection. */
 #include "common/clock.h"
 #include "http/client.h"
 
@@ -247,6 +248,70 @@ static void *status_main(void *arg) {
     return NULL;
 }
 
+/* Set-up: creates and provisions agents first, first + step, ... over its own connection. */
+#define MAX_SETUP_THREADS 16
+struct setup_job {
+    const char *base, *auth, *prefix;
+    size_t first, step;
+};
+
+static void *setup_main(void *arg) {
+    const struct setup_job *job = arg;
+    struct iof_http_client_opts o = {.timeout_ms = 60000};
+    struct iof_http_client *c = NULL;
+    if (iof_http_client_new(&o, &c) != IOF_OK) {
+        fprintf(stderr, "set-up: no HTTP client\n");
+        exit(1);
+    }
+    const char *h[] = {job->auth, "Content-Type: application/json", NULL};
+    char body[128], url[256];
+    for (size_t i = job->first; i < n_agents; i += job->step) {
+        long st = 0;
+        json_t *ans = NULL;
+        struct iof_diag d;
+        (void)snprintf(body, sizeof body, "{\"name\":\"%s-%zu\",\"fogType\":1}", job->prefix, i);
+        json_t *jb = json_loads(body, 0, NULL);
+        (void)snprintf(url, sizeof url, "%s/iofog", job->base);
+        if (iof_http_client_request_json(c, "POST", url, h, jb, &st, &ans, &d) != IOF_OK ||
+            st != 201) {
+            fprintf(stderr, "node %zu: %ld %s\n", i, st, d.msg);
+            exit(1);
+        }
+        json_decref(jb);
+        (void)snprintf(agents[i].uuid,
+                       sizeof agents[i].uuid,
+                       "%s",
+                       json_string_value(json_object_get(ans, "uuid")));
+        json_decref(ans);
+        (void)snprintf(url, sizeof url, "%s/iofog/%s/provisioning-key", job->base, agents[i].uuid);
+        if (iof_http_client_request_json(c, "GET", url, h, NULL, &st, &ans, &d) != IOF_OK ||
+            st != 201) {
+            fprintf(stderr, "provisioning key %zu: %ld %s\n", i, st, d.msg);
+            exit(1);
+        }
+        (void)snprintf(body,
+                       sizeof body,
+                       "{\"key\":\"%s\",\"type\":1}",
+                       json_string_value(json_object_get(ans, "key")));
+        json_decref(ans);
+        jb = json_loads(body, 0, NULL);
+        (void)snprintf(url, sizeof url, "%s/agent/provision", job->base);
+        if (iof_http_client_request_json(c, "POST", url, NULL, jb, &st, &ans, &d) != IOF_OK ||
+            st != 200) {
+            fprintf(stderr, "provision %zu: %ld %s\n", i, st, d.msg);
+            exit(1);
+        }
+        json_decref(jb);
+        (void)snprintf(agents[i].token,
+                       sizeof agents[i].token,
+                       "%s",
+                       json_string_value(json_object_get(ans, "token")));
+        json_decref(ans);
+    }
+    iof_http_client_free(c);
+    return NULL;
+}
+
 static int cmp64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
@@ -290,6 +355,7 @@ int main(int argc, char **argv) {
     const char *prefix = "sim";
     const char *go_file = NULL;
     const char *delays_out = NULL;
+    size_t setup_threads_n = 4;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0) {
             port = (uint16_t)atoi(argv[i + 1]);
@@ -313,13 +379,15 @@ int main(int argc, char **argv) {
             go_file = argv[i + 1];
         } else if (strcmp(argv[i], "--delays-out") == 0) {
             delays_out = argv[i + 1];
+        } else if (strcmp(argv[i], "--setup-threads") == 0) {
+            setup_threads_n = (size_t)strtoul(argv[i + 1], NULL, 10);
         }
     }
     if (change_port == 0) {
         change_port = port;
     }
     if (port == 0 || admin == NULL || n_agents == 0 || changes == 0 || rate <= 0 ||
-        status_interval_s < 1) {
+        status_interval_s < 1 || setup_threads_n < 1 || setup_threads_n > MAX_SETUP_THREADS) {
         fprintf(stderr,
                 "usage: agent-sim --port P --admin TOKEN --agents N [--changes K] [--pid PID]\n");
         return 2;
@@ -341,47 +409,17 @@ int main(int argc, char **argv) {
     (void)snprintf(auth, sizeof auth, "Authorization: Bearer %s", admin);
     const char *h[] = {auth, "Content-Type: application/json", NULL};
     int64_t t_setup = now_us();
-    for (size_t i = 0; i < n_agents; i++) {
-        char body[128];
-        long st = 0;
-        json_t *ans = NULL;
-        struct iof_diag d;
-        (void)snprintf(body, sizeof body, "{\"name\":\"%s-%zu\",\"fogType\":1}", prefix, i);
-        json_t *jb = json_loads(body, 0, NULL);
-        (void)snprintf(url, sizeof url, "%s/iofog", base);
-        if (iof_http_client_request_json(c, "POST", url, h, jb, &st, &ans, &d) != IOF_OK ||
-            st != 201) {
-            fprintf(stderr, "node %zu: %ld %s\n", i, st, d.msg);
+    pthread_t setup_threads[MAX_SETUP_THREADS];
+    struct setup_job jobs[MAX_SETUP_THREADS];
+    for (size_t k = 0; k < setup_threads_n; k++) {
+        jobs[k] = (struct setup_job){.base = base, .auth = auth, .prefix = prefix,
+                                     .first = k, .step = setup_threads_n};
+        if (pthread_create(&setup_threads[k], NULL, setup_main, &jobs[k]) != 0) {
             return 1;
         }
-        json_decref(jb);
-        (void)snprintf(agents[i].uuid,
-                       sizeof agents[i].uuid,
-                       "%s",
-                       json_string_value(json_object_get(ans, "uuid")));
-        json_decref(ans);
-        (void)snprintf(url, sizeof url, "%s/iofog/%s/provisioning-key", base, agents[i].uuid);
-        if (iof_http_client_request_json(c, "GET", url, h, NULL, &st, &ans, &d) != IOF_OK ||
-            st != 201) {
-            return 1;
-        }
-        (void)snprintf(body,
-                       sizeof body,
-                       "{\"key\":\"%s\",\"type\":1}",
-                       json_string_value(json_object_get(ans, "key")));
-        json_decref(ans);
-        jb = json_loads(body, 0, NULL);
-        (void)snprintf(url, sizeof url, "%s/agent/provision", base);
-        if (iof_http_client_request_json(c, "POST", url, NULL, jb, &st, &ans, &d) != IOF_OK ||
-            st != 200) {
-            return 1;
-        }
-        json_decref(jb);
-        (void)snprintf(agents[i].token,
-                       sizeof agents[i].token,
-                       "%s",
-                       json_string_value(json_object_get(ans, "token")));
-        json_decref(ans);
+    }
+    for (size_t k = 0; k < setup_threads_n; k++) {
+        pthread_join(setup_threads[k], NULL);
     }
     double setup_s = (double)(now_us() - t_setup) / 1e6;
 
