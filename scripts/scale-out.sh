@@ -259,8 +259,10 @@ do_up() {
         # connectionMemoryBytes 4096: 8 KiB per held long-poll is more than a poll needs, and
         # at tens of thousands of polls per replica it is most of the RSS. Behind HAProxy every
         # agent connection comes from HAProxy's address: the per-address cap (default 256) must
-        # hold them all.
-        echo '{"connectionMemoryBytes": 4096, "maxConnections": 40000, "maxConnectionsPerAddress": 40000}' \
+        # hold them all. httpThreads 8: a request waits on PostgreSQL (token, flags) on its HTTP
+        # thread, so with the default 2 a burst of polls leaves none free for /status and
+        # HAProxy's health check times out on a live replica.
+        echo '{"connectionMemoryBytes": 4096, "maxConnections": 40000, "maxConnectionsPerAddress": 40000, "httpThreads": 8}' \
             >"$dir/controller-$i/controller.json"
         spawn "controller-$i" "$controller_bin" start --foreground --bind 127.0.0.1 \
             --port "${ctl_ports[$((i - 1))]}" --data-dir "$dir/controller-$i" --db "$db_url" \
