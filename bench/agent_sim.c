@@ -47,6 +47,7 @@ struct agent {
     char in[4096];
     size_t in_len;
     bool acking;
+    bool connecting; /* a reconnect in progress: the poll goes out once the socket is writable */
     _Atomic int64_t change_at_us; /* set by the changer; 0 when none is pending */
 };
 
@@ -68,11 +69,14 @@ static int64_t now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int open_conn(void) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* A connection to the Controller; with nonblock the connect may still be in progress (the epoll
+ * loop must never wait for one: every other agent's answers would wait behind it). */
+static int open_conn_mode(bool nonblock) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (fd < 0 ||
+        (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && !(nonblock && errno == EINPROGRESS))) {
         if (fd >= 0) {
             close(fd);
         }
@@ -81,6 +85,10 @@ static int open_conn(void) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
+}
+
+static int open_conn(void) {
+    return open_conn_mode(false);
 }
 
 static bool send_all(int fd, const char *buf, size_t len) {
@@ -176,6 +184,20 @@ static void *loop_main(void *arg) {
         int n = epoll_wait(ep, ev, 256, 200);
         for (int i = 0; i < n; i++) {
             struct agent *a = ev[i].data.ptr;
+            if (a->connecting) {
+                int soerr = 0;
+                socklen_t sl = sizeof soerr;
+                struct epoll_event e = {.events = EPOLLIN, .data.ptr = a};
+                a->connecting = false;
+                if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0 ||
+                    epoll_ctl(ep, EPOLL_CTL_MOD, a->fd, &e) != 0 || !send_poll(a)) {
+                    epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
+                    close(a->fd);
+                    a->fd = -1;
+                    atomic_fetch_add(&n_lost, 1); /* this agent stops polling */
+                }
+                continue;
+            }
             ssize_t r = recv(a->fd, a->in + a->in_len, sizeof a->in - a->in_len, 0);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
                 /* As a real Agent's HTTP client does: a new connection and the poll again (an
@@ -184,9 +206,11 @@ static void *loop_main(void *arg) {
                 close(a->fd);
                 atomic_fetch_add(&n_closed, 1);
                 a->in_len = 0;
-                a->fd = open_conn();
-                struct epoll_event e = {.events = EPOLLIN, .data.ptr = a};
-                if (a->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, a->fd, &e) != 0 || !send_poll(a)) {
+                a->fd = open_conn_mode(true);
+                a->connecting = true;
+                struct epoll_event e = {.events = EPOLLOUT, .data.ptr = a};
+                if (a->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, a->fd, &e) != 0) {
+                    a->connecting = false;
                     atomic_fetch_add(&n_lost, 1); /* this agent stops polling */
                 }
                 continue;
@@ -530,7 +554,9 @@ int main(int argc, char **argv) {
            atomic_load(&n_closed),
            atomic_load(&n_lost));
     for (size_t i = 0; i < n_agents; i++) {
-        close(agents[i].fd);
+        if (agents[i].fd >= 0) {
+            close(agents[i].fd);
+        }
     }
     free(agents);
     free(delays_us);
