@@ -41,13 +41,48 @@ unsigned iof_http_connection_ceiling(unsigned max_connections) {
 }
 
 struct iof_http_conn {
-    struct iof_http_conn *prev, *next;
+    struct iof_http_conn *prev, *next; /* the queue of connections waiting for a head */
     int fd;
     int64_t since_ms;  /* start of the current wait for a request head */
     bool waiting_head; /* no complete head yet for the current request */
     bool exempt;       /* upgraded: no head deadline any more */
     bool cut;          /* shut down by the sweeper */
+    bool queued;       /* in the queue */
 };
+
+/* The queue holds only connections waiting for a head, in the order their wait began: each
+ * enters at the tail with since_ms = now, so the sweeper reads from the head only as far as the
+ * deadlines that have passed, whatever the number of connections held open (long-polls,
+ * WebSockets). g->mu held. */
+static void enqueue_locked(struct iof_http_guard *g, struct iof_http_conn *c) {
+    c->next = NULL;
+    c->prev = g->tail;
+    if (g->tail != NULL) {
+        g->tail->next = c;
+    } else {
+        g->head = c;
+    }
+    g->tail = c;
+    c->queued = true;
+}
+
+static void dequeue_locked(struct iof_http_guard *g, struct iof_http_conn *c) {
+    if (!c->queued) {
+        return;
+    }
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        g->head = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    } else {
+        g->tail = c->prev;
+    }
+    c->prev = c->next = NULL;
+    c->queued = false;
+}
 
 /* Bytes the client sent that the server has not read yet: then the server is the one behind
  * (its polling threads busy), not the client, and the connection is not cut for it. A slow
@@ -76,11 +111,7 @@ static void on_connection(void *cls,
         c->since_ms = iof_time_mono_ms();
         c->waiting_head = true;
         pthread_mutex_lock(&g->mu);
-        c->next = g->conns;
-        if (c->next != NULL) {
-            c->next->prev = c;
-        }
-        g->conns = c;
+        enqueue_locked(g, c);
         g->open++;
         if (g->open > g->peak) {
             g->peak = g->open;
@@ -93,14 +124,7 @@ static void on_connection(void *cls,
         return;
     }
     pthread_mutex_lock(&g->mu);
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        g->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
+    dequeue_locked(g, c);
     g->open--;
     pthread_mutex_unlock(&g->mu);
     free(c);
@@ -123,6 +147,10 @@ set_state(struct iof_http_server *srv, struct MHD_Connection *conn, bool waiting
     c->exempt = c->exempt || exempt;
     c->waiting_head = waiting;
     c->since_ms = iof_time_mono_ms();
+    dequeue_locked(&srv->guard, c);
+    if (waiting && !c->exempt && !c->cut) {
+        enqueue_locked(&srv->guard, c);
+    }
     pthread_mutex_unlock(&srv->guard.mu);
 }
 
@@ -185,12 +213,16 @@ static void *sweeper(void *arg) {
         }
         int64_t now = iof_time_mono_ms();
         size_t cut = 0;
-        for (struct iof_http_conn *c = g->conns; c != NULL; c = c->next) {
-            if (c->waiting_head && !c->exempt && !c->cut && c->fd >= 0 &&
-                now - c->since_ms > limit_ms && !unread_bytes(c->fd)) {
+        for (struct iof_http_conn *c = g->head, *next; c != NULL && now - c->since_ms > limit_ms;
+             c = next) {
+            next = c->next;
+            if (c->fd < 0) {
+                dequeue_locked(g, c); /* untracked descriptor: nothing to cut */
+            } else if (!unread_bytes(c->fd)) {
                 /* libmicrohttpd sees the end of stream and closes the connection itself. */
                 (void)shutdown(c->fd, SHUT_RDWR);
                 c->cut = true;
+                dequeue_locked(g, c);
                 cut++;
             }
         }

@@ -122,7 +122,7 @@ struct iof_http_guard {
     pthread_t thread;
     bool running; /* thread started (controlling thread only) */
     bool quit;
-    struct iof_http_conn *conns; /* every open connection */
+    struct iof_http_conn *head, *tail; /* connections waiting for a head, oldest wait first */
     size_t open;
     size_t peak;        /* highest open count since the last malloc_trim */
     uint64_t cut_total; /* connections closed at the head deadline */
