@@ -1,5 +1,7 @@
-/* Held long-polls keyed by node uuid: a chained hash table for wake-ups by node, a list for the
- * timer's deadline scan. Answers are always sent outside the lock. */
+/* Held long-polls keyed by node uuid: a chained hash table for wake-ups by node, and a wheel of
+ * one list per second of deadline for the timer, which then looks only at the polls due in the
+ * seconds that have passed, not at every held poll on each tick (tens of thousands per replica).
+ * Answers are always sent outside the lock. */
 #include "controller/domain/agent_wait.h"
 
 #include "common/clock.h"
@@ -12,6 +14,9 @@
 #include <time.h>
 
 #define TICK_MS 100
+/* Seconds of deadline the wheel tells apart: more than the longest wait (MAX_WAIT_S, 60), so one
+ * slot holds one second's deadlines, bar any left from a timer that was held up for a lap. */
+#define WHEEL_SLOTS 64
 
 /* Waits of at least JITTER_FROM_MS end at a random point of their last quarter: a fleet whose
  * polls were all sent at once (agents started together, or all reconnecting to a replica that took
@@ -32,7 +37,7 @@ struct waiter {
     uint64_t hold_id;
     int64_t deadline_ms; /* monotonic */
     struct waiter *next_in_bucket;
-    struct waiter *prev, *next; /* all waiters */
+    struct waiter *prev, *next; /* the wheel slot of its deadline */
 };
 
 struct ctl_agent_wait {
@@ -49,8 +54,13 @@ struct ctl_agent_wait {
     struct waiter **buckets;
     size_t nbuckets; /* power of two */
     size_t count;
-    struct waiter *all;
+    struct waiter *wheel[WHEEL_SLOTS];
+    int64_t next_sec; /* first second of deadlines the timer has not finished with */
 };
+
+static struct waiter **slot_of(struct ctl_agent_wait *aw, int64_t deadline_ms) {
+    return &aw->wheel[(size_t)(deadline_ms / 1000) % WHEEL_SLOTS];
+}
 
 static size_t hash(const char *s) {
     size_t h = 1469598103934665603ULL;
@@ -72,7 +82,7 @@ static void unlink_locked(struct ctl_agent_wait *aw, struct waiter *w) {
     if (w->prev != NULL) {
         w->prev->next = w->next;
     } else {
-        aw->all = w->next;
+        *slot_of(aw, w->deadline_ms) = w->next;
     }
     if (w->next != NULL) {
         w->next->prev = w->prev;
@@ -99,10 +109,12 @@ static void maybe_grow_locked(struct ctl_agent_wait *aw) {
     if (b == NULL) {
         return;
     }
-    for (struct waiter *w = aw->all; w != NULL; w = w->next) {
-        size_t i = hash(w->fog_uuid) & (n - 1);
-        w->next_in_bucket = b[i];
-        b[i] = w;
+    for (size_t k = 0; k < WHEEL_SLOTS; k++) {
+        for (struct waiter *w = aw->wheel[k]; w != NULL; w = w->next) {
+            size_t i = hash(w->fog_uuid) & (n - 1);
+            w->next_in_bucket = b[i];
+            b[i] = w;
+        }
     }
     free(aw->buckets);
     aw->buckets = b;
@@ -133,15 +145,23 @@ static void *timer_main(void *arg) {
         }
         (void)pthread_cond_timedwait(&aw->cond, &aw->mu, &ts);
         int64_t now = iof_time_mono_ms();
+        int64_t now_sec = now / 1000;
         struct waiter *expired = NULL;
-        for (struct waiter *w = aw->all, *next; w != NULL && !aw->stopping; w = next) {
-            next = w->next;
-            if (w->deadline_ms <= now) {
-                unlink_locked(aw, w);
-                w->next = expired;
-                expired = w;
+        /* The slots of every second since the last tick, the current one included (its later
+         * deadlines wait for the next tick); at most one lap of the wheel. */
+        int64_t first = aw->next_sec > now_sec - (WHEEL_SLOTS - 1) ? aw->next_sec
+                                                                   : now_sec - (WHEEL_SLOTS - 1);
+        for (int64_t sec = first; sec <= now_sec && !aw->stopping; sec++) {
+            for (struct waiter *w = *slot_of(aw, sec * 1000), *next; w != NULL; w = next) {
+                next = w->next;
+                if (w->deadline_ms <= now) {
+                    unlink_locked(aw, w);
+                    w->next = expired;
+                    expired = w;
+                }
             }
         }
+        aw->next_sec = now_sec;
         if (expired != NULL) {
             pthread_mutex_unlock(&aw->mu);
             while (expired != NULL) {
@@ -168,6 +188,7 @@ iof_err ctl_agent_wait_new(struct iof_http_server *http,
     aw->answer = answer_fn;
     aw->ctx = ctx;
     aw->nbuckets = 256;
+    aw->next_sec = iof_time_mono_ms() / 1000;
     aw->buckets = calloc(aw->nbuckets, sizeof *aw->buckets);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -220,12 +241,13 @@ iof_err ctl_agent_wait_hold(struct ctl_agent_wait *aw,
     size_t i = hash(fog_uuid) & (aw->nbuckets - 1);
     w->next_in_bucket = aw->buckets[i];
     aw->buckets[i] = w;
+    struct waiter **slot = slot_of(aw, w->deadline_ms);
     w->prev = NULL;
-    w->next = aw->all;
-    if (aw->all != NULL) {
-        aw->all->prev = w;
+    w->next = *slot;
+    if (*slot != NULL) {
+        (*slot)->prev = w;
     }
-    aw->all = w;
+    *slot = w;
     aw->count++;
     pthread_mutex_unlock(&aw->mu);
     if (old != NULL) {
@@ -255,11 +277,13 @@ void ctl_agent_wait_wake_all(struct ctl_agent_wait *aw) {
     }
     struct waiter *list = NULL;
     pthread_mutex_lock(&aw->mu);
-    while (!aw->stopping && aw->all != NULL) {
-        struct waiter *w = aw->all;
-        unlink_locked(aw, w);
-        w->next = list;
-        list = w;
+    for (size_t k = 0; k < WHEEL_SLOTS && !aw->stopping; k++) {
+        while (aw->wheel[k] != NULL) {
+            struct waiter *w = aw->wheel[k];
+            unlink_locked(aw, w);
+            w->next = list;
+            list = w;
+        }
     }
     pthread_mutex_unlock(&aw->mu);
     while (list != NULL) {
@@ -289,10 +313,12 @@ void ctl_agent_wait_stop(struct ctl_agent_wait *aw) {
         pthread_join(aw->timer, NULL);
     }
     pthread_mutex_lock(&aw->mu);
-    while (aw->all != NULL) {
-        struct waiter *w = aw->all;
-        unlink_locked(aw, w);
-        free(w);
+    for (size_t k = 0; k < WHEEL_SLOTS; k++) {
+        while (aw->wheel[k] != NULL) {
+            struct waiter *w = aw->wheel[k];
+            unlink_locked(aw, w);
+            free(w);
+        }
     }
     pthread_mutex_unlock(&aw->mu);
 }
