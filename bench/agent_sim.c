@@ -75,8 +75,8 @@ static int open_conn_mode(bool nonblock) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 ||
-        (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && !(nonblock && errno == EINPROGRESS))) {
+    if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 &&
+                   !(nonblock && errno == EINPROGRESS))) {
         if (fd >= 0) {
             close(fd);
         }
@@ -436,8 +436,8 @@ int main(int argc, char **argv) {
     pthread_t setup_threads[MAX_SETUP_THREADS];
     struct setup_job jobs[MAX_SETUP_THREADS];
     for (size_t k = 0; k < setup_threads_n; k++) {
-        jobs[k] = (struct setup_job){.base = base, .auth = auth, .prefix = prefix,
-                                     .first = k, .step = setup_threads_n};
+        jobs[k] = (struct setup_job){
+            .base = base, .auth = auth, .prefix = prefix, .first = k, .step = setup_threads_n};
         if (pthread_create(&setup_threads[k], NULL, setup_main, &jobs[k]) != 0) {
             return 1;
         }

@@ -149,8 +149,8 @@ static void *timer_main(void *arg) {
         struct waiter *expired = NULL;
         /* The slots of every second since the last tick, the current one included (its later
          * deadlines wait for the next tick); at most one lap of the wheel. */
-        int64_t first = aw->next_sec > now_sec - (WHEEL_SLOTS - 1) ? aw->next_sec
-                                                                   : now_sec - (WHEEL_SLOTS - 1);
+        int64_t first =
+            aw->next_sec > now_sec - (WHEEL_SLOTS - 1) ? aw->next_sec : now_sec - (WHEEL_SLOTS - 1);
         for (int64_t sec = first; sec <= now_sec && !aw->stopping; sec++) {
             for (struct waiter *w = *slot_of(aw, sec * 1000), *next; w != NULL; w = next) {
                 next = w->next;

@@ -26,10 +26,11 @@ IOF_NODISCARD iof_err ctl_agent_wait_new(struct iof_http_server *http,
                                          struct ctl_agent_wait **out);
 
 /* Holds req (from its handler) for fog_uuid for up to timeout_ms (from 10 s on, a wait with no
- * change ends at a random point of its last quarter, so polls sent together return spread out). A request already held for the
- * same node is answered at once with the current state: the newer one replaces it. The caller
- * must check for pending changes AFTER this call and wake the node if there are any, so a raise
- * between its check and the hold cannot be missed. IOF_EBUSY when the registry is stopping. */
+ * change ends at a random point of its last quarter, so polls sent together return spread out). A
+ * request already held for the same node is answered at once with the current state: the newer one
+ * replaces it. The caller must check for pending changes AFTER this call and wake the node if there
+ * are any, so a raise between its check and the hold cannot be missed. IOF_EBUSY when the registry
+ * is stopping. */
 IOF_NODISCARD iof_err ctl_agent_wait_hold(struct ctl_agent_wait *w,
                                           struct iof_http_request *req,
                                           const char *fog_uuid,
